@@ -1,0 +1,84 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { parseDocument } from 'yaml';
+import { GatehouseError } from '../errors/catalogue.js';
+import { interpolateEnv } from './interpolate.js';
+import { configSchema, type GatehouseConfig } from './schema.js';
+
+// ajv-formats ships CommonJS; under NodeNext its default export is the module object.
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: true, strict: false });
+addFormats(ajv);
+const validate = ajv.compile(configSchema);
+
+/** Reads, interpolates and validates a config file. Throws GatehouseError naming the file and field. */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): GatehouseConfig {
+  const path = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new GatehouseError('GH_CONFIG_NOT_FOUND', `${file}: cannot read config file (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+  }
+  return parseConfig(text, path, env);
+}
+
+/** Parses config text as if it came from `file` (used by tests and by loadConfig). */
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): GatehouseConfig {
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const where = e.linePos?.[0] ? `:${e.linePos[0].line}:${e.linePos[0].col}` : '';
+    throw new GatehouseError('GH_CONFIG_INVALID', `${file}${where}: YAML syntax error: ${e.message.split('\n')[0]}`, { cause: e });
+  }
+  let raw: unknown;
+  try {
+    raw = interpolateEnv(doc.toJS() ?? {}, env);
+  } catch (err) {
+    if (err instanceof GatehouseError) throw new GatehouseError(err.code, `${file}: ${err.message}`, { cause: err });
+    throw err;
+  }
+  if (!validate(raw)) {
+    const messages = (validate.errors ?? []).map(describeError);
+    throw new GatehouseError('GH_CONFIG_INVALID', `${file}: invalid configuration:\n  - ${[...new Set(messages)].join('\n  - ')}`, {
+      details: { errors: messages },
+    });
+  }
+  const config = raw as unknown as Omit<GatehouseConfig, 'baseDir' | 'file'>;
+  const seen = new Set<string>();
+  config.backends.forEach((b, i) => {
+    const key = b.name.toLowerCase();
+    if (seen.has(key)) throw new GatehouseError('GH_CONFIG_INVALID', `${file}: invalid configuration:\n  - backends[${i}].name: "${b.name}" is used by another backend; names must be unique`);
+    seen.add(key);
+  });
+  return { ...config, baseDir: dirname(file), file };
+}
+
+/** `/backends/0/name` → `backends[0].name`. */
+function fieldPath(instancePath: string, extra?: string): string {
+  const parts = instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (extra !== undefined) parts.push(extra);
+  let out = '';
+  for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out ? `.${p}` : p;
+  return out || '(root)';
+}
+
+function describeError(e: ErrorObject): string {
+  switch (e.keyword) {
+    case 'additionalProperties': {
+      const prop = (e.params as { additionalProperty: string }).additionalProperty;
+      return `${fieldPath(e.instancePath, prop)}: unknown field (not allowed here)`;
+    }
+    case 'required':
+      return `${fieldPath(e.instancePath, (e.params as { missingProperty: string }).missingProperty)}: is required`;
+    case 'enum':
+      return `${fieldPath(e.instancePath)}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'pattern':
+      return `${fieldPath(e.instancePath)}: must match ${(e.params as { pattern: string }).pattern}`;
+    default:
+      return `${fieldPath(e.instancePath)}: ${e.message ?? 'is invalid'}`;
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * The one catalogue of Gatehouse errors. Codes are API (stable, documented in
+ * docs/errors.md); messages are for people. Each protocol edge serialises a
+ * `GatehouseError` in exactly one place (MCP: mcp/tool-result.ts; HTTP: server/problem.ts).
+ */
+export const ERRORS = {
+  GH_CONFIG_INVALID: { status: 500, meaning: 'The configuration file does not match its schema.' },
+  GH_CONFIG_NOT_FOUND: { status: 500, meaning: 'The configuration file could not be read.' },
+  GH_CONFIG_ENV_MISSING: { status: 500, meaning: 'A ${VAR} in the configuration names an unset environment variable with no default.' },
+  GH_SPEC_LOAD_FAILED: { status: 502, meaning: 'An OpenAPI document could not be read or parsed.' },
+  GH_SPEC_INVALID: { status: 502, meaning: 'An OpenAPI document is not valid; the message names the JSON pointer.' },
+  GH_SPEC_NO_SERVER: { status: 502, meaning: 'No base URL: the backend sets no baseUrl and the spec declares no usable server.' },
+  GH_TOOL_NOT_FOUND: { status: 404, meaning: 'The tool named in tools/call does not exist.' },
+  GH_TOOL_ARGS_INVALID: { status: 400, meaning: 'The tool arguments do not match the tool input schema.' },
+  GH_UPSTREAM_STATUS: { status: 502, meaning: 'The backend answered with a non-2xx status.' },
+  GH_UPSTREAM_TIMEOUT: { status: 504, meaning: 'The backend did not answer within the configured timeout.' },
+  GH_UPSTREAM_CONNECT: { status: 502, meaning: 'The backend could not be reached (connection refused, DNS, TLS).' },
+  GH_UPSTREAM_ABORTED: { status: 499, meaning: 'The caller cancelled the call; the backend request was aborted.' },
+  GH_UPSTREAM_FAILED: { status: 502, meaning: 'The backend request failed for another reason.' },
+  GH_REQUEST_BUILD_FAILED: { status: 400, meaning: 'The backend request could not be built from the arguments.' },
+  GH_HOST_NOT_ALLOWED: { status: 403, meaning: 'The Host or Origin header is not allowed (DNS rebinding protection).' },
+  GH_INTERNAL: { status: 500, meaning: 'An unexpected error inside Gatehouse.' },
+} as const satisfies Record<string, { status: number; meaning: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** A typed, local error. Edges translate it to their wire format. */
+export class GatehouseError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** Structured details safe to show to the caller (e.g. the list of wrong fields). */
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GatehouseError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.details = options?.details;
+  }
+}
+
+export function isGatehouseError(err: unknown): err is GatehouseError {
+  return err instanceof GatehouseError;
+}

@@ -1,0 +1,46 @@
+import type { Logger } from '../log/logger.js';
+
+/** Who is calling. Filled by authentication; anonymous until a later stage sets one. */
+export interface Principal {
+  id: string;
+  kind: 'anonymous' | 'api-key' | 'jwt';
+  scopes?: readonly string[];
+}
+
+/**
+ * The context of one call — one tool call or one LLM request. Knows nothing
+ * of express or MCP: the protocol edges build it.
+ */
+export interface CallContext {
+  kind: 'tool' | 'model';
+  /** Tool name or model name. */
+  target: string;
+  /** Backend (tools) or provider route (models). */
+  backend: string;
+  principal: Principal;
+  args: Record<string, unknown>;
+  requestId: string;
+  log: Logger;
+  signal: AbortSignal;
+}
+
+/** One stage of the pipeline (koa/hono style): run before and/or after `next()`. */
+export type Policy<R> = (ctx: CallContext, next: () => Promise<R>) => Promise<R>;
+
+/**
+ * Composes policies into one function that runs them in order and then
+ * `terminal`. Calling `next()` twice in one policy is a bug and rejects.
+ */
+export function compose<R>(policies: readonly Policy<R>[]): (ctx: CallContext, terminal: () => Promise<R>) => Promise<R> {
+  if (policies.length === 0) return (_ctx, terminal) => terminal();
+  return (ctx, terminal) => {
+    let last = -1;
+    const dispatch = (i: number): Promise<R> => {
+      if (i <= last) return Promise.reject(new Error('next() called more than once in a policy'));
+      last = i;
+      const policy = policies[i];
+      return policy === undefined ? terminal() : policy(ctx, () => dispatch(i + 1));
+    };
+    return dispatch(0);
+  };
+}
