@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { GatehouseError } from '../errors/catalogue.js';
+import { loadConfig, parseConfig } from './load-config.js';
+
+const FILE = '/etc/gatehouse/gatehouse.yaml';
+
+function errorOf(fn: () => unknown): GatehouseError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof GatehouseError) return err;
+    throw err;
+  }
+  throw new Error('expected a GatehouseError');
+}
+
+describe('parseConfig', () => {
+  it('applies defaults: loopback bind, port 8080, timeouts', () => {
+    const c = parseConfig('backends: [{ name: inv, spec: ./inv.yaml }]', FILE);
+    expect(c.server.host).toBe('127.0.0.1');
+    expect(c.server.port).toBe(8080);
+    expect(c.upstream).toEqual({ connectTimeoutMs: 5000, timeoutMs: 30000, maxResponseBytes: 1048576, connections: 128 });
+    expect(c.backends[0]).toEqual({ name: 'inv', spec: './inv.yaml', allowExternalRefs: false });
+    expect(c.baseDir).toBe('/etc/gatehouse');
+  });
+
+  it('interpolates ${VAR} and ${VAR:-default} after parsing, so secrets cannot change structure', () => {
+    const c = parseConfig(
+      'server: { port: "${PORT:-9090}" }\nbackends:\n  - name: a\n    spec: "${SPEC}"\n    baseUrl: "${BASE:-http://x}"\n',
+      FILE,
+      { SPEC: 'https://h/spec.json#: not yaml', PORT: '' },
+    );
+    expect(c.server.port).toBe(9090);
+    expect(c.backends[0]!.spec).toBe('https://h/spec.json#: not yaml');
+    expect(c.backends[0]!.baseUrl).toBe('http://x');
+  });
+
+  it('keeps $${ as a literal', () => {
+    const c = parseConfig('backends: [{ name: a, spec: "$${NOT_A_VAR}" }]', FILE, {});
+    expect(c.backends[0]!.spec).toBe('${NOT_A_VAR}');
+  });
+
+  it('names every wrong field with its path and what was expected', () => {
+    const e = errorOf(() =>
+      parseConfig('server:\n  port: 99999\n  hots: x\nlog: { level: loud }\nbackends:\n  - spec: a.yaml\n  - name: "has space"\n    spec: b\n', FILE),
+    );
+    expect(e.code).toBe('GH_CONFIG_INVALID');
+    expect(e.message).toContain(FILE);
+    expect(e.message).toContain('server.port: must be <= 65535');
+    expect(e.message).toContain('server.hots: unknown field');
+    expect(e.message).toContain('log.level: must be one of "fatal", "error"');
+    expect(e.message).toContain('backends[0].name: is required');
+    expect(e.message).toMatch(/backends\[1\]\.name: must match/);
+  });
+
+  it('requires unique backend names', () => {
+    const e = errorOf(() => parseConfig('backends: [{ name: a, spec: x }, { name: A, spec: y }]', FILE));
+    expect(e.message).toContain('backends[1].name: "A" is used by another backend');
+  });
+
+  it('reports a missing variable with the field path', () => {
+    const e = errorOf(() => parseConfig('backends: [{ name: a, spec: "${NOPE}" }]', FILE, {}));
+    expect(e.code).toBe('GH_CONFIG_ENV_MISSING');
+    expect(e.message).toContain('backends[0].spec: environment variable NOPE is not set');
+  });
+
+  it('reports YAML syntax errors with a line number', () => {
+    const e = errorOf(() => parseConfig('backends:\n  - name: a\n   spec: [unclosed\n', FILE));
+    expect(e.message).toMatch(/gatehouse\.yaml:\d+:\d+: YAML syntax error/);
+  });
+
+  it('reports an unreadable file', () => {
+    expect(errorOf(() => loadConfig('/nonexistent/gatehouse.yaml')).code).toBe('GH_CONFIG_NOT_FOUND');
+  });
+});
