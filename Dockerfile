@@ -1,0 +1,52 @@
+# syntax=docker/dockerfile:1
+#
+# Gatehouse container image.
+#
+#   docker build -t gatehouse .
+#   docker run --rm -p 8080:8080 -v "$PWD/my-gatehouse:/etc/gatehouse:ro" gatehouse
+#
+# The config must bind 0.0.0.0 (docker/gatehouse.yaml, the default config at
+# /etc/gatehouse/gatehouse.yaml, does): 127.0.0.1 inside a container is
+# unreachable from outside it.
+
+ARG NODE_VERSION=22
+
+# ---- build: compile TypeScript with the full (dev) dependency set ----
+FROM node:${NODE_VERSION}-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY tsconfig.json ./
+COPY src ./src
+RUN npm run build
+
+# ---- deps: production dependencies only ----
+FROM node:${NODE_VERSION}-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+
+# ---- runtime ----
+FROM node:${NODE_VERSION}-slim AS runtime
+ENV NODE_ENV=production \
+    GATEHOUSE_PORT=8080
+WORKDIR /app
+# Owned by root and read-only to the `node` user that runs the gateway.
+# package.json is needed at runtime: it marks dist/*.js as ES modules.
+COPY package.json ./
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY docker/gatehouse.yaml /etc/gatehouse/gatehouse.yaml
+# Writable state (for example an embedded SQLite audit database) goes here.
+RUN mkdir -p /var/lib/gatehouse && chown node:node /var/lib/gatehouse
+
+USER node
+EXPOSE 8080
+
+# node:*-slim has no curl or wget; probe /healthz with node's own fetch.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.GATEHOUSE_PORT || 8080) + '/healthz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+
+# node runs as PID 1: the gateway must handle SIGTERM itself (or run with `docker run --init`).
+ENTRYPOINT ["node", "dist/cli/main.js"]
+CMD ["serve", "--config", "/etc/gatehouse/gatehouse.yaml"]
