@@ -1,6 +1,7 @@
 // @ts-check
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/'] },
@@ -12,5 +13,6 @@ export default tseslint.config(
       'no-console': 'error',
     },
   },
+  { files: ['**/*.mjs', '**/*.js'], languageOptions: { globals: globals.node } },
   { files: ['src/cli/**', 'bench/**', 'examples/**', 'test/**', '**/*.test.ts'], rules: { 'no-console': 'off' } },
 );

@@ -1,0 +1,174 @@
+#!/usr/bin/env node
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { serveStdio } from '@modelcontextprotocol/server/stdio';
+import { loadConfig } from '../config/load-config.js';
+import type { GatehouseConfig } from '../config/schema.js';
+import { isGatehouseError } from '../errors/catalogue.js';
+import { createLogger, silentLogger } from '../log/logger.js';
+import { importBackend } from '../openapi/import-backend.js';
+import { loadBackends } from '../registry/load-backends.js';
+import { ToolRegistry } from '../registry/registry.js';
+import { startGateway } from '../server/gateway.js';
+import { createRuntime } from '../server/runtime.js';
+import { VERSION } from '../version.js';
+
+// Exit codes fit for scripts: 0 ok, 1 runtime error, 2 usage or config error.
+const EXIT_RUNTIME = 1;
+const EXIT_USAGE = 2;
+
+const USAGE = `Usage: gatehouse <command> [options]
+
+Commands:
+  serve [--config FILE]       Run the gateway (MCP over Streamable HTTP at /mcp)
+  stdio [--config FILE]       Serve the same tools over MCP stdio (logs go to stderr)
+  tools SPEC [--json] [--base-url URL] [--prefix NAME]
+                              Print the tools an OpenAPI document yields
+  validate [--config FILE]    Check a config and its specs; exit 2 on errors
+
+Options:
+  -c, --config FILE   Configuration file (default: gatehouse.yaml)
+  -h, --help          Show this help
+  -v, --version       Show the version
+`;
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+    process.stdout.write(USAGE);
+    return command === undefined ? EXIT_USAGE : 0;
+  }
+  if (command === '-v' || command === '--version') {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  switch (command) {
+    case 'serve':
+      return serve(configPath(rest));
+    case 'stdio':
+      return stdio(configPath(rest));
+    case 'tools':
+      return tools(rest);
+    case 'validate':
+      return validate(configPath(rest));
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+function configPath(args: string[]): string {
+  const { values } = parse({ args, options: { config: { type: 'string', short: 'c' } }, strict: true });
+  return values.config ?? 'gatehouse.yaml';
+}
+
+function parse<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+async function serve(file: string): Promise<number> {
+  const config = loadConfig(file);
+  const log = createLogger({ level: config.log.level });
+  const gateway = await startGateway(config, log);
+  log.info({ url: `${gateway.url}/mcp`, tools: gateway.runtime.registry().tools.length }, `Gatehouse ${VERSION} serving MCP at ${gateway.url}/mcp`);
+  await waitForSignal();
+  log.info('shutting down');
+  await gateway.close();
+  log.flush();
+  return 0;
+}
+
+async function stdio(file: string): Promise<number> {
+  const config = loadConfig(file);
+  // stdout carries MCP messages only: every log line goes to stderr.
+  const log = createLogger({ level: config.log.level, stream: process.stderr });
+  const runtime = await createRuntime(config, log);
+  const handle = serveStdio(runtime.factory, { onerror: (err) => log.error({ err }, 'stdio error') });
+  log.info({ tools: runtime.registry().tools.length }, `Gatehouse ${VERSION} serving MCP over stdio`);
+  await Promise.race([waitForSignal(), new Promise<void>((resolve) => process.stdin.once('close', resolve))]);
+  await handle.close();
+  await runtime.close();
+  return 0;
+}
+
+async function tools(args: string[]): Promise<number> {
+  const { values, positionals } = parse({
+    args,
+    options: { json: { type: 'boolean' }, 'base-url': { type: 'string' }, prefix: { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  const spec = positionals[0];
+  if (spec === undefined || positionals.length > 1) throw new UsageError('tools needs exactly one SPEC (a file path or an http(s) URL)');
+  const prefix = values.prefix;
+  const baseUrl = values['base-url'];
+  const imported = await importBackend({
+    name: prefix ?? 'spec',
+    spec,
+    baseDir: process.cwd(),
+    prefix: prefix !== undefined,
+    requireBaseUrl: false,
+    ...(baseUrl !== undefined ? { baseUrl } : {}),
+  });
+  const registry = ToolRegistry.build(imported.tools);
+  const list = registry.tools.map((t) => t.tool);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+  } else {
+    for (const t of registry.tools) {
+      const d = t.definition;
+      const firstLine = d.description.split('\n')[0] ?? '';
+      process.stdout.write(`${d.name}  ${d.source.method.toUpperCase()} ${d.source.path}${firstLine ? `  ${firstLine.slice(0, 100)}` : ''}\n`);
+    }
+    process.stdout.write(`${list.length} tools\n`);
+  }
+  for (const w of imported.warnings) process.stderr.write(`warning: ${w}\n`);
+  return 0;
+}
+
+async function validate(file: string): Promise<number> {
+  const config: GatehouseConfig = loadConfig(file);
+  const registry = await loadBackends(config.backends, config.baseDir, silentLogger());
+  let failed = 0;
+  for (const b of registry.backends) {
+    if (b.state === 'ready') {
+      process.stdout.write(`ok    ${b.name}: ${b.tools} tools${b.warnings.length ? `, ${b.warnings.length} warnings` : ''}\n`);
+      for (const w of b.warnings) process.stdout.write(`      warning: ${w}\n`);
+    } else {
+      failed++;
+      process.stdout.write(`error ${b.name}: ${b.error.code}: ${b.error.message}\n`);
+    }
+  }
+  process.stdout.write(failed ? `${file}: ${failed} backend(s) failed\n` : `${file}: valid (${registry.tools.length} tools)\n`);
+  return failed ? EXIT_USAGE : 0;
+}
+
+function waitForSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => resolve();
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`gatehouse: ${err.message}\n\n${USAGE}`);
+      process.exitCode = EXIT_USAGE;
+    } else if (isGatehouseError(err)) {
+      process.stderr.write(`gatehouse: ${err.code}: ${err.message}\n`);
+      process.exitCode = err.code.startsWith('GH_CONFIG') || err.code.startsWith('GH_SPEC') ? EXIT_USAGE : EXIT_RUNTIME;
+    } else {
+      process.stderr.write(`gatehouse: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = EXIT_RUNTIME;
+    }
+  },
+);

@@ -1,0 +1,73 @@
+import type { CallToolResult } from '@modelcontextprotocol/server';
+import { GatehouseError, isGatehouseError } from '../errors/catalogue.js';
+import type { Logger } from '../log/logger.js';
+import type { CallContext, Policy, Principal } from '../policy/compose.js';
+import { compose } from '../policy/compose.js';
+import type { RegisteredTool } from '../registry/registry.js';
+import { buildRequest } from '../upstream/build-request.js';
+import type { Forwarder } from '../upstream/forward.js';
+import { toCallToolResult } from '../upstream/map-result.js';
+import { errorResult } from './tool-result.js';
+
+export interface ToolCallerOptions {
+  forwarder: Forwarder;
+  policies: readonly Policy<CallToolResult>[];
+  log: Logger;
+  /** Per-backend total timeout overrides (ms). */
+  backendTimeouts?: ReadonlyMap<string, number>;
+}
+
+export interface ToolCall {
+  tool: RegisteredTool;
+  args: Record<string, unknown>;
+  principal: Principal;
+  requestId: string;
+  signal: AbortSignal;
+}
+
+/**
+ * The protocol-neutral tool call: validate → policy chain → build request →
+ * forward → map the response. Never throws for expected failures: they become
+ * `isError` results the agent can read (DESIGN.md decision 3).
+ */
+export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) => Promise<CallToolResult> {
+  const { forwarder, log } = options;
+  const chain = compose(options.policies);
+  const timeouts = options.backendTimeouts ?? new Map<string, number>();
+
+  return async function callTool(call) {
+    const { tool, args, signal } = call;
+    const def = tool.definition;
+    const problems = tool.validate(args);
+    if (problems.length > 0) {
+      return errorResult(
+        new GatehouseError('GH_TOOL_ARGS_INVALID', `Invalid arguments for ${def.name}:\n- ${problems.join('\n- ')}`, { details: { errors: problems } }),
+      );
+    }
+    const ctx: CallContext = {
+      kind: 'tool',
+      target: def.name,
+      backend: def.backend,
+      principal: call.principal,
+      args,
+      requestId: call.requestId,
+      log,
+      signal,
+    };
+    try {
+      return await chain(ctx, async () => {
+        const request = buildRequest(def.binding, args);
+        const timeoutMs = timeouts.get(def.backend);
+        const response = await forwarder.forward(request, timeoutMs === undefined ? { signal } : { signal, timeoutMs });
+        return toCallToolResult(response, { hasOutputSchema: def.outputSchema !== undefined });
+      });
+    } catch (err) {
+      if (isGatehouseError(err)) {
+        if (err.code !== 'GH_UPSTREAM_ABORTED') log.warn({ tool: def.name, code: err.code, requestId: call.requestId }, err.message);
+        return errorResult(err);
+      }
+      log.error({ err, tool: def.name, requestId: call.requestId }, 'tool call failed unexpectedly');
+      return errorResult(new GatehouseError('GH_INTERNAL', `Internal error while calling ${def.name}`, { cause: err }));
+    }
+  };
+}

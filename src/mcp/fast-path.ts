@@ -1,0 +1,126 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { classifyInboundRequest, type CallToolResult, type Implementation } from '@modelcontextprotocol/server';
+import type { Principal } from '../policy/compose.js';
+import type { ToolRegistry } from '../registry/registry.js';
+import type { ToolCall } from './call-tool.js';
+
+/**
+ * The hot path for the two requests agents send most: `tools/call` and
+ * `tools/list`, in either protocol era, answered as one JSON body.
+ *
+ * Why: the SDK's per-request entry builds a web `Request`, a `Server`, a
+ * transport and zod-parses every message for every call; a profile of a
+ * gateway built only on it shows that work dominating a forwarded call (about
+ * 0.06× the backend's own rate). Here a request that is plainly valid is
+ * answered directly; everything else — the handshake, `server/discover`,
+ * notifications, batches, anything malformed or unusual, unknown tools, bad
+ * cursors — goes to the SDK, which stays the authority on the protocol. The era
+ * decision is the SDK's own `classifyInboundRequest`, so the two paths can
+ * never disagree on it, and test/fast-path.test.ts checks that both paths give
+ * the same answers.
+ */
+
+/** The 2025 revisions served by the stateless legacy leg (MCP 2025-11-25 basic/transports). */
+const LEGACY_VERSIONS = new Set(['2025-11-25', '2025-06-18', '2025-03-26']);
+const MODERN_VERSION = '2026-07-28';
+const SERVER_INFO_KEY = 'io.modelcontextprotocol/serverInfo';
+const PARAM_KEYS = new Set(['name', 'arguments', '_meta', 'cursor']);
+
+export interface FastPlan {
+  era: 'modern' | 'legacy';
+  id: string | number;
+  method: 'tools/call' | 'tools/list';
+  params: Record<string, unknown>;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const header = (h: IncomingHttpHeaders, name: string): string | undefined => {
+  const v = h[name];
+  return typeof v === 'string' ? v.trim() : undefined;
+};
+
+/**
+ * Decides whether a POSTed JSON body can take the fast path. Pure; returns
+ * undefined for anything the SDK must handle.
+ */
+export function planFastPath(headers: IncomingHttpHeaders, body: unknown): FastPlan | undefined {
+  if (!isObject(body) || body.jsonrpc !== '2.0') return undefined;
+  const { id, method, params } = body;
+  if (method !== 'tools/call' && method !== 'tools/list') return undefined;
+  if (typeof id !== 'string' && !(typeof id === 'number' && Number.isInteger(id))) return undefined;
+  if (params !== undefined && !isObject(params)) return undefined;
+  const p = params ?? {};
+  for (const key of Object.keys(p)) if (!PARAM_KEYS.has(key)) return undefined;
+  if (p._meta !== undefined && !isObject(p._meta)) return undefined;
+  if (method === 'tools/call') {
+    if (typeof p.name !== 'string' || p.cursor !== undefined) return undefined;
+    if (p.arguments !== undefined && !isObject(p.arguments)) return undefined;
+  } else if (p.name !== undefined || p.arguments !== undefined || (p.cursor !== undefined && typeof p.cursor !== 'string')) {
+    return undefined;
+  }
+  // MCP 2025-11-25 basic/transports: the client MUST accept both; the SDK answers 406 otherwise.
+  const accept = header(headers, 'accept') ?? '';
+  if (!accept.includes('application/json') || !accept.includes('text/event-stream')) return undefined;
+
+  const versionHeader = header(headers, 'mcp-protocol-version');
+  const methodHeader = header(headers, 'mcp-method');
+  const nameHeader = header(headers, 'mcp-name');
+  const outcome = classifyInboundRequest({
+    httpMethod: 'POST',
+    body,
+    ...(versionHeader !== undefined ? { protocolVersionHeader: versionHeader } : {}),
+    ...(methodHeader !== undefined ? { mcpMethodHeader: methodHeader } : {}),
+    ...(nameHeader !== undefined ? { mcpNameHeader: nameHeader } : {}),
+  });
+  if (outcome.kind === 'modern') {
+    // SEP-2243 standard headers: present and equal to the body, as the SDK's ladder requires.
+    if (outcome.messageKind !== 'request' || outcome.classification.revision !== MODERN_VERSION) return undefined;
+    if (versionHeader !== MODERN_VERSION || methodHeader !== method) return undefined;
+    if (method === 'tools/call' && nameHeader !== p.name) return undefined;
+    return { era: 'modern', id, method, params: p };
+  }
+  if (outcome.kind === 'legacy' && outcome.reason === 'no-claim' && versionHeader !== undefined && LEGACY_VERSIONS.has(versionHeader)) {
+    if (methodHeader !== undefined || nameHeader !== undefined) return undefined;
+    return { era: 'legacy', id, method, params: p };
+  }
+  return undefined;
+}
+
+export interface FastPathOptions {
+  registry: () => ToolRegistry;
+  callTool: (call: ToolCall) => Promise<CallToolResult>;
+  pageSize: number;
+  serverInfo: Implementation;
+}
+
+/**
+ * Runs a planned request. Resolves to the JSON-RPC response text, or undefined
+ * when the SDK must answer instead (unknown tool, invalid cursor: the SDK owns
+ * protocol errors).
+ */
+export function createFastPath(options: FastPathOptions): (plan: FastPlan, principal: Principal, signal: AbortSignal) => Promise<string | undefined> {
+  const { registry, callTool, pageSize } = options;
+  // 2026-07-28 results carry the server's identity and (for cacheable lists) cache hints.
+  const modernMeta = { [SERVER_INFO_KEY]: options.serverInfo };
+  return async (plan, principal, signal) => {
+    let result: Record<string, unknown>;
+    if (plan.method === 'tools/list') {
+      const page = registry().page(plan.params.cursor as string | undefined, pageSize);
+      if (page === undefined) return undefined;
+      result = plan.era === 'modern' ? { ...page, resultType: 'complete', ttlMs: 0, cacheScope: 'private', _meta: modernMeta } : page;
+    } else {
+      const tool = registry().get(plan.params.name as string);
+      if (tool === undefined) return undefined;
+      const called = await callTool({
+        tool,
+        args: (plan.params.arguments ?? {}) as Record<string, unknown>,
+        principal,
+        requestId: randomUUID(),
+        signal,
+      });
+      result = plan.era === 'modern' ? { ...called, resultType: 'complete', _meta: modernMeta } : (called as Record<string, unknown>);
+    }
+    return JSON.stringify({ result, jsonrpc: '2.0', id: plan.id });
+  };
+}

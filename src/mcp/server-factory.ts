@@ -1,0 +1,56 @@
+import { randomUUID } from 'node:crypto';
+import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type Implementation, type McpServerFactory } from '@modelcontextprotocol/server';
+import type { Principal } from '../policy/compose.js';
+import type { ToolRegistry } from '../registry/registry.js';
+import { VERSION } from '../version.js';
+import type { ToolCall } from './call-tool.js';
+
+export interface ServerFactoryOptions {
+  /** The current registry snapshot (read per request so a reload takes effect at once). */
+  registry: () => ToolRegistry;
+  callTool: (call: ToolCall) => Promise<CallToolResult>;
+  pageSize: number;
+  instructions?: string;
+}
+
+/** Who Gatehouse says it is, in both eras. */
+export const SERVER_INFO: Implementation = { name: 'gatehouse', title: 'Gatehouse', version: VERSION };
+
+const ANONYMOUS: Principal = { id: 'anonymous', kind: 'anonymous' };
+
+/**
+ * The MCP surface: a tools-only low-level `Server`. The same factory serves
+ * both protocol eras (2026-07-28 per-request, 2025 stateless fallback) and stdio.
+ * The low-level Server is used instead of McpServer because tools come from
+ * data (JSON Schema), not from Standard Schema objects, and must not be
+ * re-registered on every request.
+ */
+export function createServerFactory(options: ServerFactoryOptions): McpServerFactory {
+  const { registry, callTool, pageSize } = options;
+  return () => {
+    const server = new Server(
+      SERVER_INFO,
+      { capabilities: { tools: { listChanged: false } }, ...(options.instructions ? { instructions: options.instructions } : {}) },
+    );
+    server.setRequestHandler('tools/list', (request) => {
+      const page = registry().page(request.params?.cursor, pageSize);
+      if (page === undefined) throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'Invalid cursor');
+      return page;
+    });
+    server.setRequestHandler('tools/call', async (request, ctx) => {
+      const { name } = request.params;
+      const tool = registry().get(name);
+      // MCP 2025-11-25 server/tools#error-handling: an unknown tool is a protocol error.
+      if (tool === undefined) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
+      const result = await callTool({
+        tool,
+        args: (request.params.arguments ?? {}) as Record<string, unknown>,
+        principal: ANONYMOUS,
+        requestId: randomUUID(),
+        signal: ctx.mcpReq.signal,
+      });
+      return server.projectCallToolResult(result, tool.definition.outputSchema);
+    });
+    return server;
+  };
+}

@@ -1,0 +1,62 @@
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import type { ObjectSchema } from '../openapi/tool-definition.js';
+
+// ajv-formats ships CommonJS; under NodeNext its default export is the module object.
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+
+/**
+ * One ajv instance for all tool schemas. `strict: false` because specs carry
+ * vendor keywords and formats ajv does not know; unknown formats are accepted.
+ */
+export function createArgsAjv(): Ajv2020 {
+  const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: true, unicodeRegExp: false });
+  addFormats(ajv);
+  return ajv;
+}
+
+/** A compiled validator returning the list of problems (empty = valid). */
+export type ArgsValidator = (args: unknown) => string[];
+
+export function compileArgsValidator(ajv: Ajv2020, schema: ObjectSchema): ArgsValidator {
+  const validate: ValidateFunction = ajv.compile(schema);
+  return (args) => (validate(args) ? [] : describeArgErrors(validate.errors ?? []));
+}
+
+/** Turns ajv errors into one line per wrong field, named as the agent wrote it (`items[1].qty`). */
+export function describeArgErrors(errors: readonly ErrorObject[]): string[] {
+  const out = new Set<string>();
+  for (const e of errors) {
+    // anyOf reports every branch plus a summary; the summary alone is clearer.
+    if (e.schemaPath.includes('/anyOf/') && errors.some((o) => o.keyword === 'anyOf' && o.instancePath === e.instancePath)) continue;
+    const field = argPath(e.instancePath);
+    switch (e.keyword) {
+      case 'required': {
+        const missing = (e.params as { missingProperty: string }).missingProperty;
+        out.add(`${field ? `${field}.` : ''}${missing}: is required`);
+        break;
+      }
+      case 'additionalProperties':
+        out.add(`${field ? `${field}.` : ''}${(e.params as { additionalProperty: string }).additionalProperty}: is not an allowed field`);
+        break;
+      case 'enum':
+        out.add(`${field || '(arguments)'}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`);
+        break;
+      case 'anyOf':
+        out.add(`${field || '(arguments)'}: does not match any allowed shape`);
+        break;
+      default:
+        out.add(`${field || '(arguments)'}: ${e.message ?? 'is invalid'}`);
+    }
+  }
+  return [...out];
+}
+
+function argPath(instancePath: string): string {
+  let out = '';
+  for (const raw of instancePath.split('/').slice(1)) {
+    const p = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    out += /^\d+$/.test(p) ? `[${p}]` : out ? `.${p}` : p;
+  }
+  return out;
+}

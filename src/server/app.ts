@@ -1,0 +1,74 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import express from 'express';
+import { hostHeaderValidation, originValidation } from '@modelcontextprotocol/node';
+import { createMcpHandler } from '@modelcontextprotocol/server';
+import type { GatehouseConfig } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import type { Runtime } from './runtime.js';
+import { createMcpEndpoint } from './mcp-endpoint.js';
+
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
+
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || host.startsWith('127.');
+}
+
+export interface AppOptions {
+  config: GatehouseConfig;
+  runtime: Runtime;
+  log: Logger;
+  /** Answer every MCP request through the SDK alone (tests compare both paths). */
+  disableFastPath?: boolean;
+}
+
+/**
+ * The HTTP edge: `/mcp` (both MCP eras, stateless) goes straight to the MCP
+ * endpoint — no framework on the hot path; `/healthz`, `/readyz` and anything
+ * else go to express.
+ */
+export function createHttpHandler(options: AppOptions): { handle: (req: IncomingMessage, res: ServerResponse) => void; close: () => Promise<void> } {
+  const { config, runtime, log } = options;
+
+  const mcp = createMcpHandler(runtime.factory, {
+    maxRequestBodySize: config.server.maxRequestBytes,
+    onerror: (err) => log.debug({ err: err.message }, 'mcp request rejected'),
+  });
+  const endpoint = createMcpEndpoint({
+    handler: mcp,
+    ...(options.disableFastPath ? {} : { fastPath: runtime.fastPath }),
+    maxRequestBytes: config.server.maxRequestBytes,
+    log,
+  });
+
+  const publicHost = config.server.publicUrl ? new URL(config.server.publicUrl).hostname : undefined;
+  const loopback = isLoopbackHost(config.server.host);
+  // DNS rebinding protection (MCP 2025-11-25 basic/transports#security-warning):
+  // bound to loopback, only loopback Host names are accepted unless configured.
+  const hosts = [...(loopback ? LOOPBACK_NAMES : []), ...config.server.allowedHosts, ...(publicHost ? [publicHost] : [])];
+  const checkHost = hosts.length > 0 ? hostHeaderValidation(hosts) : undefined;
+  // A browser's Origin must be allowed too, whenever one is sent.
+  const checkOrigin = originValidation([...(loopback ? LOOPBACK_NAMES : []), ...config.server.allowedOrigins, ...(publicHost ? [publicHost] : [])]);
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    const registry = runtime.registry();
+    res.json({ status: 'ready', tools: registry.tools.length, backends: registry.backends });
+  });
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? '/';
+    if (url === '/mcp' || url.startsWith('/mcp?')) {
+      if (checkHost && !checkHost(req, res)) return;
+      if (!checkOrigin(req, res)) return;
+      endpoint(req, res);
+      return;
+    }
+    app(req, res);
+  };
+  return { handle, close: () => mcp.close() };
+}

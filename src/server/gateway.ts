@@ -1,0 +1,41 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { GatehouseConfig } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import { createHttpHandler } from './app.js';
+import { createRuntime, type Runtime } from './runtime.js';
+
+export interface Gateway {
+  /** Base URL the gateway listens on, e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  port: number;
+  runtime: Runtime;
+  close: () => Promise<void>;
+}
+
+/** Imports the backends, then listens. Resolves once the port is bound. */
+export async function startGateway(config: GatehouseConfig, log: Logger, options: { disableFastPath?: boolean } = {}): Promise<Gateway> {
+  const runtime = await createRuntime(config, log);
+  const { handle, close: closeMcp } = createHttpHandler({ config, runtime, log, ...options });
+  const server: Server = createServer(handle);
+  // Keep-alive longer than common load balancers' idle timeout (60 s) to avoid resets.
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.server.port, config.server.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
+  const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
+  return {
+    url,
+    port,
+    runtime,
+    close: async () => {
+      await closeMcp();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await runtime.close();
+    },
+  };
+}

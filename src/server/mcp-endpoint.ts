@@ -1,0 +1,104 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isJsonContentType, type McpHttpHandler } from '@modelcontextprotocol/server';
+import { toNodeHandler } from '@modelcontextprotocol/node';
+import type { Logger } from '../log/logger.js';
+import type { FastPlan } from '../mcp/fast-path.js';
+import { planFastPath } from '../mcp/fast-path.js';
+import type { Principal } from '../policy/compose.js';
+
+export interface McpEndpointOptions {
+  /** The SDK's handler: the authority for everything the fast path does not take. */
+  handler: McpHttpHandler;
+  /** Answers a planned request, or undefined to hand it to the SDK. Omit to disable the fast path. */
+  fastPath?: (plan: FastPlan, principal: Principal, signal: AbortSignal) => Promise<string | undefined>;
+  maxRequestBytes: number;
+  log: Logger;
+}
+
+const ANONYMOUS: Principal = { id: 'anonymous', kind: 'anonymous' };
+
+/**
+ * `/mcp` for node:http. POST bodies are read once; a request the fast path
+ * plans is answered directly, any other is replayed into the SDK handler.
+ */
+export function createMcpEndpoint(options: McpEndpointOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const { handler, fastPath, maxRequestBytes, log } = options;
+  const sdk = toNodeHandler(handler, { maxRequestBodySize: maxRequestBytes, onerror: (err) => log.error({ err }, 'mcp handler failed') });
+
+  return (req, res) => {
+    if (fastPath === undefined || req.method !== 'POST' || !isJsonContentType(req.headers['content-type'] ?? null)) {
+      void sdk(req, res);
+      return;
+    }
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > maxRequestBytes) {
+      void sdk(req, res); // the SDK answers 413
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= maxRequestBytes) chunks.push(chunk);
+    });
+    req.on('error', () => res.destroy());
+    req.on('end', () => {
+      const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      if (size > maxRequestBytes) {
+        // A chunked body over the limit: answered as the SDK answers a declared one.
+        const text = JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message: `Payload Too Large: the request body exceeds ${maxRequestBytes} bytes` }, id: null });
+        res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
+        res.end(text);
+        return;
+      }
+      let body: unknown;
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        void sdk(replay(req, raw), res); // the SDK answers the parse error
+        return;
+      }
+      const plan = planFastPath(req.headers, body);
+      if (plan === undefined) {
+        void sdk(req, res, body);
+        return;
+      }
+      serveFast(plan, body, req, res);
+    });
+  };
+
+  function serveFast(plan: FastPlan, body: unknown, req: IncomingMessage, res: ServerResponse): void {
+    // A client that goes away cancels the call (and so the backend request).
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    fastPath!(plan, ANONYMOUS, abort.signal).then(
+      (text) => {
+        if (text === undefined) {
+          void sdk(req, res, body);
+          return;
+        }
+        if (res.destroyed) return;
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'fast path failed; answering through the SDK');
+        if (!res.headersSent && !res.destroyed) void sdk(req, res, body);
+      },
+    );
+  }
+}
+
+/** A request-shaped object that yields an already-read body again, for the SDK's node adapter. */
+function replay(req: IncomingMessage, raw: Buffer) {
+  return {
+    method: req.method,
+    url: req.url,
+    headers: req.headers,
+    async *[Symbol.asyncIterator]() {
+      yield raw;
+    },
+  };
+}

@@ -1,0 +1,125 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { FIXTURES } from './helpers/gateway.js';
+import { startStubBackend, type StubBackend } from './helpers/stub-backend.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI = join(ROOT, 'dist/cli/main.js');
+const run = promisify(execFile);
+
+async function gatehouse(args: string[], env: NodeJS.ProcessEnv = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+let stub: StubBackend;
+let dir: string;
+beforeAll(async () => {
+  stub = await startStubBackend();
+  dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-'));
+});
+afterAll(() => stub?.close());
+
+function writeConfig(name: string, yaml: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, yaml);
+  return file;
+}
+
+describe('gatehouse CLI', () => {
+  it('prints usage and exits 2 without a command', async () => {
+    const r = await gatehouse([]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toContain('Usage: gatehouse');
+  });
+
+  it('exits 2 on an unknown command or option', async () => {
+    expect((await gatehouse(['frobnicate'])).code).toBe(2);
+    const r = await gatehouse(['serve', '--nope']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/nope/);
+  });
+
+  it('tools --json prints MCP Tool objects exactly as tools/list would, without a prefix', async () => {
+    const r = await gatehouse(['tools', join(FIXTURES, 'stub-api.yaml'), '--json']);
+    expect(r.code).toBe(0);
+    const tools = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
+    expect(tools.map((t) => t.name).sort()).toEqual(['createItem', 'deleteItem', 'getItem', 'getStatus', 'listItems', 'slow']);
+    for (const t of tools) {
+      expect(Object.keys(t).every((k) => ['name', 'title', 'description', 'inputSchema', 'outputSchema', 'annotations'].includes(k))).toBe(true);
+      expect((t.inputSchema as { type: string }).type).toBe('object');
+    }
+  });
+
+  it('tools --prefix adds the backend prefix', async () => {
+    const r = await gatehouse(['tools', join(FIXTURES, 'stub-api.yaml'), '--json', '--prefix', 'inv']);
+    expect((JSON.parse(r.stdout) as Array<{ name: string }>).map((t) => t.name)).toContain('inv_getItem');
+  });
+
+  it('validate names the file and the field on a bad config, exit 2', async () => {
+    const file = writeConfig('bad.yaml', 'server:\n  port: "eighty"\nbackends:\n  - name: 9bad\n    spec: x.yaml\n    colour: red\n');
+    const r = await gatehouse(['validate', '--config', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('bad.yaml');
+    expect(r.stderr).toContain('server.port: must be integer');
+    expect(r.stderr).toMatch(/backends\[0\]\.name: must match/);
+    expect(r.stderr).toContain('backends[0].colour: unknown field');
+  });
+
+  it('validate reports a spec that does not load, exit 2; a good one exits 0', async () => {
+    const spec = join(FIXTURES, 'stub-api.yaml');
+    const bad = writeConfig('missing.yaml', `backends:\n  - name: ok\n    spec: ${spec}\n  - name: gone\n    spec: ./nope.yaml\n`);
+    const r = await gatehouse(['validate', '--config', bad]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/ok\s+ok: 6 tools/);
+    expect(r.stdout).toMatch(/error gone: GH_SPEC_LOAD_FAILED/);
+    const good = writeConfig('good.yaml', `backends:\n  - name: ok\n    spec: ${spec}\n`);
+    expect((await gatehouse(['validate', '--config', good])).code).toBe(0);
+  });
+
+  it('a missing ${VAR} is a config error naming the field', async () => {
+    const file = writeConfig('env.yaml', 'backends:\n  - name: a\n    spec: ${GH_TEST_UNSET_SPEC}\n');
+    const r = await gatehouse(['validate', '--config', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/backends\[0\]\.spec: environment variable GH_TEST_UNSET_SPEC is not set/);
+  });
+});
+
+describe('gatehouse stdio', () => {
+  it.each(['legacy', 'modern'] as const)('serves the tools over stdio to the SDK client (%s era); logs stay off stdout', async (era) => {
+    const config = writeConfig(`stdio-${era}.yaml`, `backends:\n  - name: stub\n    spec: ${join(FIXTURES, 'stub-api.yaml')}\n    baseUrl: ${stub.url}/api\n`);
+    const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'stdio', '--config', config], stderr: 'pipe' });
+    const client = new Client(
+      { name: 'stdio-test', version: '1.0.0' },
+      { versionNegotiation: { mode: era === 'modern' ? { pin: '2026-07-28' } : 'legacy' } },
+    );
+    await client.connect(transport);
+    try {
+      expect(client.getProtocolEra()).toBe(era);
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name)).toContain('stub_getItem');
+      stub.handle((req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ id: '7', name: 'over stdio' }));
+      });
+      const before = stub.received.length;
+      const result = await client.callTool({ name: 'stub_getItem', arguments: { itemId: '7' } });
+      expect(result.structuredContent).toEqual({ id: '7', name: 'over stdio' });
+      expect(stub.received[before]!.url).toBe('/api/items/7');
+    } finally {
+      await client.close();
+    }
+  });
+});

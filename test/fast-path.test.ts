@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Gateway } from '../src/server/gateway.js';
+import { startTestGateway } from './helpers/gateway.js';
+import { startStubBackend, type StubBackend } from './helpers/stub-backend.js';
+
+/**
+ * The fast path must answer exactly what the SDK answers. Two gateways share
+ * one backend: one serves every request through the SDK alone. Each request
+ * goes to both; the JSON-RPC messages must be equal.
+ */
+
+const CONFIG = `
+server: { host: 127.0.0.1, port: 0 }
+mcp: { pageSize: 4 }
+backends:
+  - name: stub
+    spec: ./stub-api.yaml
+    baseUrl: \${STUB_URL}/api
+`;
+
+let stub: StubBackend;
+let fast: Gateway;
+let sdkOnly: Gateway;
+
+beforeAll(async () => {
+  stub = await startStubBackend();
+  stub.handle((req, res) => {
+    if (req.url.startsWith('/api/status/')) {
+      res.writeHead(Number(req.url.split('/')[3]), { 'content-type': 'text/plain' });
+      res.end('backend says no');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ id: '1', name: 'same' }));
+  });
+  fast = await startTestGateway(CONFIG, { STUB_URL: stub.url });
+  sdkOnly = await startTestGateway(CONFIG, { STUB_URL: stub.url }, { disableFastPath: true });
+});
+
+afterAll(async () => {
+  await fast?.close();
+  await sdkOnly?.close();
+  await stub?.close();
+});
+
+const META = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientInfo': { name: 'diff', version: '1' },
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
+
+interface Exchange {
+  status: number;
+  contentType: string;
+  message: unknown;
+}
+
+async function post(gateway: Gateway, headers: Record<string, string>, body: unknown): Promise<Exchange> {
+  const res = await fetch(`${gateway.url}/mcp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  const contentType = res.headers.get('content-type') ?? '';
+  // The SDK's stateless 2025 leg answers with one SSE event; the fast path with JSON. Both are allowed
+  // (MCP 2025-11-25 basic/transports: "either text/event-stream … or application/json").
+  const json = contentType.startsWith('text/event-stream') ? text.split('\n').find((l) => l.startsWith('data: '))!.slice(6) : text;
+  return { status: res.status, contentType, message: json ? JSON.parse(json) : undefined };
+}
+
+const modern = (method: string, name?: string) => ({
+  'mcp-protocol-version': '2026-07-28',
+  'mcp-method': method,
+  ...(name ? { 'mcp-name': name } : {}),
+});
+const legacy = { 'mcp-protocol-version': '2025-11-25' };
+
+const cases: Array<[string, Record<string, string>, unknown]> = [
+  ['modern tools/list', modern('tools/list'), { jsonrpc: '2.0', id: 1, method: 'tools/list', params: { _meta: META } }],
+  ['legacy tools/list', legacy, { jsonrpc: '2.0', id: 'a', method: 'tools/list' }],
+  ['legacy tools/list (2025-03-26)', { 'mcp-protocol-version': '2025-03-26' }, { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} }],
+  ['modern call', modern('tools/call', 'stub_getItem'), { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'stub_getItem', arguments: { itemId: 'x' }, _meta: META } }],
+  ['legacy call', legacy, { jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'stub_getItem', arguments: { itemId: 'x', expand: ['owner'] } } }],
+  ['legacy call with progress token', legacy, { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'stub_listItems', _meta: { progressToken: 7 } } }],
+  ['modern invalid arguments', modern('tools/call', 'stub_createItem'), { jsonrpc: '2.0', id: 6, method: 'tools/call', params: { name: 'stub_createItem', arguments: { quantity: -1 }, _meta: META } }],
+  ['legacy invalid arguments', legacy, { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'stub_createItem', arguments: { name: 5 } } }],
+  ['modern backend error', modern('tools/call', 'stub_getStatus'), { jsonrpc: '2.0', id: 8, method: 'tools/call', params: { name: 'stub_getStatus', arguments: { code: 503 }, _meta: META } }],
+  ['legacy backend error', legacy, { jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'stub_getStatus', arguments: { code: 404 } } }],
+  ['modern unknown tool', modern('tools/call', 'stub_nope'), { jsonrpc: '2.0', id: 10, method: 'tools/call', params: { name: 'stub_nope', arguments: {}, _meta: META } }],
+  ['legacy unknown tool', legacy, { jsonrpc: '2.0', id: 11, method: 'tools/call', params: { name: 'stub_nope' } }],
+  ['modern bad cursor', modern('tools/list'), { jsonrpc: '2.0', id: 12, method: 'tools/list', params: { cursor: 'zzz', _meta: META } }],
+  ['modern missing Mcp-Name header', modern('tools/call'), { jsonrpc: '2.0', id: 13, method: 'tools/call', params: { name: 'stub_getItem', arguments: { itemId: 'x' }, _meta: META } }],
+  ['modern mismatched Mcp-Method header', modern('tools/list'), { jsonrpc: '2.0', id: 14, method: 'tools/call', params: { name: 'stub_getItem', arguments: { itemId: 'x' }, _meta: META } }],
+  ['modern header without envelope', modern('tools/call', 'stub_getItem'), { jsonrpc: '2.0', id: 15, method: 'tools/call', params: { name: 'stub_getItem', arguments: { itemId: 'x' } } }],
+  ['modern bad envelope', modern('tools/list'), { jsonrpc: '2.0', id: 16, method: 'tools/list', params: { _meta: { ...META, 'io.modelcontextprotocol/clientInfo': 'me' } } }],
+  ['legacy arguments not an object', legacy, { jsonrpc: '2.0', id: 17, method: 'tools/call', params: { name: 'stub_getItem', arguments: [1] } }],
+  ['not JSON', legacy, '{"jsonrpc": "2.0", "id": 18,'],
+  ['not JSON-RPC', legacy, { hello: 'world' }],
+];
+
+describe('fast path answers exactly as the SDK does', () => {
+  it.each(cases)('%s', async (_name, headers, body) => {
+    const [a, b] = [await post(fast, headers, body), await post(sdkOnly, headers, body)];
+    expect(a.status).toBe(b.status);
+    expect(a.message).toEqual(b.message);
+  });
+
+  it('pages tools/list identically, cursor included', async () => {
+    const page1 = await post(fast, legacy, { jsonrpc: '2.0', id: 1, method: 'tools/list' });
+    const cursor = (page1.message as { result: { nextCursor: string } }).result.nextCursor;
+    expect(cursor).toBeTypeOf('string');
+    const body = { jsonrpc: '2.0', id: 2, method: 'tools/list', params: { cursor, _meta: META } };
+    const [a, b] = [await post(fast, modern('tools/list'), body), await post(sdkOnly, modern('tools/list'), body)];
+    expect(a.message).toEqual(b.message);
+    expect((a.message as { result: { tools: unknown[] } }).result.tools).toHaveLength(2);
+  });
+
+  it('takes the fast path for plain calls (JSON, not the SDK legacy SSE)', async () => {
+    const body = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'stub_getItem', arguments: { itemId: 'x' } } };
+    expect((await post(fast, legacy, body)).contentType).toMatch(/^application\/json/);
+    expect((await post(sdkOnly, legacy, body)).contentType).toMatch(/^text\/event-stream/);
+  });
+});
