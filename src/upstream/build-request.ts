@@ -1,0 +1,299 @@
+/**
+ * Tool arguments → the HTTP request for the backend. Pure: plain data in,
+ * plain data out; nothing is sent here.
+ *
+ * DESIGN.md decision 5, "arguments cannot steer the request":
+ * - the origin and base path come from `binding.baseUrl` only;
+ * - path parameters are always percent-encoded (`/`, `?`, `#` cannot escape
+ *   their segment) and may not form a `.`/`..` segment;
+ * - header and cookie values are checked for CR, LF, NUL and other bytes a
+ *   header cannot carry;
+ * - only parameters and body properties declared in the binding are sent.
+ */
+import { GatehouseError } from '../errors/catalogue.js';
+import type { HttpBinding, ParameterBinding } from '../openapi/tool-definition.js';
+import { bodyValue, encodeBody } from './encode-body.js';
+import { serializeCookie, serializeHeader, serializePath, serializeQuery } from './serialize-parameter.js';
+
+/** An HTTP request ready for `forward()`. */
+export interface BuiltRequest {
+  /** Upper-case method. */
+  method: string;
+  /** Absolute URL: base URL + path + query string. */
+  url: string;
+  /** Lower-case header names. */
+  headers: Record<string, string>;
+  body?: string | Uint8Array;
+}
+
+export interface BuildRequestOptions {
+  /** Multipart boundary to use instead of a random one (deterministic bytes for tests). */
+  boundary?: string;
+}
+
+/**
+ * Sent as `Accept`. JSON first, but anything else is acceptable: servers that
+ * enforce content negotiation (Spring, ASP.NET) answer 406 to a bare
+ * `application/json` on operations that only produce images, files or text.
+ */
+export const DEFAULT_ACCEPT = 'application/json, */*;q=0.8';
+
+/**
+ * Header parameters that are never sent from arguments. OAS 3.1 §4.8.12.1:
+ * `Accept`, `Content-Type` and `Authorization` parameters SHALL be ignored.
+ * The rest would let an argument change framing, routing or credentials
+ * (RFC 9110 §7.2 Host, RFC 9112 §6 framing, hop-by-hop fields); `Cookie` is
+ * built from cookie parameters.
+ */
+const IGNORED_HEADERS = new Set([
+  'accept',
+  'content-type',
+  'authorization',
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'expect',
+  'proxy-authorization',
+  'proxy-connection',
+  'cookie',
+]);
+
+const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const HEADER_INJECTION = /[\r\n\0]/;
+const HEADER_INVALID = /[^\t\x20-\x7e\x80-\xff]/;
+
+/**
+ * Builds the backend request for one tool call. `args` must already be
+ * validated against the tool's input schema. Throws GatehouseError
+ * GH_REQUEST_BUILD_FAILED (naming the argument) when a value cannot be sent.
+ */
+export function buildRequest(binding: HttpBinding, args: Record<string, unknown>, options?: BuildRequestOptions): BuiltRequest {
+  const base = baseUrlPrefix(binding.baseUrl);
+  const template = compilePath(binding.path);
+  const headers: Record<string, string> = { accept: DEFAULT_ACCEPT };
+  const query: string[] = template.fixedQuery === '' ? [] : [template.fixedQuery];
+  const cookies: string[] = [];
+  let pathValues: Record<string, string> | undefined;
+  let pathArgs: Record<string, string> | undefined;
+
+  for (const param of binding.parameters) {
+    const value = args[param.arg];
+    try {
+      switch (param.in) {
+        case 'path':
+          pathValues ??= {};
+          pathArgs ??= {};
+          pathArgs[param.name] = param.arg;
+          if (value === undefined || value === null) continue;
+          pathValues[param.name] = serializePath(param, value);
+          break;
+        case 'query':
+          if (value !== undefined) serializeQuery(param, value, query);
+          break;
+        case 'header':
+          if (value !== undefined) addHeader(headers, param, value);
+          break;
+        case 'cookie':
+          if (value !== undefined) serializeCookie(param, value, cookies);
+          break;
+      }
+    } catch (err) {
+      throw argumentError(param, err);
+    }
+  }
+
+  let url = base + (template.params.length === 0 ? template.literal : renderPath(template, pathValues ?? {}, pathArgs ?? {}));
+  if (query.length > 0) url += '?' + query.join('&');
+
+  if (cookies.length > 0) {
+    const cookie = cookies.join('; ');
+    checkHeaderValue(cookie, 'cookie parameters');
+    headers.cookie = cookie;
+  }
+
+  const request: BuiltRequest = { method: binding.method.toUpperCase(), url, headers };
+  if (binding.body !== undefined) {
+    const value = bodyValue(binding.body, args);
+    if (value !== undefined) {
+      const encoded = encodeBody(binding.body, value, options?.boundary);
+      headers['content-type'] = encoded.contentType;
+      request.body = encoded.body;
+    }
+  }
+  return request;
+}
+
+function addHeader(headers: Record<string, string>, param: ParameterBinding, value: unknown): void {
+  const name = param.name.toLowerCase();
+  if (IGNORED_HEADERS.has(name)) return;
+  if (!HTTP_TOKEN.test(name)) {
+    throw new GatehouseError('GH_REQUEST_BUILD_FAILED', `Header parameter name "${param.name}" is not a valid HTTP field name.`);
+  }
+  const text = serializeHeader(param, value);
+  if (text === undefined) return;
+  checkHeaderValue(text, `argument "${param.arg}" (header ${param.name})`);
+  headers[name] = text;
+}
+
+function checkHeaderValue(text: string, what: string): void {
+  if (HEADER_INJECTION.test(text)) {
+    throw new GatehouseError('GH_REQUEST_BUILD_FAILED', `The value of ${what} contains CR, LF or NUL, which are not allowed in an HTTP header.`);
+  }
+  if (HEADER_INVALID.test(text)) {
+    throw new GatehouseError(
+      'GH_REQUEST_BUILD_FAILED',
+      `The value of ${what} contains control characters or characters outside Latin-1, which cannot be sent in an HTTP header.`,
+    );
+  }
+}
+
+function argumentError(param: ParameterBinding, err: unknown): GatehouseError {
+  if (err instanceof GatehouseError) return err;
+  // encodeURIComponent throws URIError for a lone UTF-16 surrogate.
+  const reason = err instanceof URIError ? 'contains text that is not valid Unicode' : 'could not be serialised';
+  return new GatehouseError('GH_REQUEST_BUILD_FAILED', `The value of argument "${param.arg}" (${param.in} parameter ${param.name}) ${reason}.`, {
+    cause: err,
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Base URL
+
+/**
+ * Per-string caches of checked base URLs and compiled path templates. Keys
+ * come from config and specs, not arguments; the cap only bounds growth
+ * across many reloads.
+ */
+const CACHE_LIMIT = 10_000;
+const baseCache = new Map<string, string>();
+
+function remember<V>(cache: Map<string, V>, key: string, value: V): V {
+  if (cache.size >= CACHE_LIMIT) cache.clear();
+  cache.set(key, value);
+  return value;
+}
+
+/** `https://api.example.com/v1/` → `https://api.example.com/v1`, checked once per distinct base URL. */
+function baseUrlPrefix(baseUrl: string): string {
+  const cached = baseCache.get(baseUrl);
+  if (cached !== undefined) return cached;
+  let parsed: URL;
+  try {
+    parsed = new URL(baseUrl);
+  } catch (err) {
+    throw new GatehouseError('GH_REQUEST_BUILD_FAILED', `The backend base URL ${JSON.stringify(baseUrl)} is not an absolute URL.`, { cause: err });
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new GatehouseError('GH_REQUEST_BUILD_FAILED', `The backend base URL ${JSON.stringify(baseUrl)} must use http or https.`);
+  }
+  if (parsed.username !== '' || parsed.password !== '') {
+    throw new GatehouseError('GH_REQUEST_BUILD_FAILED', `The backend base URL must not contain credentials; configure backend auth instead.`);
+  }
+  if (parsed.search !== '' || parsed.hash !== '') {
+    throw new GatehouseError('GH_REQUEST_BUILD_FAILED', `The backend base URL ${JSON.stringify(baseUrl)} must not contain a query or fragment.`);
+  }
+  return remember(baseCache, baseUrl, `${parsed.protocol}//${parsed.host}${parsed.pathname.replace(/\/+$/, '')}`);
+}
+
+// ---------------------------------------------------------------------------
+// Path templates (OAS 3.1 §4.8.8.1 Path Templating)
+
+type PathPart = string | { param: string };
+
+interface CompiledPath {
+  /** The whole path when it has no parameters. */
+  literal: string;
+  /** Names of the template's parameters. */
+  params: string[];
+  /** Segments between `/`, each a list of literal text and parameters. */
+  segments: PathPart[][];
+  /** Text after a `?` in the template (some specs put fixed query parameters there). */
+  fixedQuery: string;
+}
+
+const pathCache = new Map<string, CompiledPath>();
+const PCT_TRIPLET = /(%[0-9A-Fa-f]{2})/;
+
+/** Encodes template text that is not allowed in a path; keeps pchars, `/` and existing triplets. */
+function encodeLiteral(text: string): string {
+  if (/^[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/.test(text)) return text;
+  return text
+    .split(PCT_TRIPLET)
+    .map((piece, i) => (i % 2 === 1 ? piece : encodeURI(piece).replace(/[#?]/g, (c) => (c === '#' ? '%23' : '%3F'))))
+    .join('');
+}
+
+function compilePath(path: string): CompiledPath {
+  const cached = pathCache.get(path);
+  if (cached !== undefined) return cached;
+  const q = path.indexOf('?');
+  let pathPart = q === -1 ? path : path.slice(0, q);
+  const fixedQuery = q === -1 ? '' : encodeLiteral(path.slice(q + 1).replace(/#.*$/, ''));
+  if (!pathPart.startsWith('/')) pathPart = '/' + pathPart;
+
+  const params: string[] = [];
+  const segments: PathPart[][] = pathPart.split('/').map((segment) => {
+    const parts: PathPart[] = [];
+    const re = /\{([^{}]+)\}/g;
+    let last = 0;
+    for (let m = re.exec(segment); m !== null; m = re.exec(segment)) {
+      if (m.index > last) parts.push(encodeLiteral(segment.slice(last, m.index)));
+      const name = m[1] as string;
+      parts.push({ param: name });
+      params.push(name);
+      last = m.index + m[0].length;
+    }
+    if (last < segment.length) parts.push(encodeLiteral(segment.slice(last)));
+    return parts;
+  });
+  const compiled: CompiledPath = {
+    literal: segments.map((parts) => parts.join('')).join('/'),
+    params,
+    segments,
+    fixedQuery,
+  };
+  return remember(pathCache, path, compiled);
+}
+
+/** RFC 3986 §5.2.4 dot-segments, also in the forms the WHATWG URL parser treats as dots. */
+const DOT_SEGMENT = /^(?:\.|%2e){1,2}$/i;
+
+function renderPath(template: CompiledPath, values: Record<string, string>, argOf: Record<string, string>): string {
+  let out = '';
+  for (let s = 0; s < template.segments.length; s++) {
+    const parts = template.segments[s] as PathPart[];
+    let segment = '';
+    let fromArgs: string[] | undefined;
+    for (const part of parts) {
+      if (typeof part === 'string') {
+        segment += part;
+        continue;
+      }
+      const value = values[part.param];
+      if (value === undefined) {
+        const arg = argOf[part.param];
+        throw new GatehouseError(
+          'GH_REQUEST_BUILD_FAILED',
+          arg === undefined
+            ? `The path ${JSON.stringify(template.literal)} uses {${part.param}} but the operation declares no such path parameter.`
+            : `Missing required path parameter: argument "${arg}" (path parameter ${part.param}).`,
+        );
+      }
+      segment += value;
+      (fromArgs ??= []).push(argOf[part.param] ?? part.param);
+    }
+    if (fromArgs !== undefined && DOT_SEGMENT.test(segment)) {
+      throw new GatehouseError(
+        'GH_REQUEST_BUILD_FAILED',
+        `The value of argument "${fromArgs.join('", "')}" would make the path segment "${segment}", which would change the request path.`,
+      );
+    }
+    out += s === 0 ? segment : '/' + segment;
+  }
+  return out;
+}
