@@ -1,0 +1,137 @@
+/**
+ * Imports one backend: load and check its spec, normalise Swagger 2.0, name
+ * every operation, and compile each into a ToolDefinition (DESIGN.md decision 1:
+ * all schema work happens here, once).
+ */
+import { GatehouseError } from '../errors/catalogue.js';
+import type { ToolDefinition } from './tool-definition.js';
+import { SchemaConverter } from './json-schema.js';
+import { toPointer } from './json-pointer.js';
+import { loadSpec, type SpecVersion } from './load-spec.js';
+import { HTTP_METHODS, isObj, str, type Obj, type OasDocument } from './oas.js';
+import { operationToTool } from './operation-to-tool.js';
+import { deref } from './refs.js';
+import { normaliseBaseUrl, pickServers, resolveServerUrl } from './server-url.js';
+import { swagger2ToOas3 } from './swagger2-to-oas3.js';
+import { assignToolNames } from './tool-name.js';
+
+export interface ImportBackendOptions {
+  /** Backend name (config `backends[].name`); also the tool-name prefix. */
+  name: string;
+  /** Spec file path (relative to `baseDir`) or http(s) URL. */
+  spec: string;
+  baseDir?: string;
+  /**
+   * Absolute base URL that every request goes to, used as given (scheme, host
+   * and base path). Default: the spec's servers (operation → path → document),
+   * resolved against the spec's own location.
+   */
+  baseUrl?: string;
+  /** Prefix tool names with `<name>_` (default true). */
+  prefix?: boolean;
+  /** Allow the spec's `$ref`s to read other files and URLs (default false). */
+  allowExternalRefs?: boolean;
+  /**
+   * Fail with GH_SPEC_NO_SERVER when an operation has no base URL (default true).
+   * `false` is for listing tools only (`gatehouse tools`): such tools get an
+   * empty `binding.baseUrl` and a warning, and cannot be called.
+   */
+  requireBaseUrl?: boolean;
+}
+
+export interface ImportedBackend {
+  tools: ToolDefinition[];
+  /** Non-fatal problems, each naming the JSON pointer it is about. */
+  warnings: string[];
+  /** `info.title` of the spec. */
+  title?: string;
+  /** `info.version` of the spec (the API's version, not the OpenAPI version). */
+  version: string;
+  /** OpenAPI version of the spec as read (2.0 specs are converted to 3.0 on import). */
+  specVersion: SpecVersion;
+}
+
+export async function importBackend(opts: ImportBackendOptions): Promise<ImportedBackend> {
+  const loaded = await loadSpec(opts.spec, { baseDir: opts.baseDir, allowExternalRefs: opts.allowExternalRefs ?? false });
+  const source = `"${opts.spec}"`;
+  const warnings = [...loaded.warnings];
+
+  let document: OasDocument = loaded.document;
+  if (loaded.version === '2.0') {
+    const converted = swagger2ToOas3(document);
+    document = converted.document;
+    warnings.push(...converted.warnings);
+  }
+
+  let configuredBaseUrl: string | undefined;
+  if (opts.baseUrl !== undefined) {
+    const r = normaliseBaseUrl(opts.baseUrl);
+    if ('problem' in r) {
+      throw new GatehouseError('GH_CONFIG_INVALID', `Backend "${opts.name}": baseUrl ${r.problem}; expected an absolute http(s) URL such as https://api.example.com/v1`);
+    }
+    configuredBaseUrl = r.url;
+  }
+
+  const schemas = new SchemaConverter({ document, version: loaded.version === '3.1' ? '3.1' : '3.0', source });
+  const operations = collectOperations(document, source);
+  if (operations.length === 0) warnings.push(`${source}: the spec declares no operations under #/paths`);
+  const names = assignToolNames(
+    operations.map((o) => ({ method: o.method, path: o.path, operationId: str(o.operation['operationId']) })),
+    opts.prefix === false ? undefined : opts.name,
+  );
+
+  const serverCache = new Map<unknown, ReturnType<typeof resolveServerUrl>>();
+  const warn = (m: string) => warnings.push(m);
+  let noServerWarned = false;
+  const tools = operations.map((o, i) => {
+    let baseUrl = configuredBaseUrl;
+    if (baseUrl === undefined) {
+      const servers = pickServers(o.operation['servers'], o.pathItem['servers'], document.servers);
+      let r = serverCache.get(servers);
+      if (!r) {
+        r = resolveServerUrl(servers, loaded.location);
+        serverCache.set(servers, r);
+      }
+      if ('problem' in r) {
+        const message = `Backend "${opts.name}": no base URL for ${o.pointer} of ${source} (${r.problem}); set baseUrl for this backend`;
+        if (opts.requireBaseUrl !== false) throw new GatehouseError('GH_SPEC_NO_SERVER', message, { details: { pointer: o.pointer } });
+        if (!noServerWarned) warnings.push(message);
+        noServerWarned = true;
+        baseUrl = '';
+      } else {
+        baseUrl = r.url;
+      }
+    }
+    return operationToTool({ ...o, backend: opts.name, name: names[i] as string, baseUrl, schemas, document, source, warn });
+  });
+  warnings.push(...schemas.warnings);
+
+  const info = isObj(document.info) ? document.info : {};
+  const result: ImportedBackend = { tools, warnings, version: String(info['version'] ?? ''), specVersion: loaded.version };
+  const title = str(info['title']);
+  if (title) result.title = title;
+  return result;
+}
+
+interface Operation {
+  method: string;
+  path: string;
+  pathItem: Obj;
+  operation: Obj;
+  pointer: string;
+}
+
+function collectOperations(document: OasDocument, source: string): Operation[] {
+  const out: Operation[] = [];
+  for (const [path, rawItem] of Object.entries(isObj(document.paths) ? document.paths : {})) {
+    const itemPointer = toPointer(['paths', path]);
+    const { value: pathItem } = deref(document, rawItem, itemPointer, source);
+    if (!isObj(pathItem)) continue;
+    for (const method of HTTP_METHODS) {
+      const operation = pathItem[method];
+      if (!isObj(operation)) continue;
+      out.push({ method, path, pathItem, operation, pointer: toPointer(['paths', path, method]) });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,324 @@
+/**
+ * Reads an OpenAPI document (file or http(s) URL, JSON or YAML), checks it with
+ * @apidevtools/swagger-parser, and returns it with its version and location.
+ *
+ * `$ref`s are left in place: the importer resolves local refs itself (it needs
+ * them to find cycles and to memoise converted schemas). External refs (other
+ * files, URLs) are never fetched unless `allowExternalRefs` is set: a spec is
+ * input, and letting it make the gateway read files or call URLs is an SSRF and
+ * local-file-disclosure risk. When allowed, they are bundled into the document
+ * so that every ref left is local.
+ */
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, resolve as resolvePath } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { fetch } from 'undici';
+import { parse as parseYaml } from 'yaml';
+import { GatehouseError } from '../errors/catalogue.js';
+import { escapeToken } from './json-pointer.js';
+import { HTTP_METHODS, isObj, type OasDocument } from './oas.js';
+
+export type SpecVersion = '2.0' | '3.0' | '3.1';
+
+export interface LoadSpecOptions {
+  /** Directory that a relative file path is resolved against (default: the working directory). */
+  baseDir?: string;
+  /**
+   * Fetch and bundle `$ref`s to other files and URLs, internal hosts included
+   * (default false: local `#/...` refs only).
+   */
+  allowExternalRefs?: boolean;
+}
+
+export interface LoadedSpec {
+  /** The parsed document, `$ref`s intact (external ones bundled in when allowed). */
+  document: OasDocument;
+  version: SpecVersion;
+  /** Absolute `file:` URL or the http(s) URL the document was read from. */
+  location: string;
+  /**
+   * Problems the importer tolerates: schema-level validation errors (e.g. a
+   * non-string `pattern`); the schema converter drops the offending keyword.
+   */
+  warnings: string[];
+}
+
+/** Upper bound for a spec fetched over HTTP (GitHub's, the largest we know, is 6 MB). */
+const MAX_SPEC_BYTES = 64 * 1024 * 1024;
+const FETCH_TIMEOUT_MS = 30_000;
+
+export async function loadSpec(source: string, opts: LoadSpecOptions = {}): Promise<LoadedSpec> {
+  const location = toLocation(source, opts.baseDir);
+  const where = location === source ? `"${source}"` : `"${source}" (${location})`;
+  const text = await readSource(location, where);
+  const document = parseText(text, where);
+  const version = detectVersion(document, where);
+
+  // swagger-parser accepts a filesystem path or a URL as the base for ref resolution.
+  const base = location.startsWith('file:') ? fileURLToPath(location) : location;
+  const warnings: string[] = [];
+  let doc = document;
+  if (opts.allowExternalRefs) {
+    // The opt-in is the operator's: it covers internal hosts too (the resolver
+    // blocks localhost and private addresses by default), since internal
+    // services are what Gatehouse fronts.
+    const resolve = { external: true, http: { safeUrlResolver: false, timeout: FETCH_TIMEOUT_MS } };
+    doc = await keepServers(doc, () => new SwaggerParser().bundle(base, doc as never, { resolve }).then((d) => d as OasDocument)).catch((err: unknown) => {
+      throw new GatehouseError('GH_SPEC_LOAD_FAILED', `OpenAPI spec ${where}: could not resolve an external $ref: ${messageOf(err)}`, { cause: err });
+    });
+  }
+  await validate(doc, version, base, where, warnings);
+  return { document: doc, version, location, warnings };
+}
+
+function toLocation(source: string, baseDir: string | undefined): string {
+  if (/^https?:\/\//i.test(source)) return new URL(source).href;
+  if (/^file:/i.test(source)) return new URL(source).href;
+  const path = isAbsolute(source) ? source : resolvePath(baseDir ?? process.cwd(), source);
+  return pathToFileURL(path).href;
+}
+
+async function readSource(location: string, where: string): Promise<string> {
+  if (location.startsWith('file:')) {
+    try {
+      return await readFile(fileURLToPath(location), 'utf8');
+    } catch (err) {
+      throw new GatehouseError('GH_SPEC_LOAD_FAILED', `OpenAPI spec ${where} could not be read: ${messageOf(err)}`, { cause: err });
+    }
+  }
+  let res;
+  try {
+    res = await fetch(location, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), headers: { accept: 'application/json, application/yaml;q=0.9, */*;q=0.5' } });
+  } catch (err) {
+    throw new GatehouseError('GH_SPEC_LOAD_FAILED', `OpenAPI spec ${where} could not be fetched: ${messageOf(err)}`, { cause: err });
+  }
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw new GatehouseError('GH_SPEC_LOAD_FAILED', `OpenAPI spec ${where} could not be fetched: HTTP ${res.status}`);
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (res.body) {
+    for await (const chunk of res.body) {
+      size += chunk.byteLength;
+      if (size > MAX_SPEC_BYTES) {
+        await res.body.cancel();
+        throw new GatehouseError('GH_SPEC_LOAD_FAILED', `OpenAPI spec ${where} is larger than ${MAX_SPEC_BYTES} bytes`);
+      }
+      chunks.push(chunk);
+    }
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function parseText(raw: string, where: string): OasDocument {
+  const text = raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
+  let value: unknown;
+  if (/^\s*[{[]/.test(text)) {
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      // Not JSON after all? YAML is a superset of JSON, so give YAML a chance before failing.
+      value = parseYamlOrThrow(text, where, err);
+    }
+  } else {
+    value = parseYamlOrThrow(text, where, undefined);
+  }
+  if (!isObj(value)) {
+    throw new GatehouseError('GH_SPEC_LOAD_FAILED', `OpenAPI spec ${where} is not a JSON or YAML object`);
+  }
+  return value as OasDocument;
+}
+
+function parseYamlOrThrow(text: string, where: string, jsonError: unknown): unknown {
+  try {
+    // The yaml package caps alias expansion (maxAliasCount), so a "billion laughs" document fails fast.
+    return parseYaml(text);
+  } catch (err) {
+    const first = jsonError ?? err;
+    const kind = jsonError ? 'JSON' : 'YAML';
+    throw new GatehouseError('GH_SPEC_LOAD_FAILED', `OpenAPI spec ${where} is not valid ${kind}: ${firstLine(messageOf(first))}`, { cause: first });
+  }
+}
+
+function detectVersion(doc: OasDocument, where: string): SpecVersion {
+  if (doc.swagger !== undefined) {
+    if (doc.swagger === '2.0') return '2.0';
+    throw new GatehouseError('GH_SPEC_INVALID', `OpenAPI spec ${where}: #/swagger must be the string "2.0", got ${JSON.stringify(doc.swagger)}`);
+  }
+  const v = doc.openapi;
+  if (typeof v === 'string' && /^3\.0\.\d+$/.test(v)) return '3.0';
+  if (typeof v === 'string' && /^3\.1\.\d+$/.test(v)) return '3.1';
+  const got = v === undefined ? 'no "openapi" or "swagger" field' : `openapi ${JSON.stringify(v)}`;
+  throw new GatehouseError('GH_SPEC_INVALID', `OpenAPI spec ${where}: #/openapi must be a 3.0.x or 3.1.x version string (or #/swagger "2.0"); found ${got}`);
+}
+
+/** One validation problem, located by JSON pointer. */
+interface Problem {
+  pointer: string;
+  message: string;
+}
+
+async function validate(doc: OasDocument, version: SpecVersion, base: string, where: string, warnings: string[]): Promise<void> {
+  // 3.x: validate the document as it is; refs stay in place (Reference Objects are
+  // allowed wherever the schema expects one), which avoids a full dereference.
+  // 2.0: the Swagger "spec" checks (path parameters, duplicate operationIds) need a
+  // dereferenced document, so swagger-parser works on its own copy.
+  const options = (schema: boolean) => ({
+    resolve: { external: false },
+    validate: { schema, spec: version === '2.0' },
+    ...(version === '2.0'
+      ? { mutateInputSchema: false, dereference: { circular: 'ignore' as const } }
+      : { mutateInputSchema: true, dereference: { circular: 'ignore' as const, excludedPathMatcher: () => true } }),
+  });
+  try {
+    await keepServers(doc, () => new SwaggerParser().validate(base, doc as never, options(true)));
+    return;
+  } catch (err) {
+    const problems = ajvProblems(err);
+    if (!problems) throw invalid(where, [specProblem(err)], err);
+    const fatal = problems.filter((p) => !insideSchemaObject(p.pointer));
+    if (fatal.length > 0) throw invalid(where, fatal, err);
+    for (const p of problems) warnings.push(`${p.pointer}: ${p.message} (the importer drops the invalid keyword)`);
+  }
+  // Only schema-level problems: the document's structure is sound. Run the spec
+  // checks that the failed schema validation skipped (2.0 only; none exist for 3.x).
+  if (version !== '2.0') return;
+  try {
+    await new SwaggerParser().validate(base, doc as never, options(false));
+  } catch (err) {
+    throw invalid(where, [specProblem(err)], err);
+  }
+}
+
+function invalid(where: string, problems: Problem[], cause: unknown): GatehouseError {
+  const shown = problems.slice(0, 3).map((p) => `${p.pointer} ${p.message}`);
+  const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
+  const first = problems[0];
+  return new GatehouseError('GH_SPEC_INVALID', `OpenAPI spec ${where} is invalid: ${shown.join('; ')}${more}`, {
+    cause,
+    details: { pointer: first?.pointer, problems: problems.slice(0, 20) },
+  });
+}
+
+interface AjvError {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params?: Record<string, unknown>;
+}
+
+/** Ajv keywords that only say "some branch failed"; the branch's own errors say why. */
+const NOISE = new Set(['oneOf', 'anyOf', 'if', 'then', 'else', 'not', 'false schema', '$ref']);
+
+/**
+ * swagger-parser reports JSON-schema validation failures as a SyntaxError whose
+ * `details` are the Ajv errors (all of them). Turns them into pointer + message,
+ * most specific first, without the noise a failed `oneOf` produces.
+ */
+function ajvProblems(err: unknown): Problem[] | undefined {
+  const details = (err as { details?: unknown } | null)?.details;
+  if (!Array.isArray(details)) return undefined;
+  const errors = (details as AjvError[]).filter((e) => typeof e?.instancePath === 'string');
+  if (errors.length === 0) return undefined;
+  // Inside a oneOf over "Reference Object | X", every branch but the right one adds
+  // "must have required property '$ref'"; drop that unless it is all there is.
+  const informative = errors.filter(
+    (e) => !NOISE.has(e.keyword) && !(e.keyword === 'required' && e.params?.['missingProperty'] === '$ref'),
+  );
+  const chosen = informative.length > 0 ? informative : errors;
+  const seen = new Set<string>();
+  const problems: Problem[] = [];
+  for (const e of chosen) {
+    let pointer = '#' + e.instancePath;
+    let message = e.message ?? e.keyword;
+    const missing = e.params?.['missingProperty'];
+    if (e.keyword === 'required' && typeof missing === 'string') {
+      pointer += '/' + escapeToken(missing);
+      message = 'is required';
+    } else if (e.keyword === 'additionalProperties' && typeof e.params?.['additionalProperty'] === 'string') {
+      pointer += '/' + escapeToken(e.params['additionalProperty']);
+      message = 'is not allowed here';
+    } else if (e.keyword === 'enum' && Array.isArray(e.params?.['allowedValues'])) {
+      message = `must be one of ${(e.params['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    }
+    const key = pointer + ' ' + message;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    problems.push({ pointer, message });
+  }
+  // Deepest pointer first: it is the closest to the actual mistake.
+  return problems.sort((a, b) => depth(b.pointer) - depth(a.pointer));
+}
+
+function depth(pointer: string): number {
+  let n = 0;
+  for (const c of pointer) if (c === '/') n++;
+  return n;
+}
+
+/**
+ * Whether a pointer lies inside a Schema Object (components/schemas, 2.0
+ * definitions, or any `schema` member of a parameter, media type, header or
+ * response). Schema-level mistakes are tolerated: the converter drops what is
+ * invalid; anything else (paths, operations, parameters) is fatal.
+ */
+function insideSchemaObject(pointer: string): boolean {
+  const t = pointer.slice(2).split('/');
+  if (t[0] === 'components' && t[1] === 'schemas' && t.length >= 3) return true;
+  if (t[0] === 'definitions' && t.length >= 2) return true;
+  // Index ≥ 2: `paths/<template>` and `webhooks/<name>` are names, not fields.
+  return t.indexOf('schema', 2) !== -1;
+}
+
+/**
+ * The Swagger 2.0 spec checks and json-schema-ref-parser throw plain errors whose
+ * messages name paths like `/paths/pets/{id}/get`; rewrite those as JSON pointers.
+ */
+function specProblem(err: unknown): Problem {
+  const message = firstLine(messageOf(err)).replace(/^Validation failed\.\s*/, '');
+  const methods = HTTP_METHODS.join('|');
+  const m = new RegExp(`/paths(/\\S*?)/(${methods})\\b`).exec(message);
+  if (m) {
+    const pointer = `#/paths/${escapeToken(m[1] ?? '')}/${m[2] ?? ''}`;
+    return { pointer, message: message.replace(m[0], pointer) };
+  }
+  const ref = /\$ref pointer "([^"]+)"/.exec(message);
+  return { pointer: ref?.[1] ?? '#', message };
+}
+
+/**
+ * swagger-parser rewrites relative server URLs of a document read over HTTP, and
+ * drops the port while doing so. Server resolution is the importer's job
+ * (import-backend resolves against the document location), so put them back.
+ */
+async function keepServers<T>(doc: OasDocument, run: () => Promise<T>): Promise<T> {
+  const saved: [Record<string, unknown>, unknown][] = [];
+  const collect = (servers: unknown) => {
+    if (Array.isArray(servers)) for (const s of servers) if (isObj(s)) saved.push([s, s['url']]);
+  };
+  collect(doc.servers);
+  for (const item of Object.values(doc.paths ?? {})) {
+    if (!isObj(item)) continue;
+    collect(item['servers']);
+    for (const m of HTTP_METHODS) {
+      const op = item[m];
+      if (isObj(op)) collect(op['servers']);
+    }
+  }
+  try {
+    return await run();
+  } finally {
+    for (const [server, url] of saved) server['url'] = url;
+  }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function firstLine(s: string): string {
+  const line = s.split('\n', 1)[0] ?? s;
+  return line.length > 300 ? line.slice(0, 300) + '…' : line;
+}
