@@ -2,7 +2,8 @@
 # Runs the official MCP conformance suite (@modelcontextprotocol/conformance,
 # server leg) against Gatehouse serving the demo inventory backend, scored
 # against the 2026-07-28 requirement set, with conformance/expected-failures.yml
-# as the baseline. Exits non-zero on any unexpected failure or stale baseline entry.
+# as the baseline; then the MCP Inspector CLI lists and calls the demo tools over
+# HTTP and stdio. Exits non-zero on any unexpected failure or stale baseline entry.
 #
 #   scripts/conformance.sh
 #
@@ -134,7 +135,36 @@ if [[ $rc -eq 0 ]]; then
   log "PASSED: every failure is in $BASELINE"
 elif [[ $rc -eq 124 ]]; then
   log "FAILED: the suite did not finish within ${DEADLINE}s"
+  exit "$rc"
 else
   log "FAILED (exit $rc): unexpected failures or stale baseline entries, listed above"
+  exit "$rc"
 fi
-exit "$rc"
+
+# The MCP Inspector's CLI (a second, independent client) lists and calls the demo
+# tools over HTTP and over stdio; --strict fails on schema portability errors.
+inspector_packages=(-p "@modelcontextprotocol/inspector@${INSPECTOR_VERSION:-2.12.0}")
+if (( $(node -p 'process.versions.node.split(".")[0]') < 22 )); then
+  inspector_packages=(-p node@22 "${inspector_packages[@]}")
+fi
+inspector() {
+  ${deadline[@]+"${deadline[@]}"} npx --yes --loglevel=error "${inspector_packages[@]}" -- mcp-inspector --cli "$@" 2>>"$OUT/inspector.err"
+}
+expect_output() { # expect_output WHAT PATTERN FILE
+  if ! grep -q -- "$2" "$3"; then
+    log "FAILED: Inspector $1: expected $2 in its output ($3):"
+    tail -n 20 "$3" >&2
+    tail -n 20 "$OUT/inspector.err" >&2
+    exit 1
+  fi
+  log "Inspector $1: ok"
+}
+url="http://127.0.0.1:$GATEHOUSE_PORT/mcp"
+inspector "$url" --transport http --method tools/list --strict >"$OUT/inspector-http-list.json" || { log "FAILED: Inspector tools/list over HTTP (see $OUT/inspector.err)"; tail -n 30 "$OUT/inspector.err" >&2; exit 1; }
+expect_output "tools/list over HTTP" '"inventory_getItem"' "$OUT/inspector-http-list.json"
+inspector "$url" --transport http --method tools/call --tool-name inventory_getItem --tool-arg itemId=item-1 >"$OUT/inspector-http-call.json" || true
+expect_output "tools/call over HTTP" '"structuredContent"' "$OUT/inspector-http-call.json"
+inspector --method tools/call --tool-name inventory_listItems --tool-arg limit=2 -e "DEMO_BACKEND_PORT=$DEMO_BACKEND_PORT" -- \
+  "${gateway_cmd[@]}" stdio --config "$CONFIG" >"$OUT/inspector-stdio-call.json" || true
+expect_output "tools/call over stdio" '"structuredContent"' "$OUT/inspector-stdio-call.json"
+exit 0
