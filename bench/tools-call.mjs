@@ -5,11 +5,13 @@
 //
 // Starts a stub backend and the gateway (a child process, so its RSS is its own),
 // then measures, in the same run:
-//  1. latency: N sequential calls, interleaved direct GET / gateway tools/call
-//     (median and p99 of each, and what the gateway adds);
-//  2. throughput: autocannon at C connections against the direct backend and
-//     the gateway, the ratio of the two;
+//  1. latency: N sequential calls, interleaved: direct GET / gateway tools/call /
+//     reference forwarder (median and p99 of each, and what each adds);
+//  2. throughput: autocannon at C connections against the direct backend, the
+//     gateway and the reference forwarder; ratios to the direct backend;
 //  3. the gateway's RSS at idle and right after the load.
+// The reference (bench/reference-forwarder.mjs) is a minimal hand-written
+// JSON-RPC-to-HTTP forwarder: the practical floor on this machine, this run.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -64,6 +66,11 @@ backends:
 );
 const gateway = spawn(process.execPath, ['dist/cli/main.js', 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit'] });
 const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+const probe2 = createServer();
+const referencePort = await listen(probe2);
+await new Promise((r) => probe2.close(r));
+const reference = spawn(process.execPath, [new URL('./reference-forwarder.mjs', import.meta.url).pathname, String(referencePort), `http://127.0.0.1:${backendPort}`], { stdio: 'inherit' });
+const referenceUrl = `http://127.0.0.1:${referencePort}`;
 for (let i = 0; ; i++) {
   try {
     const r = await fetch(`${gatewayUrl}/readyz`);
@@ -94,6 +101,7 @@ const callHeaders =
 
 const direct = new Pool(`http://127.0.0.1:${backendPort}`, { connections: 1 });
 const viaGateway = new Pool(gatewayUrl, { connections: 1 });
+const viaReference = new Pool(referenceUrl, { connections: 1 });
 const directPath = '/items/42?fields=name,quantity';
 
 async function timeDirect() {
@@ -102,9 +110,9 @@ async function timeDirect() {
   await res.body.text();
   return Number(process.hrtime.bigint() - t) / 1e6;
 }
-async function timeGateway(id) {
+async function timeGateway(id, pool = viaGateway) {
   const t = process.hrtime.bigint();
-  const res = await viaGateway.request({ method: 'POST', path: '/mcp', headers: callHeaders, body: callBody(id) });
+  const res = await pool.request({ method: 'POST', path: '/mcp', headers: callHeaders, body: callBody(id) });
   const text = await res.body.text();
   const ms = Number(process.hrtime.bigint() - t) / 1e6;
   if (res.statusCode !== 200 || !text.includes('widget') || text.includes('"isError":true')) throw new Error(`bad gateway answer ${res.statusCode}: ${text.slice(0, 300)}`);
@@ -120,14 +128,17 @@ const pct = (xs, p) => {
 for (let i = 0; i < 500; i++) {
   await timeDirect();
   await timeGateway(i);
+  await timeGateway(i, viaReference);
 }
 const idleRss = rssMb();
 
 const d = [];
 const g = [];
+const ref = [];
 for (let i = 0; i < CALLS; i++) {
   d.push(await timeDirect());
   g.push(await timeGateway(i));
+  ref.push(await timeGateway(i, viaReference));
 }
 
 async function cannon(opts) {
@@ -138,6 +149,7 @@ async function cannon(opts) {
 const directRps = await cannon({ url: `http://127.0.0.1:${backendPort}${directPath}` });
 const gatewayRps = await cannon({ url: `${gatewayUrl}/mcp`, method: 'POST', headers: callHeaders, body: callBody(1) });
 const loadRss = rssMb();
+const referenceRps = await cannon({ url: `${referenceUrl}/mcp`, method: 'POST', headers: callHeaders, body: callBody(1) });
 
 const f = (x) => x.toFixed(3);
 const report = {
@@ -147,14 +159,25 @@ const report = {
     direct: { p50: f(pct(d, 50)), p99: f(pct(d, 99)) },
     gateway: { p50: f(pct(g, 50)), p99: f(pct(g, 99)) },
     added: { p50: f(pct(g, 50) - pct(d, 50)), p99: f(pct(g, 99) - pct(d, 99)) },
+    reference: { p50: f(pct(ref, 50)), p99: f(pct(ref, 99)), addedP50: f(pct(ref, 50) - pct(d, 50)) },
   },
-  throughput: { connections: CONNECTIONS, seconds: SECONDS, directRps: Math.round(directRps), gatewayRps: Math.round(gatewayRps), ratio: (gatewayRps / directRps).toFixed(3) },
+  throughput: {
+    connections: CONNECTIONS,
+    seconds: SECONDS,
+    directRps: Math.round(directRps),
+    gatewayRps: Math.round(gatewayRps),
+    ratio: (gatewayRps / directRps).toFixed(3),
+    referenceRps: Math.round(referenceRps),
+    referenceRatio: (referenceRps / directRps).toFixed(3),
+  },
   gatewayRssMb: { idle: idleRss, afterLoad: loadRss },
   node: process.version,
 };
 console.log(JSON.stringify(report, null, 2));
 
 gateway.kill('SIGTERM');
+reference.kill('SIGTERM');
 await direct.close();
 await viaGateway.close();
+await viaReference.close();
 backend.close();
