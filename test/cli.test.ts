@@ -68,6 +68,34 @@ describe('gatehouse CLI', () => {
     expect((JSON.parse(r.stdout) as Array<{ name: string }>).map((t) => t.name)).toContain('inv_getItem');
   });
 
+  it('tools --listed prints what tools/list serves: search meta-tools above the budget, every tool otherwise', async () => {
+    const spec = join(FIXTURES, 'stub-api.yaml');
+    const names = async (...flags: string[]) => {
+      const r = await gatehouse(['tools', spec, '--json', ...flags]);
+      expect(r.code, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as Array<{ name: string }>).map((t) => t.name);
+    };
+    const meta = ['inv_search_operations', 'inv_describe_operation', 'inv_call_operation'];
+    expect(await names('--prefix', 'inv', '--listed', '--mode', 'search')).toEqual(meta);
+    expect(await names('--prefix', 'inv', '--listed', '--budget', '5')).toEqual(meta);
+    expect(await names('--prefix', 'inv', '--listed')).toHaveLength(6);
+    expect(await names('--listed', '--mode', 'search')).toEqual(['search_operations', 'describe_operation', 'call_operation']);
+    // Without --listed: every tool, whatever the budget would say.
+    expect(await names('--prefix', 'inv')).toHaveLength(6);
+    const text = await gatehouse(['tools', spec, '--listed', '--mode', 'search']);
+    expect(text.stdout).toMatch(/^search_operations {2}search mode {2}Search the 6 operations of Stub API/m);
+    expect(text.stdout).toMatch(/3 tools listed \(search mode over 6 tools\)\n$/);
+  });
+
+  it('tools rejects --mode without --listed and a bad --mode or --budget, exit 2', async () => {
+    const spec = join(FIXTURES, 'stub-api.yaml');
+    for (const flags of [['--mode', 'search'], ['--listed', '--mode', 'some'], ['--listed', '--budget', '0']]) {
+      const r = await gatehouse(['tools', spec, ...flags]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/--mode|--budget/);
+    }
+  });
+
   it('validate names the file and the field on a bad config, exit 2', async () => {
     const file = writeConfig('bad.yaml', 'server:\n  port: "eighty"\nbackends:\n  - name: 9bad\n    spec: x.yaml\n    colour: red\n');
     const r = await gatehouse(['validate', '--config', file]);

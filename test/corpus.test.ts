@@ -110,7 +110,8 @@ describe('the corpus through a real MCP client', () => {
   let gateway: Gateway;
   let client: Client;
   beforeAll(async () => {
-    const backends = specs.map((s, i) => `  - { name: s${i}, spec: ${JSON.stringify(s.file)}, baseUrl: "http://127.0.0.1:9" }`).join('\n');
+    // tools: all — this test lists every tool; large specs would otherwise be in search mode.
+    const backends = specs.map((s, i) => `  - { name: s${i}, spec: ${JSON.stringify(s.file)}, baseUrl: "http://127.0.0.1:9", tools: all }`).join('\n');
     gateway = await startTestGateway(`server: { host: 127.0.0.1, port: 0 }\nbackends:\n${backends}\n`);
     client = await connectClient(gateway.url, 'modern');
   }, 120_000);

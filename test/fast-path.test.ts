@@ -122,3 +122,77 @@ describe('fast path answers exactly as the SDK does', () => {
     expect((await post(sdkOnly, legacy, body)).contentType).toMatch(/^text\/event-stream/);
   });
 });
+
+describe('fast path answers search-mode meta-tools exactly as the SDK does', () => {
+  const SEARCH_CONFIG = `
+server: { host: 127.0.0.1, port: 0 }
+mcp: { pageSize: 2 }
+backends:
+  - name: found
+    spec: ./stub-api.yaml
+    baseUrl: \${STUB_URL}/api
+    tools: search
+  - name: stub
+    spec: ./stub-api.yaml
+    baseUrl: \${STUB_URL}/api
+`;
+  let searchFast: Gateway;
+  let searchSdk: Gateway;
+  beforeAll(async () => {
+    searchFast = await startTestGateway(SEARCH_CONFIG, { STUB_URL: stub.url });
+    searchSdk = await startTestGateway(SEARCH_CONFIG, { STUB_URL: stub.url }, { disableFastPath: true });
+  });
+  afterAll(async () => {
+    await searchFast?.close();
+    await searchSdk?.close();
+  });
+
+  const call = (id: number, name: string, args: unknown): unknown => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
+  const modernCall = (id: number, name: string, args: unknown): unknown => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args, _meta: META } });
+  const searchCases: Array<[string, Record<string, string>, unknown]> = [
+    ['legacy tools/list', legacy, { jsonrpc: '2.0', id: 1, method: 'tools/list' }],
+    ['modern tools/list', modern('tools/list'), { jsonrpc: '2.0', id: 2, method: 'tools/list', params: { _meta: META } }],
+    ['legacy search', legacy, call(3, 'found_search_operations', { query: 'create item' })],
+    ['modern search', modern('tools/call', 'found_search_operations'), modernCall(4, 'found_search_operations', { query: 'items', limit: 2 })],
+    ['legacy search, invalid arguments', legacy, call(5, 'found_search_operations', { limit: 0 })],
+    ['legacy describe', legacy, call(6, 'found_describe_operation', { name: 'found_getItem' })],
+    ['modern describe', modern('tools/call', 'found_describe_operation'), modernCall(7, 'found_describe_operation', { name: 'getItem' })],
+    ['modern describe, unknown operation', modern('tools/call', 'found_describe_operation'), modernCall(8, 'found_describe_operation', { name: 'found_nope' })],
+    ['legacy call_operation', legacy, call(9, 'found_call_operation', { name: 'found_getItem', arguments: { itemId: 'x' } })],
+    ['modern call_operation', modern('tools/call', 'found_call_operation'), modernCall(10, 'found_call_operation', { name: 'found_getItem', arguments: { itemId: 'x' } })],
+    ['modern call_operation, invalid operation arguments', modern('tools/call', 'found_call_operation'), modernCall(11, 'found_call_operation', { name: 'found_createItem', arguments: { quantity: -1 } })],
+    ['legacy call_operation, backend error', legacy, call(12, 'found_call_operation', { name: 'found_getStatus', arguments: { code: 503 } })],
+    ['legacy call_operation, unknown operation', legacy, call(13, 'found_call_operation', { name: 'stub_getItem', arguments: {} })],
+    ['modern call_operation, arguments not an object', modern('tools/call', 'found_call_operation'), modernCall(14, 'found_call_operation', { name: 'found_getItem', arguments: 'x' })],
+    ['legacy hidden operation called directly', legacy, call(15, 'found_getItem', { itemId: 'x' })],
+    ['modern hidden operation called directly', modern('tools/call', 'found_getItem'), modernCall(16, 'found_getItem', { itemId: 'x' })],
+  ];
+
+  it.each(searchCases)('%s', async (_name, headers, body) => {
+    const [a, b] = [await post(searchFast, headers, body), await post(searchSdk, headers, body)];
+    expect(a.status).toBe(b.status);
+    expect(a.message).toEqual(b.message);
+    expect((a.message as { result?: unknown }).result).toBeDefined();
+  });
+
+  it('takes the fast path for meta-tool calls (JSON, not the SDK legacy SSE)', async () => {
+    const body = call(1, 'found_search_operations', { query: 'item' });
+    expect((await post(searchFast, legacy, body)).contentType).toMatch(/^application\/json/);
+    expect((await post(searchSdk, legacy, body)).contentType).toMatch(/^text\/event-stream/);
+  });
+
+  it('pages a listing that mixes meta-tools and tools identically', async () => {
+    const names: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const body = { jsonrpc: '2.0', id: 1, method: 'tools/list', params: { ...(cursor ? { cursor } : {}), _meta: META } };
+      const [a, b] = [await post(searchFast, modern('tools/list'), body), await post(searchSdk, modern('tools/list'), body)];
+      expect(a.message).toEqual(b.message);
+      const result = (a.message as { result: { tools: Array<{ name: string }>; nextCursor?: string } }).result;
+      names.push(...result.tools.map((t) => t.name));
+      cursor = result.nextCursor;
+    } while (cursor);
+    expect(names.slice(0, 3)).toEqual(['found_search_operations', 'found_describe_operation', 'found_call_operation']);
+    expect(names).toHaveLength(9);
+  });
+});

@@ -2,12 +2,12 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { loadConfig } from '../config/load-config.js';
-import type { GatehouseConfig } from '../config/schema.js';
+import { configSchema, type GatehouseConfig } from '../config/schema.js';
 import { isGatehouseError } from '../errors/catalogue.js';
 import { createLogger, silentLogger } from '../log/logger.js';
 import { importBackend } from '../openapi/import-backend.js';
 import { loadBackends } from '../registry/load-backends.js';
-import { ToolRegistry } from '../registry/registry.js';
+import { ToolRegistry, type BackendListing } from '../registry/registry.js';
 import { startGateway } from '../server/gateway.js';
 import { createRuntime } from '../server/runtime.js';
 import { VERSION } from '../version.js';
@@ -15,6 +15,8 @@ import { VERSION } from '../version.js';
 // Exit codes fit for scripts: 0 ok, 1 runtime error, 2 usage or config error.
 const EXIT_RUNTIME = 1;
 const EXIT_USAGE = 2;
+/** The config schema's default `backends[].toolBudget`. */
+const DEFAULT_TOOL_BUDGET = configSchema.properties.backends.items.properties.toolBudget.default;
 
 const USAGE = `Usage: gatehouse <command> [options]
 
@@ -22,7 +24,9 @@ Commands:
   serve [--config FILE]       Run the gateway (MCP over Streamable HTTP at /mcp)
   stdio [--config FILE]       Serve the same tools over MCP stdio (logs go to stderr)
   tools SPEC [--json] [--base-url URL] [--prefix NAME]
-                              Print the tools an OpenAPI document yields
+             [--listed [--mode auto|search|all] [--budget N]]
+                              Print the tools an OpenAPI document yields; with
+                              --listed, what tools/list serves (search mode)
   validate [--config FILE]    Check a config and its specs; exit 2 on errors
 
 Options:
@@ -98,36 +102,65 @@ async function stdio(file: string): Promise<number> {
 async function tools(args: string[]): Promise<number> {
   const { values, positionals } = parse({
     args,
-    options: { json: { type: 'boolean' }, 'base-url': { type: 'string' }, prefix: { type: 'string' } },
+    options: {
+      json: { type: 'boolean' },
+      'base-url': { type: 'string' },
+      prefix: { type: 'string' },
+      listed: { type: 'boolean' },
+      mode: { type: 'string' },
+      budget: { type: 'string' },
+    },
     allowPositionals: true,
     strict: true,
   });
   const spec = positionals[0];
   if (spec === undefined || positionals.length > 1) throw new UsageError('tools needs exactly one SPEC (a file path or an http(s) URL)');
+  const listing = listingOptions(values);
   const prefix = values.prefix;
   const baseUrl = values['base-url'];
+  const name = prefix ?? 'spec';
   const imported = await importBackend({
-    name: prefix ?? 'spec',
+    name,
     spec,
     baseDir: process.cwd(),
     prefix: prefix !== undefined,
     requireBaseUrl: false,
     ...(baseUrl !== undefined ? { baseUrl } : {}),
   });
-  const registry = ToolRegistry.build(imported.tools);
-  const list = registry.tools.map((t) => t.tool);
+  // Without --listed: every tool, whatever a backend's mode. With it: what tools/list returns.
+  const registry = ToolRegistry.build(
+    imported.tools,
+    [],
+    listing === undefined ? new Map() : new Map([[name, { ...listing, title: imported.title, prefixed: prefix !== undefined }]]),
+  );
+  const list = listing === undefined ? registry.tools.map((t) => t.tool) : registry.listed;
   if (values.json) {
     process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
   } else {
-    for (const t of registry.tools) {
-      const d = t.definition;
-      const firstLine = d.description.split('\n')[0] ?? '';
-      process.stdout.write(`${d.name}  ${d.source.method.toUpperCase()} ${d.source.path}${firstLine ? `  ${firstLine.slice(0, 100)}` : ''}\n`);
+    for (const tool of list) {
+      const served = registry.get(tool.name);
+      const firstLine = tool.description?.split('\n')[0] ?? '';
+      const what = served?.kind === 'operation' ? `${served.definition.source.method.toUpperCase()} ${served.definition.source.path}` : 'search mode';
+      process.stdout.write(`${tool.name}  ${what}${firstLine ? `  ${firstLine.slice(0, 100)}` : ''}\n`);
     }
-    process.stdout.write(`${list.length} tools\n`);
+    const searching = list.length < registry.tools.length;
+    process.stdout.write(searching ? `${list.length} tools listed (search mode over ${registry.tools.length} tools)\n` : `${list.length} tools\n`);
   }
   for (const w of imported.warnings) process.stderr.write(`warning: ${w}\n`);
   return 0;
+}
+
+/** `--listed [--mode all|search|auto] [--budget N]`: the listing to show, or undefined for every tool. */
+function listingOptions(values: { listed?: boolean; mode?: string; budget?: string }): BackendListing | undefined {
+  if (!values.listed) {
+    if (values.mode !== undefined || values.budget !== undefined) throw new UsageError('--mode and --budget apply to --listed');
+    return undefined;
+  }
+  const mode = values.mode ?? 'auto';
+  if (mode !== 'all' && mode !== 'search' && mode !== 'auto') throw new UsageError(`--mode must be all, search or auto (got "${mode}")`);
+  const toolBudget = values.budget === undefined ? DEFAULT_TOOL_BUDGET : Number(values.budget);
+  if (!Number.isInteger(toolBudget) || toolBudget < 1) throw new UsageError(`--budget must be a positive integer (got "${values.budget}")`);
+  return { mode, toolBudget };
 }
 
 async function validate(file: string): Promise<number> {

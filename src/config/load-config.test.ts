@@ -20,7 +20,7 @@ describe('parseConfig', () => {
     expect(c.server.host).toBe('127.0.0.1');
     expect(c.server.port).toBe(8080);
     expect(c.upstream).toEqual({ connectTimeoutMs: 5000, timeoutMs: 30000, maxResponseBytes: 1048576, connections: 128 });
-    expect(c.backends[0]).toEqual({ name: 'inv', spec: './inv.yaml', allowExternalRefs: false });
+    expect(c.backends[0]).toEqual({ name: 'inv', spec: './inv.yaml', allowExternalRefs: false, tools: 'auto', toolBudget: 128 });
     expect(c.baseDir).toBe('/etc/gatehouse');
   });
 
@@ -71,5 +71,59 @@ describe('parseConfig', () => {
 
   it('reports an unreadable file', () => {
     expect(errorOf(() => loadConfig('/nonexistent/gatehouse.yaml')).code).toBe('GH_CONFIG_NOT_FOUND');
+  });
+});
+
+describe('parseConfig: operation selection', () => {
+  it('accepts include, exclude, deprecated and overrides, and passes them through unchanged', () => {
+    const c = parseConfig(
+      `backends:
+  - name: github
+    spec: ./github.json
+    include: { tags: [repos, issues], operations: ["repos/*", "issues/list*"], methods: [GET, post], paths: ["/repos/**"] }
+    exclude: { operations: ["*delete*"], paths: ["/admin/**"] }
+    deprecated: exclude
+    overrides:
+      getRepo: { name: get_repository, description: Fetch one repository. }
+      "GET /repos/{owner}/{repo}/issues": { hidden: true }
+`,
+      FILE,
+    );
+    expect(c.backends[0]).toMatchObject({
+      include: { tags: ['repos', 'issues'], operations: ['repos/*', 'issues/list*'], methods: ['GET', 'post'], paths: ['/repos/**'] },
+      exclude: { operations: ['*delete*'], paths: ['/admin/**'] },
+      deprecated: 'exclude',
+      overrides: { getRepo: { name: 'get_repository', description: 'Fetch one repository.' }, 'GET /repos/{owner}/{repo}/issues': { hidden: true } },
+    });
+  });
+
+  it('names every wrong selection field', () => {
+    const e = errorOf(() =>
+      parseConfig(
+        `backends:
+  - name: github
+    spec: ./github.json
+    include: { tag: [repos], methods: [FETCH], operations: [] }
+    exclude: { paths: ["admin/**"], tags: repos }
+    deprecated: drop
+    overrides:
+      getRepo: { nmae: x }
+      listRepos: {}
+      "GET /x": { hidden: maybe, name: "${'n'.repeat(65)}" }
+`,
+        FILE,
+      ),
+    );
+    expect(e.code).toBe('GH_CONFIG_INVALID');
+    expect(e.message).toContain('backends[0].include.tag: unknown field');
+    expect(e.message).toContain('backends[0].include.methods[0]: must be one of "GET", "PUT"');
+    expect(e.message).toContain('backends[0].include.operations: must NOT have fewer than 1 items');
+    expect(e.message).toContain('backends[0].exclude.paths[0]: must match ^[/*]');
+    expect(e.message).toContain('backends[0].exclude.tags: must be array');
+    expect(e.message).toContain('backends[0].deprecated: must be one of "include", "exclude"');
+    expect(e.message).toContain('backends[0].overrides.getRepo.nmae: unknown field');
+    expect(e.message).toContain('backends[0].overrides.listRepos: must NOT have fewer than 1 properties');
+    expect(e.message).toContain('backends[0].overrides.GET /x.hidden: must be boolean');
+    expect(e.message).toContain('backends[0].overrides.GET /x.name: must NOT have more than 64 characters');
   });
 });

@@ -5,6 +5,40 @@
  */
 export const BACKEND_NAME_PATTERN = '^[a-zA-Z][a-zA-Z0-9-]{0,31}$';
 
+const HTTP_METHOD_NAMES = ['GET', 'PUT', 'POST', 'DELETE', 'OPTIONS', 'HEAD', 'PATCH', 'TRACE'];
+const nonEmptyStrings = { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } } as const;
+
+/** `backends[].include` / `exclude`: see README "Choosing which operations become tools". */
+const operationFilterSchema = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  properties: {
+    tags: { ...nonEmptyStrings, description: 'Tag names (exact).' },
+    operations: { ...nonEmptyStrings, description: 'operationId globs; * matches any characters.' },
+    methods: { type: 'array', minItems: 1, items: { enum: [...HTTP_METHOD_NAMES, ...HTTP_METHOD_NAMES.map((m) => m.toLowerCase())] } },
+    paths: {
+      type: 'array',
+      minItems: 1,
+      // Path templates start with "/": a glob that cannot match one is a mistake.
+      items: { type: 'string', pattern: '^[/*]' },
+      description: 'Path template globs; * matches within a segment, ** across segments.',
+    },
+  },
+} as const;
+
+/** `backends[].overrides.<operationId or "METHOD /path">`. */
+const operationOverrideSchema = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 64, description: 'Tool name without the backend prefix.' },
+    description: { type: 'string', minLength: 1 },
+    hidden: { type: 'boolean' },
+  },
+} as const;
+
 export const configSchema = {
   $id: 'https://gatehouse.dev/schemas/config.json',
   type: 'object',
@@ -73,11 +107,36 @@ export const configSchema = {
           baseUrl: { type: 'string', pattern: '^https?://', description: "Overrides the spec's server URL." },
           timeoutMs: { type: 'integer', minimum: 1 },
           allowExternalRefs: { type: 'boolean', default: false },
+          include: operationFilterSchema,
+          exclude: operationFilterSchema,
+          deprecated: { enum: ['include', 'exclude'], description: 'Serve deprecated operations (include, the default) or drop them.' },
+          overrides: { type: 'object', propertyNames: { minLength: 1 }, additionalProperties: operationOverrideSchema },
+          tools: {
+            enum: ['all', 'search', 'auto'],
+            default: 'auto',
+            description: 'List every operation as a tool (all), or three search meta-tools instead (search); auto: search above toolBudget tools.',
+          },
+          toolBudget: { type: 'integer', minimum: 1, default: 128, description: 'tools: auto switches to search mode above this many tools.' },
         },
       },
     },
   },
 } as const;
+
+/** Criteria over operations (`backends[].include` / `exclude`); each kind is an OR over its values. */
+export interface OperationFilterConfig {
+  tags?: string[];
+  operations?: string[];
+  methods?: string[];
+  paths?: string[];
+}
+
+/** Per-operation changes (`backends[].overrides`). */
+export interface OperationOverrideConfig {
+  name?: string;
+  description?: string;
+  hidden?: boolean;
+}
 
 /** A backend as configured. */
 export interface BackendConfig {
@@ -86,6 +145,18 @@ export interface BackendConfig {
   baseUrl?: string;
   timeoutMs?: number;
   allowExternalRefs: boolean;
+  /** Serve only operations that match every criterion kind listed. */
+  include?: OperationFilterConfig;
+  /** Drop operations that match any criterion listed. */
+  exclude?: OperationFilterConfig;
+  /** Deprecated operations: served (`include`, when unset) or dropped. */
+  deprecated?: 'include' | 'exclude';
+  /** Keyed by operationId or `"METHOD /path"`; wins over the spec's `x-gatehouse`. */
+  overrides?: Record<string, OperationOverrideConfig>;
+  /** How this backend's operations are listed: every one (`all`), search meta-tools (`search`), or `search` above `toolBudget` (`auto`). */
+  tools: 'all' | 'search' | 'auto';
+  /** `tools: auto` lists search meta-tools when the backend has more tools than this. */
+  toolBudget: number;
 }
 
 /** The validated configuration, defaults applied. */

@@ -3,10 +3,11 @@ import { GatehouseError, isGatehouseError } from '../errors/catalogue.js';
 import type { Logger } from '../log/logger.js';
 import type { CallContext, Policy, Principal } from '../policy/compose.js';
 import { compose } from '../policy/compose.js';
-import type { RegisteredTool } from '../registry/registry.js';
+import type { RegisteredTool, ServedTool } from '../registry/registry.js';
 import { buildRequest } from '../upstream/build-request.js';
 import type { Forwarder } from '../upstream/forward.js';
 import { toCallToolResult } from '../upstream/map-result.js';
+import { createSearchTools } from './search-tools.js';
 import { errorResult } from './tool-result.js';
 
 export interface ToolCallerOptions {
@@ -18,12 +19,16 @@ export interface ToolCallerOptions {
 }
 
 export interface ToolCall {
-  tool: RegisteredTool;
+  /** An operation, or a search meta-tool of a backend in search mode. */
+  tool: ServedTool;
   args: Record<string, unknown>;
   principal: Principal;
   requestId: string;
   signal: AbortSignal;
 }
+
+/** Runs one operation: what a tools/call of it and `<backend>_call_operation` share. */
+export type OperationCaller = (tool: RegisteredTool, call: ToolCall) => Promise<CallToolResult>;
 
 /**
  * The protocol-neutral tool call: validate → policy chain → build request →
@@ -35,8 +40,8 @@ export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) =
   const chain = compose(options.policies);
   const timeouts = options.backendTimeouts ?? new Map<string, number>();
 
-  return async function callTool(call) {
-    const { tool, args, signal } = call;
+  const callOperation: OperationCaller = async (tool, call) => {
+    const { args, signal } = call;
     const def = tool.definition;
     const problems = tool.validate(args);
     if (problems.length > 0) {
@@ -69,5 +74,13 @@ export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) =
       log.error({ err, tool: def.name, requestId: call.requestId }, 'tool call failed unexpectedly');
       return errorResult(new GatehouseError('GH_INTERNAL', `Internal error while calling ${def.name}`, { cause: err }));
     }
+  };
+  // `<backend>_call_operation` runs the named operation through callOperation itself:
+  // same validator, same policy chain (under the operation's own name), same forwarder.
+  const callSearchTool = createSearchTools({ callOperation, log });
+
+  return function callTool(call) {
+    const { tool } = call;
+    return tool.kind === 'operation' ? callOperation(tool, call) : callSearchTool(tool, call);
   };
 }

@@ -19,6 +19,10 @@ import type { ToolCall } from './call-tool.js';
  * decision is the SDK's own `classifyInboundRequest`, so the two paths can
  * never disagree on it, and test/fast-path.test.ts checks that both paths give
  * the same answers.
+ *
+ * Search-mode meta-tools (`<backend>_search_operations`, ...) need nothing
+ * here: the registry lists and finds them like any tool, and `callTool`
+ * answers them, for both paths alike.
  */
 
 /** The 2025 revisions served by the stateless legacy leg (MCP 2025-11-25 basic/transports). */

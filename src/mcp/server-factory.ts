@@ -49,7 +49,7 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
         requestId: randomUUID(),
         signal: ctx.mcpReq.signal,
       });
-      return server.projectCallToolResult(result, tool.definition.outputSchema);
+      return server.projectCallToolResult(result, tool.tool.outputSchema);
     });
     return server;
   };

@@ -1,7 +1,7 @@
 /**
- * Imports one backend: load and check its spec, normalise Swagger 2.0, name
- * every operation, and compile each into a ToolDefinition (DESIGN.md decision 1:
- * all schema work happens here, once).
+ * Imports one backend: load and check its spec, normalise Swagger 2.0, select
+ * and name the operations to serve (select-operations.ts), and compile each into
+ * a ToolDefinition (DESIGN.md decision 1: all schema work happens here, once).
  */
 import { GatehouseError } from '../errors/catalogue.js';
 import type { ToolDefinition } from './tool-definition.js';
@@ -11,9 +11,9 @@ import { loadSpec, type SpecVersion } from './load-spec.js';
 import { HTTP_METHODS, isObj, str, type Obj, type OasDocument } from './oas.js';
 import { operationToTool } from './operation-to-tool.js';
 import { deref } from './refs.js';
+import { selectOperations, type DeprecatedMode, type OperationFilter, type OperationOverride } from './select-operations.js';
 import { normaliseBaseUrl, pickServers, resolveServerUrl } from './server-url.js';
 import { swagger2ToOas3 } from './swagger2-to-oas3.js';
-import { assignToolNames } from './tool-name.js';
 
 export interface ImportBackendOptions {
   /** Backend name (config `backends[].name`); also the tool-name prefix. */
@@ -37,6 +37,14 @@ export interface ImportBackendOptions {
    * empty `binding.baseUrl` and a warning, and cannot be called.
    */
   requireBaseUrl?: boolean;
+  /** Serve only operations matching every criterion kind listed (see select-operations.ts). Default: all. */
+  include?: OperationFilter;
+  /** Drop operations matching any criterion listed. */
+  exclude?: OperationFilter;
+  /** Serve (`include`, the default) or drop (`exclude`) deprecated operations. */
+  deprecated?: DeprecatedMode;
+  /** Per-operation name, description and hidden, keyed by operationId or `"METHOD /path"`; win over the spec's `x-gatehouse`. */
+  overrides?: Readonly<Record<string, OperationOverride>>;
 }
 
 export interface ImportedBackend {
@@ -75,15 +83,21 @@ export async function importBackend(opts: ImportBackendOptions): Promise<Importe
   const schemas = new SchemaConverter({ document, version: loaded.version === '3.1' ? '3.1' : '3.0', source });
   const operations = collectOperations(document, source);
   if (operations.length === 0) warnings.push(`${source}: the spec declares no operations under #/paths`);
-  const names = assignToolNames(
-    operations.map((o) => ({ method: o.method, path: o.path, operationId: str(o.operation['operationId']) })),
-    opts.prefix === false ? undefined : opts.name,
-  );
+  const selection = selectOperations(operations, {
+    include: opts.include,
+    exclude: opts.exclude,
+    deprecated: opts.deprecated,
+    overrides: opts.overrides,
+    prefix: opts.prefix === false ? undefined : opts.name,
+    backend: opts.name,
+    source,
+  });
+  warnings.push(...selection.warnings);
 
   const serverCache = new Map<unknown, ReturnType<typeof resolveServerUrl>>();
   const warn = (m: string) => warnings.push(m);
   let noServerWarned = false;
-  const tools = operations.map((o, i) => {
+  const tools = selection.selected.map(({ operation: o, name, description }) => {
     let baseUrl = configuredBaseUrl;
     if (baseUrl === undefined) {
       const servers = pickServers(o.operation['servers'], o.pathItem['servers'], document.servers);
@@ -102,7 +116,9 @@ export async function importBackend(opts: ImportBackendOptions): Promise<Importe
         baseUrl = r.url;
       }
     }
-    return operationToTool({ ...o, backend: opts.name, name: names[i] as string, baseUrl, schemas, document, source, warn });
+    const tool = operationToTool({ ...o, backend: opts.name, name, baseUrl, schemas, document, source, warn });
+    if (description !== undefined) tool.description = description;
+    return tool;
   });
   warnings.push(...schemas.warnings);
 

@@ -1,14 +1,18 @@
 import type { Tool } from '@modelcontextprotocol/server';
 import type { ToolDefinition } from '../openapi/tool-definition.js';
+import { sanitizeName } from '../openapi/tool-name.js';
+import { metaToolNames, metaTools, type MetaAction } from './meta-tools.js';
+import { SearchCatalogue } from './search-catalogue.js';
 import { compileArgsValidator, createArgsAjv, type ArgsValidator } from './validate-args.js';
 
 /** The state of one configured backend, for /readyz and logs. */
 export type BackendStatus =
-  | { name: string; state: 'ready'; tools: number; warnings: string[] }
+  | { name: string; state: 'ready'; tools: number; warnings: string[]; /** How its tools are listed (set by the registry). */ listing?: 'all' | 'search' }
   | { name: string; state: 'failed'; error: { code: string; message: string } };
 
-/** A tool as served: its definition, its MCP wire shape, and its (lazily compiled) validator. */
+/** A tool compiled from one operation: its definition, its MCP wire shape, and its (lazily compiled) validator. */
 export interface RegisteredTool {
+  readonly kind: 'operation';
   readonly definition: ToolDefinition;
   /** The exact object `tools/list` returns. */
   readonly tool: Tool;
@@ -16,29 +20,119 @@ export interface RegisteredTool {
   validate(args: unknown): string[];
 }
 
+/** One of the three tools a search-mode backend lists instead of its operations (see meta-tools.ts). */
+export interface MetaTool {
+  readonly kind: 'meta';
+  readonly action: MetaAction;
+  /** The backend's operations: what this tool searches, describes or calls. */
+  readonly catalogue: SearchCatalogue;
+  readonly tool: Tool;
+  validate(args: unknown): string[];
+}
+
+/** Anything `tools/call` can name. */
+export type ServedTool = RegisteredTool | MetaTool;
+
+/** `backends[].tools`: every operation listed, search meta-tools instead, or search above the budget. */
+export type ToolsMode = 'all' | 'search' | 'auto';
+
+/** How one backend's tools are listed. */
+export interface BackendListing {
+  mode: ToolsMode;
+  /** `auto` lists the meta-tools when the backend has more tools than this. */
+  toolBudget: number;
+  /** The spec's `info.title`, named in the meta-tools' descriptions. */
+  title?: string | undefined;
+  /** Tool names carry the `<backend>_` prefix (default true; `gatehouse tools` without `--prefix` has none). */
+  prefixed?: boolean;
+}
+
+/** The listing a mode comes to for a backend with `count` tools. */
+export function resolveListing(mode: ToolsMode, count: number, toolBudget: number): 'all' | 'search' {
+  return mode === 'search' || (mode === 'auto' && count > toolBudget) ? 'search' : 'all';
+}
+
 /**
  * An immutable snapshot of every served tool. A reload builds a new snapshot
  * and swaps it atomically; calls in flight keep the one they started with.
+ *
+ * `tools` holds every operation; `listed` is what `tools/list` returns: a
+ * backend in search mode contributes its three meta-tools instead of its
+ * operations, so the list's size does not grow with its spec. Every operation
+ * stays callable by its own name (clients that cached it keep working).
  */
 export class ToolRegistry {
+  /** Every operation of every backend, whatever the listing. */
   readonly tools: readonly RegisteredTool[];
+  /** The MCP Tool objects `tools/list` pages through. */
+  readonly listed: readonly Tool[];
   readonly backends: readonly BackendStatus[];
-  private readonly byName: ReadonlyMap<string, RegisteredTool>;
+  private readonly byName: ReadonlyMap<string, ServedTool>;
 
-  private constructor(tools: RegisteredTool[], backends: BackendStatus[]) {
+  private constructor(tools: RegisteredTool[], listed: Tool[], byName: Map<string, ServedTool>, backends: BackendStatus[]) {
     this.tools = tools;
+    this.listed = listed;
+    this.byName = byName;
     this.backends = backends;
-    this.byName = new Map(tools.map((t) => [t.definition.name, t]));
   }
 
-  /** Builds a snapshot. Names must already be unique across backends (prefixes guarantee it). */
-  static build(definitions: readonly ToolDefinition[], backends: readonly BackendStatus[] = []): ToolRegistry {
+  /**
+   * Builds a snapshot. Names must already be unique across backends (prefixes
+   * guarantee it). A backend without a `listings` entry lists every tool.
+   */
+  static build(
+    definitions: readonly ToolDefinition[],
+    backends: readonly BackendStatus[] = [],
+    listings: ReadonlyMap<string, BackendListing> = new Map(),
+  ): ToolRegistry {
     const ajv = createArgsAjv();
-    const tools = definitions.map((d) => registerTool(d, () => compileArgsValidator(ajv, d.inputSchema)));
-    return new ToolRegistry(tools, [...backends]);
+    const compile = (schema: ToolDefinition['inputSchema']) => () => compileArgsValidator(ajv, schema);
+    const tools = definitions.map((d) => registerTool(d, compile(d.inputSchema)));
+    const byName = new Map<string, ServedTool>(tools.map((t) => [t.definition.name, t]));
+
+    const perBackend = new Map<string, RegisteredTool[]>();
+    for (const t of tools) {
+      const list = perBackend.get(t.definition.backend);
+      if (list) list.push(t);
+      else perBackend.set(t.definition.backend, [t]);
+    }
+    const searchMode = new Map<string, MetaTool[]>();
+    const warnings = new Map<string, string[]>();
+    for (const [backend, operations] of perBackend) {
+      const listing = listings.get(backend);
+      if (listing === undefined || resolveListing(listing.mode, operations.length, listing.toolBudget) === 'all') continue;
+      const prefixed = listing.prefixed ?? true;
+      const catalogue = new SearchCatalogue({ backend, title: listing.title, operations, prefix: prefixed ? `${sanitizeName(backend)}_` : '', names: metaToolNames(backend, prefixed) });
+      const metas = metaTools(catalogue).map(({ action, tool }) => registerMeta(action, catalogue, tool, compile));
+      for (const m of metas) {
+        // The listed meta-tool wins its name; the operation stays reachable through <backend>_call_operation.
+        if (byName.has(m.tool.name)) {
+          const w = warnings.get(backend) ?? [];
+          w.push(`operation ${m.tool.name} has the name of a search meta-tool: call it through ${catalogue.names.call}`);
+          warnings.set(backend, w);
+        }
+        byName.set(m.tool.name, m);
+      }
+      searchMode.set(backend, metas);
+    }
+
+    // Listed in definition order; a search-mode backend's meta-tools take the place of its first operation.
+    const listed: Tool[] = [];
+    for (const t of tools) {
+      const metas = searchMode.get(t.definition.backend);
+      if (metas === undefined) listed.push(t.tool);
+      else if (t === perBackend.get(t.definition.backend)![0]) listed.push(...metas.map((m) => m.tool));
+    }
+    const statuses = backends.map((s): BackendStatus => {
+      if (s.state !== 'ready') return s;
+      const extra = warnings.get(s.name) ?? [];
+      return { ...s, listing: searchMode.has(s.name) ? 'search' : 'all', warnings: extra.length ? [...s.warnings, ...extra] : s.warnings };
+    });
+    return new ToolRegistry(tools, listed, byName, statuses);
   }
 
-  get(name: string): RegisteredTool | undefined {
+  /** The tool or search meta-tool called `name` (hidden operations included). */
+  get(name: string): ServedTool | undefined {
     return this.byName.get(name);
   }
 
@@ -48,10 +142,10 @@ export class ToolRegistry {
    */
   page(cursor: string | undefined, pageSize: number): { tools: Tool[]; nextCursor?: string } | undefined {
     const start = cursor === undefined ? 0 : decodeCursor(cursor);
-    if (start === undefined || start > this.tools.length) return undefined;
-    const end = Math.min(start + pageSize, this.tools.length);
-    const tools = this.tools.slice(start, end).map((t) => t.tool);
-    return end < this.tools.length ? { tools, nextCursor: encodeCursor(end) } : { tools };
+    if (start === undefined || start > this.listed.length) return undefined;
+    const end = Math.min(start + pageSize, this.listed.length);
+    const tools = this.listed.slice(start, end);
+    return end < this.listed.length ? { tools, nextCursor: encodeCursor(end) } : { tools };
   }
 }
 
@@ -68,10 +162,31 @@ function registerTool(definition: ToolDefinition, compile: () => ArgsValidator):
   // at start-up would cost seconds (GitHub: 845 tools) for tools never called.
   let validator: ArgsValidator | undefined;
   return {
+    kind: 'operation',
     definition,
     tool,
     validate(args) {
       validator ??= compile();
+      return validator(args);
+    },
+  };
+}
+
+function registerMeta(
+  action: MetaAction,
+  catalogue: SearchCatalogue,
+  tool: Tool,
+  compile: (schema: ToolDefinition['inputSchema']) => () => ArgsValidator,
+): MetaTool {
+  const compileOnce = compile(tool.inputSchema as ToolDefinition['inputSchema']);
+  let validator: ArgsValidator | undefined;
+  return {
+    kind: 'meta',
+    action,
+    catalogue,
+    tool,
+    validate(args) {
+      validator ??= compileOnce();
       return validator(args);
     },
   };
