@@ -1,7 +1,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { GatehouseError, isGatehouseError } from '../errors/catalogue.js';
 import type { Logger } from '../log/logger.js';
-import type { CallContext, Policy, Principal } from '../policy/compose.js';
+import type { CallContext, CancelSignal, Policy, Principal } from '../policy/compose.js';
 import { compose } from '../policy/compose.js';
 import type { RegisteredTool, ServedTool } from '../registry/registry.js';
 import { buildRequest } from '../upstream/build-request.js';
@@ -24,7 +24,7 @@ export interface ToolCall {
   args: Record<string, unknown>;
   principal: Principal;
   requestId: string;
-  signal: AbortSignal;
+  signal: CancelSignal;
 }
 
 /** Runs one operation: what a tools/call of it and `<backend>_call_operation` share. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { classifyInboundRequest, type CallToolResult, type Implementation } from '@modelcontextprotocol/server';
-import type { Principal } from '../policy/compose.js';
+import type { CancelSignal, Principal } from '../policy/compose.js';
 import type { ToolRegistry } from '../registry/registry.js';
 import type { ToolCall } from './call-tool.js';
 
@@ -29,6 +29,7 @@ import type { ToolCall } from './call-tool.js';
 const LEGACY_VERSIONS = new Set(['2025-11-25', '2025-06-18', '2025-03-26']);
 const MODERN_VERSION = '2026-07-28';
 const SERVER_INFO_KEY = 'io.modelcontextprotocol/serverInfo';
+const PROTOCOL_VERSION_KEY = 'io.modelcontextprotocol/protocolVersion';
 const PARAM_KEYS = new Set(['name', 'arguments', '_meta', 'cursor']);
 
 export interface FastPlan {
@@ -70,25 +71,50 @@ export function planFastPath(headers: IncomingHttpHeaders, body: unknown): FastP
   const versionHeader = header(headers, 'mcp-protocol-version');
   const methodHeader = header(headers, 'mcp-method');
   const nameHeader = header(headers, 'mcp-name');
-  const outcome = classifyInboundRequest({
-    httpMethod: 'POST',
-    body,
-    ...(versionHeader !== undefined ? { protocolVersionHeader: versionHeader } : {}),
-    ...(methodHeader !== undefined ? { mcpMethodHeader: methodHeader } : {}),
-    ...(nameHeader !== undefined ? { mcpNameHeader: nameHeader } : {}),
-  });
-  if (outcome.kind === 'modern') {
-    // SEP-2243 standard headers: present and equal to the body, as the SDK's ladder requires.
-    if (outcome.messageKind !== 'request' || outcome.classification.revision !== MODERN_VERSION) return undefined;
-    if (versionHeader !== MODERN_VERSION || methodHeader !== method) return undefined;
-    if (method === 'tools/call' && nameHeader !== p.name) return undefined;
-    return { era: 'modern', id, method, params: p };
-  }
-  if (outcome.kind === 'legacy' && outcome.reason === 'no-claim' && versionHeader !== undefined && LEGACY_VERSIONS.has(versionHeader)) {
+  const meta = p._meta as Record<string, unknown> | undefined;
+  if (meta === undefined || !(PROTOCOL_VERSION_KEY in meta)) {
+    // No envelope claim and a 2025 header: what the SDK's classifier routes to
+    // its stateless legacy leg ("no-claim"), decided without its zod checks.
+    if (versionHeader === undefined || !LEGACY_VERSIONS.has(versionHeader)) return undefined;
     if (methodHeader !== undefined || nameHeader !== undefined) return undefined;
     return { era: 'legacy', id, method, params: p };
   }
-  return undefined;
+  // SEP-2243 standard headers: present and equal to the body, as the SDK's ladder requires.
+  if (versionHeader !== MODERN_VERSION || methodHeader !== method) return undefined;
+  if (method === 'tools/call' && nameHeader !== p.name) return undefined;
+  return modernEnvelopeAccepted(method, meta) ? { era: 'modern', id, method, params: p } : undefined;
+}
+
+/**
+ * The SDK classifier's verdict on a 2026-07-28 envelope, remembered. Clients
+ * send the same envelope (client info and capabilities) with every request, and
+ * the classifier's zod checks cost more than the rest of the fast path, so each
+ * distinct envelope is classified once — by the SDK, on a request that differs
+ * from the real one only in what the classifier does not read (id, name, arguments).
+ */
+const envelopeVerdicts = new Map<string, boolean>();
+const ENVELOPE_CACHE_SIZE = 1024;
+const ENVELOPE_KEY_MAX = 4096;
+
+function modernEnvelopeAccepted(method: string, meta: Record<string, unknown>): boolean {
+  const key = `${method} ${JSON.stringify(meta)}`;
+  // Only small envelopes are remembered, so the cache stays small whatever clients send.
+  const cacheable = key.length <= ENVELOPE_KEY_MAX;
+  let accepted = cacheable ? envelopeVerdicts.get(key) : undefined;
+  if (accepted === undefined) {
+    const outcome = classifyInboundRequest({
+      httpMethod: 'POST',
+      protocolVersionHeader: MODERN_VERSION,
+      mcpMethodHeader: method,
+      body: { jsonrpc: '2.0', id: 0, method, params: { _meta: meta } },
+    });
+    accepted = outcome.kind === 'modern' && outcome.messageKind === 'request' && outcome.classification.revision === MODERN_VERSION;
+    if (cacheable) {
+      if (envelopeVerdicts.size >= ENVELOPE_CACHE_SIZE) envelopeVerdicts.clear();
+      envelopeVerdicts.set(key, accepted);
+    }
+  }
+  return accepted;
 }
 
 export interface FastPathOptions {
@@ -103,7 +129,7 @@ export interface FastPathOptions {
  * when the SDK must answer instead (unknown tool, invalid cursor: the SDK owns
  * protocol errors).
  */
-export function createFastPath(options: FastPathOptions): (plan: FastPlan, principal: Principal, signal: AbortSignal) => Promise<string | undefined> {
+export function createFastPath(options: FastPathOptions): (plan: FastPlan, principal: Principal, signal: CancelSignal) => Promise<string | undefined> {
   const { registry, callTool, pageSize } = options;
   // 2026-07-28 results carry the server's identity and (for cacheable lists) cache hints.
   const modernMeta = { [SERVER_INFO_KEY]: options.serverInfo };

@@ -8,6 +8,17 @@ export interface Principal {
 }
 
 /**
+ * What a call needs of a cancellation signal. An AbortSignal is one; the HTTP
+ * fast path passes a lighter one-shot signal (see server/mcp-endpoint.ts).
+ */
+export interface CancelSignal {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
+/**
  * The context of one call — one tool call or one LLM request. Knows nothing
  * of express or MCP: the protocol edges build it.
  */
@@ -21,7 +32,7 @@ export interface CallContext {
   args: Record<string, unknown>;
   requestId: string;
   log: Logger;
-  signal: AbortSignal;
+  signal: CancelSignal;
 }
 
 /** One stage of the pipeline (koa/hono style): run before and/or after `next()`. */

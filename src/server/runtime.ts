@@ -4,7 +4,7 @@ import type { Logger } from '../log/logger.js';
 import { createToolCaller } from '../mcp/call-tool.js';
 import { createFastPath, type FastPlan } from '../mcp/fast-path.js';
 import { createServerFactory, SERVER_INFO } from '../mcp/server-factory.js';
-import type { Principal } from '../policy/compose.js';
+import type { CancelSignal, Principal } from '../policy/compose.js';
 import { loadBackends } from '../registry/load-backends.js';
 import type { ToolRegistry } from '../registry/registry.js';
 import { createForwarder } from '../upstream/forward.js';
@@ -14,7 +14,7 @@ export interface Runtime {
   registry: () => ToolRegistry;
   factory: McpServerFactory;
   /** The hot path for plain tools/call and tools/list (see mcp/fast-path.ts). */
-  fastPath: (plan: FastPlan, principal: Principal, signal: AbortSignal) => Promise<string | undefined>;
+  fastPath: (plan: FastPlan, principal: Principal, signal: CancelSignal) => Promise<string | undefined>;
   close: () => Promise<void>;
 }
 

@@ -9,6 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Agent } from 'undici';
 import type { Dispatcher } from 'undici';
 import { GatehouseError } from '../errors/catalogue.js';
+import type { CancelSignal } from '../policy/compose.js';
 import type { BuiltRequest } from './build-request.js';
 
 export interface ForwarderOptions {
@@ -24,7 +25,7 @@ export interface ForwarderOptions {
 
 export interface ForwardOptions {
   /** Aborts the backend request (a cancelled MCP call). */
-  signal?: AbortSignal | undefined;
+  signal?: CancelSignal | undefined;
   /** Overrides the forwarder's total deadline for this call (per-backend timeouts). */
   timeoutMs?: number | undefined;
 }
@@ -51,7 +52,7 @@ export interface Forwarder {
    * (the signal fired), GH_UPSTREAM_FAILED (anything else); `cause` is the
    * original error.
    */
-  forward(req: BuiltRequest, signalOrOptions?: AbortSignal | ForwardOptions): Promise<UpstreamResponse>;
+  forward(req: BuiltRequest, signalOrOptions?: CancelSignal | ForwardOptions): Promise<UpstreamResponse>;
   /** Closes the pooled connections once in-flight requests finish. */
   close(): Promise<void>;
 }
@@ -77,7 +78,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     bodyTimeout: 0,
   });
 
-  async function forward(req: BuiltRequest, signalOrOptions?: AbortSignal | ForwardOptions): Promise<UpstreamResponse> {
+  async function forward(req: BuiltRequest, signalOrOptions?: CancelSignal | ForwardOptions): Promise<UpstreamResponse> {
     const { signal, timeoutMs: callTimeout } = toForwardOptions(signalOrOptions);
     const deadline = callTimeout ?? timeoutMs;
     const { origin, path } = splitUrl(req.url);
@@ -142,13 +143,13 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   };
 }
 
-function toForwardOptions(arg: AbortSignal | ForwardOptions | undefined): ForwardOptions {
+function toForwardOptions(arg: CancelSignal | ForwardOptions | undefined): ForwardOptions {
   if (arg === undefined) return {};
   return isAbortSignal(arg) ? { signal: arg } : arg;
 }
 
-function isAbortSignal(value: AbortSignal | ForwardOptions): value is AbortSignal {
-  return typeof (value as AbortSignal).aborted === 'boolean' && typeof (value as AbortSignal).addEventListener === 'function';
+function isAbortSignal(value: CancelSignal | ForwardOptions): value is CancelSignal {
+  return typeof (value as CancelSignal).aborted === 'boolean' && typeof (value as CancelSignal).addEventListener === 'function';
 }
 
 function checkPositive(name: string, value: number): void {
