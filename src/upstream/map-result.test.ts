@@ -2,7 +2,6 @@ import { Buffer } from 'node:buffer';
 import { isCallToolResult } from '@modelcontextprotocol/server';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { describe, expect, it } from 'vitest';
-import { GatehouseError } from '../errors/catalogue.js';
 import type { UpstreamResponse } from './forward.js';
 import { ERROR_BODY_MAX_CHARS, toCallToolResult } from './map-result.js';
 

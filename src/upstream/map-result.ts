@@ -6,7 +6,6 @@ import { isUtf8 } from 'node:buffer';
 import type { Buffer } from 'node:buffer';
 import { STATUS_CODES } from 'node:http';
 import type { CallToolResult } from '@modelcontextprotocol/server';
-import type { GatehouseError } from '../errors/catalogue.js';
 import type { UpstreamResponse } from './forward.js';
 import { isJsonMediaType, isTextMediaType, mediaTypeEssence, mediaTypeParam } from './media-type.js';
 
