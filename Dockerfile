@@ -18,6 +18,8 @@ COPY package.json package-lock.json ./
 RUN npm ci
 COPY tsconfig.json ./
 COPY src ./src
+# `npm run build` also precompiles the OpenAPI spec validators (see the script).
+COPY scripts/build-spec-validators.mjs ./scripts/
 RUN npm run build
 
 # ---- deps: production dependencies only ----

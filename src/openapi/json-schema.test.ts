@@ -268,20 +268,37 @@ describe('SchemaConverter: keywords', () => {
   });
 });
 
-describe('SchemaConverter.outputRoot', () => {
-  it('keeps two levels of object nesting, then only types, and leaves no $defs', () => {
-    const c = converter({
-      Node: { type: 'object', properties: { name: { type: 'string' }, parent: { $ref: '#/components/schemas/Node' }, tags: { type: 'array', items: { type: 'object', properties: { t: { type: 'string' } } } } } },
-    });
-    const conv = c.unwrap(c.convert({ $ref: '#/components/schemas/Node' }, 'output', '#/x'), 'output');
-    const out = c.outputRoot(conv, 2);
-    expect(out).toEqual({
+describe('SchemaConverter.outputShape', () => {
+  const c = converter({
+    Node: {
       type: 'object',
+      required: ['name'],
       properties: {
-        name: { type: 'string' },
-        parent: { type: 'object', properties: { name: { type: 'string' }, parent: { type: 'object' }, tags: { type: 'array', items: {} } } },
+        name: { type: 'string', description: 'Not in outputs.', enum: ['a'] },
+        parent: { $ref: '#/components/schemas/Node' },
         tags: { type: 'array', items: { type: 'object', properties: { t: { type: 'string' } } } },
+        secret: { type: 'string', writeOnly: true },
+        when: { type: 'string', format: 'date-time', nullable: true },
+        either: { oneOf: [{ type: 'integer' }, { type: 'string' }] },
+        anything: { description: 'no type' },
       },
-    });
+    },
+    Extended: { allOf: [{ $ref: '#/components/schemas/Node' }, { properties: { extra: { type: 'boolean' } } }] },
+    List: { type: 'array', items: { $ref: '#/components/schemas/Node' } },
+    Big: { type: 'object', properties: Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`property_${i}`, { type: 'string' }])) },
+  });
+  const shape = (name: string) => c.outputShape({ $ref: `#/components/schemas/${name}` }, '#/x');
+
+  it('keeps the top-level properties with their types only, without writeOnly ones, through $ref and allOf', () => {
+    const node = { name: { type: 'string' }, parent: { type: 'object' }, tags: { type: 'array' }, when: { type: ['string', 'null'] }, either: { type: ['integer', 'string'] }, anything: {} };
+    expect(shape('Node')).toEqual({ type: 'object', properties: node });
+    expect(shape('Extended')).toEqual({ type: 'object', properties: { ...node, extra: { type: 'boolean' } } });
+  });
+
+  it('is undefined for a response that is not an object, and a bare object when the shape would be long', () => {
+    expect(shape('List')).toBeUndefined();
+    expect(c.outputShape({ type: 'object', nullable: true, properties: { a: { type: 'string' } } }, '#/y')).toBeUndefined();
+    expect(shape('Big')).toEqual({ type: 'object' });
+    expect(c.outputShape({ type: 'object', additionalProperties: { type: 'integer' } }, '#/z')).toEqual({ type: 'object' });
   });
 });

@@ -14,20 +14,25 @@
  * - Inputs lose `readOnly` properties, outputs lose `writeOnly` ones, at every
  *   depth, and from `required` too (OAS 3.0.3 §Fixed Fields "readOnly"/"writeOnly").
  * - Only JSON Schema keywords are kept: `discriminator`, `xml`, `externalDocs`,
- *   `example(s)`, `x-*`, `$id`/`$schema`/`$comment` and redundant titles are
- *   dropped; long descriptions are shortened. Invalid keyword values (a numeric
+ *   `example(s)`, `x-*`, `$id`/`$schema`/`$comment`, redundant titles and
+ *   `default: null` are dropped; descriptions are cut to whole sentences of
+ *   their first paragraph (short-text.ts). Invalid keyword values (a numeric
  *   `pattern`, a regex Ajv's `u` flag rejects, `required: true`...) are dropped
- *   with a warning, so the result always compiles.
+ *   with a warning, so the result always compiles. (The spec check leaves
+ *   Schema Objects to this converter: spec-schema.ts.)
+ * - Output schemas are shapes, not conversions: the top-level properties of a
+ *   response with their types ({@link SchemaConverter.outputShape}).
  *
  * Conversions are memoised per schema object and mode, so a component schema
  * used by hundreds of operations is converted once; results are shared between
  * tools and must be treated as immutable.
  */
 import { createHash } from 'node:crypto';
-import type { JsonSchema } from './tool-definition.js';
+import type { JsonSchema, ObjectSchema } from './tool-definition.js';
 import { childPointer } from './json-pointer.js';
 import { isObj, put, type Obj } from './oas.js';
 import { resolveRef, type Located } from './refs.js';
+import { shortText } from './short-text.js';
 
 /** `input`: tool arguments (readOnly removed). `output`: structured results (writeOnly removed). */
 export type SchemaMode = 'input' | 'output';
@@ -57,8 +62,14 @@ export interface SchemaConverterOptions {
   maxDescription?: number;
 }
 
-/** Default cap on schema and parameter descriptions. */
-export const MAX_SCHEMA_DESCRIPTION = 300;
+/** Default cap on schema and parameter descriptions, in characters (whole sentences: see short-text.ts). */
+export const MAX_SCHEMA_DESCRIPTION = 200;
+/**
+ * Output shapes serialised longer than this (characters of JSON) become a bare
+ * `{ "type": "object" }`: an object with a hundred properties is documentation,
+ * not something a client needs in every tools/list.
+ */
+export const MAX_OUTPUT_SHAPE = 2048;
 
 const EMPTY: Converted = { schema: {} };
 const NEVER: Converted = { schema: { not: {} } };
@@ -83,6 +94,10 @@ export class SchemaConverter {
   private readonly warned = new Set<string>();
   private readonly patternOk = new Map<string, boolean>();
   private readonly refs = new Map<string, Located>();
+  /** Converted schema → the name of the component it was converted from. */
+  private readonly names = new WeakMap<object, string>();
+  private readonly typeMemo = new WeakMap<object, readonly string[] | null>();
+  private readonly shapes = new WeakMap<object, ObjectSchema | null>();
 
   constructor(opts: SchemaConverterOptions) {
     this.doc = opts.document;
@@ -130,88 +145,158 @@ export class SchemaConverter {
     return Object.fromEntries(Object.keys(out).sort().map((k) => [k, out[k] as JsonSchema]));
   }
 
+  /** The name of the component schema `schema` (a converted schema) was converted from, if any. */
+  nameOf(schema: object): string | undefined {
+    return this.names.get(schema);
+  }
+
   /**
-   * An output schema root: the converted response schema cut to `depth` levels
-   * of object nesting (a level is entered through `properties` or
-   * `additionalProperties`; `items` and `anyOf` do not count). Below the cut a
-   * subschema keeps only its `type`, so the result still accepts everything the
-   * full schema accepts. `$defs` are inlined on the way; none remain.
+   * The output schema of a response whose schema is `schema`: an object with
+   * the response's top-level properties, each with its type(s) only, or
+   * undefined when the response is not a JSON object. Longer than
+   * {@link MAX_OUTPUT_SHAPE}, just `{ "type": "object" }`.
    *
-   * Why cut: full response schemas are big and highly connected (Stripe's
-   * expandable objects reach most of the API from any response: ~170 KB per
-   * tool even with shared `$defs`; GitHub's 428 object responses total 2 MB),
-   * tools/list must stay small, and deep structure is where specs most often
-   * disagree with real responses, which clients validating structuredContent
-   * would reject.
+   * Why so little: response schemas are big and highly connected (Stripe's
+   * expandable objects reach most of the API from any response), tools/list
+   * must stay small, a model reads result values rather than the output
+   * schema, and deep structure is where specs most often disagree with real
+   * responses, which a client validating structuredContent would reject. So
+   * nothing narrows what is accepted below the top level: no `required`, no
+   * `enum`, no `format`, `writeOnly` properties left out (OAS 3.0.3 "writeOnly").
+   * Only the top level is read, never converted: the rest of a response schema
+   * costs nothing at import.
    */
-  outputRoot(c: Converted, depth: number): JsonSchema {
-    return this.limit(c.schema, depth);
-  }
-
-  private readonly limited = new Map<number, WeakMap<object, JsonSchema>>();
-
-  private limit(input: JsonSchema, depth: number): JsonSchema {
-    let memo = this.limited.get(depth);
-    if (!memo) this.limited.set(depth, (memo = new WeakMap()));
-    const hit = memo.get(input);
-    if (hit) return hit;
-    const schema = this.inlineDef(input);
-    let out: JsonSchema;
-    if (depth <= 0) {
-      out = this.summary(schema);
-    } else {
-      out = {};
-      for (const [k, v] of Object.entries(schema)) {
-        if (k === 'properties' || k === 'patternProperties') {
-          const props: Record<string, JsonSchema> = {};
-          for (const [name, p] of Object.entries(v as Record<string, JsonSchema>)) put(props, name, this.limit(p, depth - 1));
-          out[k] = props;
-        } else if (k === 'additionalProperties') {
-          out[k] = isObj(v) ? this.limit(v, depth - 1) : v;
-        } else if (k === 'items') {
-          out[k] = this.limit(v as JsonSchema, depth);
-        } else if (k === 'anyOf' || k === 'allOf' || k === 'prefixItems') {
-          out[k] = (v as JsonSchema[]).map((x) => this.limit(x, depth));
-        } else if (k === 'not' || k === 'if' || k === 'then' || k === 'else' || k === 'contains' || k === 'dependentSchemas' || k === 'propertyNames' || k.startsWith('unevaluated')) {
-          // Dropping a constraint only widens what is accepted; these are rare and deep.
-          continue;
-        } else {
-          out[k] = v;
-        }
-      }
+  outputShape(schema: unknown, pointer: string): ObjectSchema | undefined {
+    // Responses are mostly refs to shared components: one shape per component.
+    const key = this.target(schema, pointer)?.schema;
+    if (key === undefined) return undefined;
+    let shape = this.shapes.get(key);
+    if (shape === undefined) {
+      shape = this.buildShape(schema, pointer) ?? null;
+      this.shapes.set(key, shape);
     }
-    memo.set(input, out);
-    return out;
+    return shape ?? undefined;
   }
 
-  /** Replaces a `$ref` to one of the converter's `$defs` by the def's body (keeping any sibling keywords). */
-  private inlineDef(schema: JsonSchema): JsonSchema {
+  private buildShape(schema: unknown, pointer: string): ObjectSchema | undefined {
+    const rootTypes = this.typesOf(schema, pointer, 0);
+    if (rootTypes === null || rootTypes.length !== 1 || rootTypes[0] !== 'object') return undefined;
+    // Each property costs at least `"name":{"type":"x"},`: too many names, no need to type them.
+    let least = 0;
+    this.eachProperty(schema, pointer, 0, (name) => {
+      least += name.length + 17;
+    });
+    if (least > MAX_OUTPUT_SHAPE) return { type: 'object' };
+    const properties: Record<string, JsonSchema> = {};
+    let size = 0;
+    this.eachProperty(schema, pointer, 0, (name, prop, propPointer) => {
+      if (Object.hasOwn(properties, name) || this.isWriteOnly(prop, propPointer(), 0)) return;
+      const types = this.typesOf(prop, propPointer(), 0);
+      const shape: JsonSchema = types === null ? {} : { type: types.length === 1 ? types[0] : [...types] };
+      put(properties, name, shape);
+      size += name.length + (types === null ? 6 : 12 + types.join('","').length + (types.length > 1 ? 2 : 0));
+    });
+    if (size > MAX_OUTPUT_SHAPE) return { type: 'object' };
+    return Object.keys(properties).length > 0 ? { type: 'object', properties } : { type: 'object' };
+  }
+
+  /** Follows `$ref`s to a schema object (or undefined for `true`, a non-object, or a ref loop). */
+  private target(schema: unknown, pointer: string): { schema: Obj; pointer: string } | undefined {
     let cur = schema;
-    for (let hops = 0; hops < 16 && typeof cur['$ref'] === 'string' && cur['$ref'].startsWith('#/$defs/'); hops++) {
-      const body = this.defs.output.get(cur['$ref'].slice('#/$defs/'.length));
-      const { $ref: _ref, ...rest } = cur;
-      if (!body) return rest;
-      cur = mergeTwo(rest, body.schema);
+    let at = pointer;
+    for (let hops = 0; isObj(cur) && typeof cur['$ref'] === 'string'; hops++) {
+      if (hops >= 16) return undefined;
+      // Keywords beside a $ref apply too (see convertRef): callers read such a
+      // schema, then its target (members, typesOf).
+      if (Object.keys(cur).length > 1) return { schema: cur, pointer: at };
+      const ref = cur['$ref'];
+      let t = this.refs.get(ref);
+      if (!t) {
+        t = resolveRef(this.doc, ref, at, this.source);
+        this.refs.set(ref, t);
+      }
+      cur = t.value;
+      at = t.pointer;
     }
-    return cur;
+    return isObj(cur) ? { schema: cur, pointer: at } : undefined;
   }
 
-  /** The widest schema that still says what `schema` is: its type(s). */
-  private summary(input: JsonSchema): JsonSchema {
-    const schema = this.inlineDef(input);
-    let type = schema['type'];
-    if (type === undefined && Array.isArray(schema['anyOf'])) {
-      const types = new Set<string>();
-      for (const alt of schema['anyOf'] as JsonSchema[]) {
-        const t = this.summary(alt)['type'];
-        if (t === undefined) return {};
-        for (const x of Array.isArray(t) ? t : [t]) types.add(x as string);
-      }
-      type = types.size === 1 ? [...types][0] : [...types];
+  /** `schema` itself and, through `allOf` and `$ref` siblings, every schema merged into it. */
+  private members(schema: unknown, pointer: string, depth: number, fn: (s: Obj, at: string) => void): void {
+    const t = this.target(schema, pointer);
+    if (!t || depth > 16) return;
+    fn(t.schema, t.pointer);
+    const { schema: s, pointer: at } = t;
+    // A $ref with siblings: `s` (seen above) holds the siblings; now the target.
+    if (typeof s['$ref'] === 'string') this.members({ $ref: s['$ref'] }, at, depth + 1, fn);
+    if (Array.isArray(s['allOf'])) s['allOf'].forEach((m, i) => this.members(m, childPointer(childPointer(at, 'allOf'), i), depth + 1, fn));
+  }
+
+  private eachProperty(schema: unknown, pointer: string, depth: number, fn: (name: string, prop: unknown, pointer: () => string) => void): void {
+    this.members(schema, pointer, depth, (s, at) => {
+      const props = s['properties'];
+      if (!isObj(props)) return;
+      for (const name in props) fn(name, props[name], () => childPointer(childPointer(at, 'properties'), name));
+    });
+  }
+
+  private isWriteOnly(schema: unknown, pointer: string, depth: number): boolean {
+    let writeOnly = false;
+    this.members(schema, pointer, depth, (s) => {
+      writeOnly ||= s['writeOnly'] === true;
+    });
+    return writeOnly;
+  }
+
+  /**
+   * The JSON types a schema allows, as the converter would type it, or null
+   * for "any" (no type, or an alternative without one). Always at least as wide
+   * as the converted schema.
+   */
+  private typesOf(schema: unknown, pointer: string, depth: number): readonly string[] | null {
+    const t = this.target(schema, pointer);
+    if (!t || depth > 16) return null;
+    const hit = this.typeMemo.get(t.schema);
+    if (hit !== undefined) return hit;
+    this.typeMemo.set(t.schema, null); // a loop through allOf/anyOf reads as "any"
+    const s = t.schema;
+    let types: string[] | null = null;
+    const declared = s['type'];
+    if (declared !== undefined) {
+      const list = (Array.isArray(declared) ? declared : [declared]).map((x) => (x === 'file' ? 'string' : x));
+      const ok = list.filter((x): x is string => typeof x === 'string' && TYPES.has(x));
+      if (ok.length > 0) types = [...new Set(ok)];
     }
-    if (type === undefined) return {};
-    const isArray = type === 'array' || (Array.isArray(type) && type.includes('array'));
-    return isArray ? { type, items: {} } : { type };
+    const narrow = (more: readonly string[] | null) => {
+      if (more === null) return;
+      if (types === null) types = [...more];
+      else {
+        const both = intersectTypes(types.length === 1 ? types[0] : types, more.length === 1 ? more[0] : more);
+        types = Array.isArray(both) ? (both as string[]) : [both as string];
+      }
+    };
+    if (typeof s['$ref'] === 'string') {
+      const { $ref: ref, ...siblings } = s;
+      narrow(this.typesOf({ $ref: ref }, t.pointer, depth + 1));
+      if (Object.keys(siblings).length > 0) narrow(this.typesOf(siblings, t.pointer, depth + 1));
+    }
+    if (Array.isArray(s['allOf'])) s['allOf'].forEach((m, i) => narrow(this.typesOf(m, childPointer(childPointer(t.pointer, 'allOf'), i), depth + 1)));
+    const alternatives = Array.isArray(s['anyOf']) ? s['anyOf'] : Array.isArray(s['oneOf']) ? s['oneOf'] : undefined;
+    if (types === null && alternatives) {
+      const union = new Set<string>();
+      let any = false;
+      alternatives.forEach((a, i) => {
+        const at = this.typesOf(a, childPointer(childPointer(t.pointer, Array.isArray(s['anyOf']) ? 'anyOf' : 'oneOf'), i), depth + 1);
+        if (at === null) any = true;
+        else at.forEach((x) => union.add(x));
+      });
+      if (!any && union.size > 0) types = [...union];
+    }
+    if (types === null && isObj(s['properties']) && !alternatives) types = ['object'];
+    const finalTypes: string[] | null = types;
+    if (finalTypes !== null && s['nullable'] === true && !finalTypes.includes('null')) finalTypes.push('null');
+    this.typeMemo.set(t.schema, finalTypes);
+    return finalTypes;
   }
 
   private node(schema: Obj, mode: SchemaMode, pointer: string, name: string | undefined): Converted {
@@ -238,6 +323,7 @@ export class SchemaConverter {
       this.defs[mode].set(defName, body);
       result = { schema: { $ref: `#/$defs/${defName}` }, needs: [defName], readOnly: body.readOnly, writeOnly: body.writeOnly };
     }
+    if (name !== undefined && result.schema !== EMPTY.schema && !this.names.has(result.schema)) this.names.set(result.schema, name);
     this.memo[mode].set(schema, result);
     return result;
   }
@@ -320,15 +406,16 @@ export class SchemaConverter {
         // structure only: a model reads result values, not the output schema.
         case 'description':
           if (input) {
-            const d = shorten(v, this.maxDescription);
+            const d = shortText(v, this.maxDescription);
             if (d) out['description'] = d;
           }
           break;
         case 'title':
-          if (input) title = shorten(v, 120);
+          if (input) title = shortText(v, 120);
           break;
         case 'default':
-          if (input) out['default'] = v;
+          // `default: null` says nothing a model can use (the argument is optional either way).
+          if (input && v !== null) out['default'] = v;
           break;
         case 'deprecated':
           if (input && v === true) out['deprecated'] = true;

@@ -107,8 +107,24 @@ describe('loadSpec', () => {
   });
 
   it('tolerates schema-level mistakes with a warning naming the pointer (api.video has `pattern: 0`)', async () => {
-    const spec = await loadSpec(specPath('real/api.video.json'));
-    expect(spec.warnings.join('\n')).toContain('#/components/schemas/video-thumbnail-pick-payload/properties/timecode/pattern');
+    // Keywords inside Schema Objects are the converter's to check (spec-schema.ts).
+    const imported = await importBackend({ name: 'v', spec: specPath('real/api.video.json'), baseUrl: 'http://127.0.0.1:9' });
+    expect(imported.warnings.join('\n')).toContain('#/components/schemas/video-thumbnail-pick-payload/properties/timecode/pattern');
+    writeFileSync(join(dir, 'schema-string.json'), minimal({ '/pets': { get: { parameters: [{ name: 'q', in: 'query', schema: 'string' }], responses: { '204': { description: 'ok' } } } } }));
+    const spec = await loadSpec(join(dir, 'schema-string.json'));
+    expect(spec.warnings.join('\n')).toContain('#/paths/~1pets/get/parameters/0/schema: must be object');
+  });
+
+  it('checks Reference Objects wherever one may stand, naming the pointer', async () => {
+    writeFileSync(join(dir, 'bad-ref.json'), minimal({ '/pets': { get: { parameters: [{ $ref: 5 }], responses: { '204': { description: 'ok' } } } } }));
+    const err = await failure(loadSpec(join(dir, 'bad-ref.json')));
+    expect(err.code).toBe('GH_SPEC_INVALID');
+    expect(err.message).toContain('#/paths/~1pets/get/parameters/0/$ref must be string');
+    // A parameter without `$ref` is checked as a Parameter, and only as one.
+    writeFileSync(join(dir, 'bad-param.json'), minimal({ '/pets': { get: { parameters: [{ name: 'q', in: 'body' }], responses: { '204': { description: 'ok' } } } } }));
+    const bad = await failure(loadSpec(join(dir, 'bad-param.json')));
+    expect(bad.message).toContain('#/paths/~1pets/get/parameters/0/in must be one of');
+    expect(bad.message).not.toContain('$ref');
   });
 
   it('never fetches an external $ref unless allowed', async () => {

@@ -1,23 +1,27 @@
 /**
- * Reads an OpenAPI document (file or http(s) URL, JSON or YAML), checks it with
- * @apidevtools/swagger-parser, and returns it with its version and location.
+ * Reads an OpenAPI document (file or http(s) URL, JSON or YAML), checks it
+ * against the official OpenAPI JSON Schema of its version, and returns it with
+ * its version and location.
  *
  * `$ref`s are left in place: the importer resolves local refs itself (it needs
  * them to find cycles and to memoise converted schemas). External refs (other
  * files, URLs) are never fetched unless `allowExternalRefs` is set: a spec is
  * input, and letting it make the gateway read files or call URLs is an SSRF and
  * local-file-disclosure risk. When allowed, they are bundled into the document
- * so that every ref left is local.
+ * (by @apidevtools/swagger-parser) so that every ref left is local.
+ *
+ * Start-up cost matters here (a gateway imports every spec before it serves):
+ * the schema check is compiled at build time (spec-schema.ts), and YAML, HTTP
+ * and swagger-parser are loaded only for the documents that need them.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import SwaggerParser from '@apidevtools/swagger-parser';
-import { fetch } from 'undici';
-import { parse as parseYaml } from 'yaml';
 import { GatehouseError } from '../errors/catalogue.js';
 import { escapeToken } from './json-pointer.js';
 import { HTTP_METHODS, isObj, type OasDocument } from './oas.js';
+import type { SpecValidator } from './spec-schema.js';
 
 export type SpecVersion = '2.0' | '3.0' | '3.1';
 
@@ -38,8 +42,9 @@ export interface LoadedSpec {
   /** Absolute `file:` URL or the http(s) URL the document was read from. */
   location: string;
   /**
-   * Problems the importer tolerates: schema-level validation errors (e.g. a
-   * non-string `pattern`); the schema converter drops the offending keyword.
+   * Problems the importer tolerates: the document is sound but a Schema Object
+   * is not an object. (Keywords inside Schema Objects are checked, and invalid
+   * ones dropped with a warning, by the schema converter: see spec-schema.ts.)
    */
   warnings: string[];
 }
@@ -52,7 +57,7 @@ export async function loadSpec(source: string, opts: LoadSpecOptions = {}): Prom
   const location = toLocation(source, opts.baseDir);
   const where = location === source ? `"${source}"` : `"${source}" (${location})`;
   const text = await readSource(location, where);
-  const document = parseText(text, where);
+  const document = await parseText(text, where);
   const version = detectVersion(document, where);
 
   // swagger-parser accepts a filesystem path or a URL as the base for ref resolution.
@@ -64,6 +69,7 @@ export async function loadSpec(source: string, opts: LoadSpecOptions = {}): Prom
     // blocks localhost and private addresses by default), since internal
     // services are what Gatehouse fronts.
     const resolve = { external: true, http: { safeUrlResolver: false, timeout: FETCH_TIMEOUT_MS } };
+    const SwaggerParser = await swaggerParser();
     doc = await keepServers(doc, () => new SwaggerParser().bundle(base, doc as never, { resolve }).then((d) => d as OasDocument)).catch((err: unknown) => {
       throw new GatehouseError('GH_SPEC_LOAD_FAILED', `OpenAPI spec ${where}: could not resolve an external $ref: ${messageOf(err)}`, { cause: err });
     });
@@ -87,6 +93,8 @@ async function readSource(location: string, where: string): Promise<string> {
       throw new GatehouseError('GH_SPEC_LOAD_FAILED', `OpenAPI spec ${where} could not be read: ${messageOf(err)}`, { cause: err });
     }
   }
+  // undici only for specs read over HTTP (it is not needed to read a file).
+  const { fetch } = await import('undici');
   let res;
   try {
     res = await fetch(location, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), headers: { accept: 'application/json, application/yaml;q=0.9, */*;q=0.5' } });
@@ -112,7 +120,7 @@ async function readSource(location: string, where: string): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function parseText(raw: string, where: string): OasDocument {
+async function parseText(raw: string, where: string): Promise<OasDocument> {
   const text = raw.charCodeAt(0) === 0xfeff ? raw.slice(1) : raw;
   let value: unknown;
   if (/^\s*[{[]/.test(text)) {
@@ -120,10 +128,10 @@ function parseText(raw: string, where: string): OasDocument {
       value = JSON.parse(text);
     } catch (err) {
       // Not JSON after all? YAML is a superset of JSON, so give YAML a chance before failing.
-      value = parseYamlOrThrow(text, where, err);
+      value = await parseYamlOrThrow(text, where, err);
     }
   } else {
-    value = parseYamlOrThrow(text, where, undefined);
+    value = await parseYamlOrThrow(text, where, undefined);
   }
   if (!isObj(value)) {
     throw new GatehouseError('GH_SPEC_LOAD_FAILED', `OpenAPI spec ${where} is not a JSON or YAML object`);
@@ -131,7 +139,8 @@ function parseText(raw: string, where: string): OasDocument {
   return value as OasDocument;
 }
 
-function parseYamlOrThrow(text: string, where: string, jsonError: unknown): unknown {
+async function parseYamlOrThrow(text: string, where: string, jsonError: unknown): Promise<unknown> {
+  const { parse: parseYaml } = await import('yaml');
   try {
     // The yaml package caps alias expansion (maxAliasCount), so a "billion laughs" document fails fast.
     return parseYaml(text);
@@ -161,43 +170,63 @@ interface Problem {
 }
 
 async function validate(doc: OasDocument, version: SpecVersion, base: string, where: string, warnings: string[]): Promise<void> {
-  // 3.x: validate the document as it is; refs stay in place (Reference Objects are
-  // allowed wherever the schema expects one), which avoids a full dereference.
-  // 2.0: the Swagger "spec" checks (path parameters, duplicate operationIds) need a
-  // dereferenced document, so swagger-parser works on its own copy.
-  const options = (schema: boolean) => ({
-    resolve: { external: false },
-    validate: { schema, spec: version === '2.0' },
-    ...(version === '2.0'
-      ? { mutateInputSchema: false, dereference: { circular: 'ignore' as const } }
-      : { mutateInputSchema: true, dereference: { circular: 'ignore' as const, excludedPathMatcher: () => true } }),
-  });
-  try {
-    await keepServers(doc, () => new SwaggerParser().validate(base, doc as never, options(true)));
-    return;
-  } catch (err) {
-    const problems = ajvProblems(err);
-    if (!problems) throw invalid(where, [specProblem(err)], err);
+  const check = await specValidator(version);
+  // The document as it is: refs stay in place (Reference Objects are allowed
+  // wherever the schema expects one), so nothing is dereferenced or copied.
+  if (!check(doc)) {
+    const problems = ajvProblems(check.errors);
     const fatal = problems.filter((p) => !insideSchemaObject(p.pointer));
-    if (fatal.length > 0) throw invalid(where, fatal, err);
+    if (fatal.length > 0) throw invalid(where, fatal);
     for (const p of problems) warnings.push(`${p.pointer}: ${p.message} (the importer drops the invalid keyword)`);
   }
-  // Only schema-level problems: the document's structure is sound. Run the spec
-  // checks that the failed schema validation skipped (2.0 only; none exist for 3.x).
   if (version !== '2.0') return;
+  // Swagger 2.0 "spec" rules (path parameters declared and required, unique
+  // operationIds...), which JSON Schema cannot express: swagger-parser's checks,
+  // on its own dereferenced copy.
+  const SwaggerParser = await swaggerParser();
+  const options = {
+    resolve: { external: false },
+    validate: { schema: false, spec: true },
+    mutateInputSchema: false,
+    dereference: { circular: 'ignore' as const },
+  };
   try {
-    await new SwaggerParser().validate(base, doc as never, options(false));
+    await new SwaggerParser().validate(base, doc as never, options);
   } catch (err) {
     throw invalid(where, [specProblem(err)], err);
   }
 }
 
-function invalid(where: string, problems: Problem[], cause: unknown): GatehouseError {
+const validators = new Map<SpecVersion, Promise<SpecValidator>>();
+
+/** The spec validator of `version`, built once per process (see spec-schema.ts). */
+function specValidator(version: SpecVersion): Promise<SpecValidator> {
+  let validator = validators.get(version);
+  if (!validator) {
+    validator = loadValidator(version);
+    validators.set(version, validator);
+  }
+  return validator;
+}
+
+async function loadValidator(version: SpecVersion): Promise<SpecValidator> {
+  // Written by `npm run build` (scripts/build-spec-validators.mjs) beside the compiled load-spec.js.
+  const built = new URL(`./spec-validators/v${version}.js`, import.meta.url);
+  if (existsSync(built)) return ((await import(built.href)) as { default: SpecValidator }).default;
+  const { compileSpecValidator } = await import('./spec-schema.js');
+  return compileSpecValidator(version);
+}
+
+async function swaggerParser() {
+  return (await import('@apidevtools/swagger-parser')).default;
+}
+
+function invalid(where: string, problems: Problem[], cause?: unknown): GatehouseError {
   const shown = problems.slice(0, 3).map((p) => `${p.pointer} ${p.message}`);
   const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : '';
   const first = problems[0];
   return new GatehouseError('GH_SPEC_INVALID', `OpenAPI spec ${where} is invalid: ${shown.join('; ')}${more}`, {
-    cause,
+    ...(cause !== undefined ? { cause } : {}),
     details: { pointer: first?.pointer, problems: problems.slice(0, 20) },
   });
 }
@@ -213,15 +242,12 @@ interface AjvError {
 const NOISE = new Set(['oneOf', 'anyOf', 'if', 'then', 'else', 'not', 'false schema', '$ref']);
 
 /**
- * swagger-parser reports JSON-schema validation failures as a SyntaxError whose
- * `details` are the Ajv errors (all of them). Turns them into pointer + message,
- * most specific first, without the noise a failed `oneOf` produces.
+ * Turns the Ajv errors of a failed spec check (all of them) into pointer +
+ * message, most specific first, without the noise a failed `oneOf` produces.
  */
-function ajvProblems(err: unknown): Problem[] | undefined {
-  const details = (err as { details?: unknown } | null)?.details;
-  if (!Array.isArray(details)) return undefined;
-  const errors = (details as AjvError[]).filter((e) => typeof e?.instancePath === 'string');
-  if (errors.length === 0) return undefined;
+function ajvProblems(raw: unknown[] | null | undefined): Problem[] {
+  const errors = (raw ?? []).filter((e): e is AjvError => typeof (e as AjvError | null)?.instancePath === 'string');
+  if (errors.length === 0) return [{ pointer: '#', message: 'does not match the OpenAPI schema' }];
   // Inside a oneOf over "Reference Object | X", every branch but the right one adds
   // "must have required property '$ref'"; drop that unless it is all there is.
   const informative = errors.filter(

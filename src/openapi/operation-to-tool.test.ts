@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SchemaConverter } from './json-schema.js';
 import { toPointer } from './json-pointer.js';
 import type { Obj } from './oas.js';
-import { operationToTool, pickMediaType } from './operation-to-tool.js';
+import { operationToTool, pickMediaType, TOOL_DESCRIPTION_BUDGET } from './operation-to-tool.js';
 import type { JsonSchema, ToolDefinition } from './tool-definition.js';
 
 function tool(document: Obj, path: string, method: string, warnings: string[] = []): ToolDefinition {
@@ -109,11 +109,10 @@ describe('operationToTool: the flat input schema', () => {
     expect(t.binding).toMatchObject({ method: 'PUT', path: '/items/{id}', baseUrl: 'https://api.example.com/v1' });
   });
 
-  it('derives the output schema from the 2xx JSON object response, keeping readOnly and dropping writeOnly', () => {
+  it('derives the output schema from the 2xx JSON object response: top-level property types, readOnly kept', () => {
     expect(t.outputSchema).toEqual({
       type: 'object',
-      required: ['name', 'id'],
-      properties: { id: { type: 'string' }, name: { type: 'string' }, 'tag list': { type: 'array', items: { type: 'string' } } },
+      properties: { id: { type: 'string' }, name: { type: 'string' }, 'tag list': { type: 'array' } },
     });
   });
 });
@@ -188,13 +187,23 @@ describe('operationToTool: the rest', () => {
     expect(tool(doc, '/x', 'get').description).toBe('GET /x');
   });
 
-  it('cuts long descriptions to 1,024 characters and never includes response schemas', () => {
+  it('describes a tool with its summary and the first paragraph of its description, in 512 characters', () => {
+    const op = (summary: string | undefined, description: string) => tool({ openapi: '3.0.3', paths: { '/x': { get: { summary, description, responses: {} } } } }, '/x', 'get').description;
+    expect(op('List pets', 'Lists the pets of the store.\n\nYou must authenticate, see [auth](https://example.com/auth).')).toBe('List pets\n\nLists the pets of the store.');
+    expect(op('List pets', 'List pets in [the store](https://example.com).')).toBe('List pets in the store.');
+    expect(op(undefined, '<p>Retrieves a <code>Review</code> object.</p><p>More.</p>')).toBe('Retrieves a Review object.');
+    const long = op('Summary', `${'A sentence of some length here. '.repeat(30)}`);
+    expect(long.length).toBeLessThanOrEqual(TOOL_DESCRIPTION_BUDGET);
+    expect(long).toMatch(/^Summary\n\nA sentence .*here\.$/);
+  });
+
+  it('cuts long descriptions and never includes response schemas', () => {
     const doc: Obj = {
       openapi: '3.0.3',
       paths: { '/x': { get: { summary: 'S', description: 'lorem ipsum '.repeat(200), responses: { '200': { description: 'secret-response-text', content: { 'application/json': { schema: { type: 'array', items: { type: 'string' } } } } } } } } },
     };
     const t = tool(doc, '/x', 'get');
-    expect(t.description.length).toBeLessThanOrEqual(1024);
+    expect(t.description.length).toBeLessThanOrEqual(TOOL_DESCRIPTION_BUDGET);
     expect(t.description.startsWith('S\n\nlorem ipsum')).toBe(true);
     expect(JSON.stringify(t)).not.toContain('secret-response-text');
     expect(t.outputSchema).toBeUndefined();

@@ -12,12 +12,32 @@
  * `id_body`), then a number if even that is taken (`id_query2`). A wrapped body
  * is the argument `body` under the same rule. Bindings map every argument back
  * to its wire name, so renaming never changes the request.
+ *
+ * What a tool carries (tools/list is fetched in every session, and many
+ * clients put it in front of the model whole; GitHub's 845 tools were 1.8 MB,
+ * Kubernetes' 11 MB). Names and arguments matter most, prose least:
+ * - description: the summary, then the first paragraph of the description as
+ *   plain text (no Markdown link targets or HTML tags), whole sentences, 512
+ *   characters in all; "Deprecated. " first when it is. `title` and
+ *   `annotations.title`: the one-line summary (≤ 200).
+ * - inputSchema: every argument, with every constraint (`type`, `enum`,
+ *   `const`, `default` except `null`, `format`, `pattern`, bounds, `required`,
+ *   nested structure). Descriptions: whole sentences of the first paragraph,
+ *   ≤ 200 characters, for arguments; the first sentence, ≤ 120, below them. No
+ *   examples, no `title` except an argument's own when it has no description.
+ *   Over 16 KB of JSON, repeats move to `$defs`, then nested descriptions go,
+ *   deepest first (compact-schema.ts).
+ * - outputSchema: the top-level property names of a JSON object response and
+ *   their types, nothing else; `{ "type": "object" }` past 2 KB
+ *   (SchemaConverter.outputShape).
  */
 import type { BodyBinding, BodyPropertyEncoding, JsonSchema, ObjectSchema, ParameterBinding, ParameterLocation, ParameterStyle, ToolAnnotations, ToolDefinition } from './tool-definition.js';
 import { childPointer } from './json-pointer.js';
+import { InputCompactor } from './compact-schema.js';
 import { MAX_SCHEMA_DESCRIPTION, shorten, type Converted, type SchemaConverter } from './json-schema.js';
 import { isObj, put, str, type Obj } from './oas.js';
 import { deref } from './refs.js';
+import { shortText } from './short-text.js';
 
 export interface OperationInput {
   /** Backend (config `backends[].name`). */
@@ -45,10 +65,15 @@ export interface OperationInput {
   warn: (message: string) => void;
 }
 
-/** Tool descriptions longer than this are cut (several clients truncate or reject longer ones). */
+/** No tool description is longer than this (several clients truncate or reject longer ones). */
 export const MAX_TOOL_DESCRIPTION = 1024;
-/** Levels of object nesting kept in output schemas (see SchemaConverter.outputRoot). */
-export const OUTPUT_DEPTH = 2;
+/**
+ * Characters of a tool description made from the spec: the summary, then the
+ * first paragraph of the description in whole sentences (short-text.ts). A
+ * model picks a tool from its name and first lines; the rest of a long
+ * description is documentation, repeated in every tools/list.
+ */
+export const TOOL_DESCRIPTION_BUDGET = 512;
 const LOCATIONS: readonly ParameterLocation[] = ['path', 'query', 'header', 'cookie'];
 const STYLES = new Set<ParameterStyle>(['matrix', 'label', 'simple', 'form', 'spaceDelimited', 'pipeDelimited', 'deepObject']);
 /** OAS 3.x §Parameter Object: header parameters with these names "SHALL be ignored". */
@@ -96,7 +121,7 @@ export function operationToTool(input: OperationInput): ToolDefinition {
     const arg = claim(p.name, p.in);
     const { schema: conv, contentType } = parameterSchema(p, input);
     let schema = use(conv);
-    const description = shorten(p.raw['description'], MAX_SCHEMA_DESCRIPTION);
+    const description = shortText(p.raw['description'], MAX_SCHEMA_DESCRIPTION);
     if (description && description !== schema['description']) schema = { ...schema, description };
     if (p.raw['deprecated'] === true && schema['deprecated'] !== true) schema = { ...schema, deprecated: true };
     put(properties, arg, schema);
@@ -124,7 +149,7 @@ export function operationToTool(input: OperationInput): ToolDefinition {
       bodyBinding = { contentType: body.contentType, required: body.required, mode: 'properties', args };
     } else {
       const arg = claim('body', 'body');
-      const description = shorten(body.description, MAX_SCHEMA_DESCRIPTION);
+      const description = shortText(body.description, MAX_SCHEMA_DESCRIPTION);
       put(properties, arg, description && schema['description'] === undefined ? { ...schema, description } : schema);
       if (body.required) required.push(arg);
       bodyBinding = { contentType: body.contentType, required: body.required, mode: 'wrapped', arg };
@@ -132,10 +157,8 @@ export function operationToTool(input: OperationInput): ToolDefinition {
     if (body.encoding) bodyBinding.encoding = body.encoding;
   }
 
-  const inputSchema: ObjectSchema = { type: 'object', properties };
-  if (required.length > 0) inputSchema.required = required;
   const defs = needs.length > 0 ? schemas.defsFor(needs, 'input') : undefined;
-  if (defs) inputSchema['$defs'] = defs;
+  const inputSchema = compactorFor(schemas).compact(properties, required, defs);
 
   const summary = shorten(oneLine(op['summary']), 200);
   const annotations: ToolAnnotations = {};
@@ -320,24 +343,32 @@ function responseSchema(input: OperationInput): ObjectSchema | undefined {
     if (json === undefined) continue;
     const media = content[json];
     if (!isObj(media) || media['schema'] === undefined) return undefined;
-    const converted = input.schemas.unwrap(
-      input.schemas.convert(media['schema'], 'output', childPointer(childPointer(childPointer(pointer, 'content'), json), 'schema')),
-      'output',
-    );
-    if (converted.schema['type'] !== 'object') return undefined;
-    return input.schemas.outputRoot(converted, OUTPUT_DEPTH) as ObjectSchema;
+    return input.schemas.outputShape(media['schema'], childPointer(childPointer(childPointer(pointer, 'content'), json), 'schema'));
   }
   return undefined;
 }
 
+/** One compactor per converter (per imported document), so compacted shared schemas are shared too. */
+const compactors = new WeakMap<SchemaConverter, InputCompactor>();
+
+function compactorFor(schemas: SchemaConverter): InputCompactor {
+  let c = compactors.get(schemas);
+  if (!c) compactors.set(schemas, (c = new InputCompactor((s) => schemas.nameOf(s))));
+  return c;
+}
+
+/** The summary, then what the first paragraph of the description adds, within {@link TOOL_DESCRIPTION_BUDGET}. */
 function toolDescription(op: Obj, method: string, path: string): string {
-  const summary = typeof op['summary'] === 'string' ? op['summary'].trim() : '';
-  const description = typeof op['description'] === 'string' ? op['description'].trim() : '';
+  const summary = oneLine(op['summary'])?.trim() ?? '';
+  const prefix = op['deprecated'] === true ? 'Deprecated. ' : '';
+  const room = TOOL_DESCRIPTION_BUDGET - prefix.length - (summary ? summary.length + 2 : 0);
+  // Too little room left for a sentence: the summary says it.
+  const first = room >= 40 ? shortText(op['description'], room) : undefined;
   let text = summary;
-  if (description && description !== summary) text = description.startsWith(summary) ? description : summary ? `${summary}\n\n${description}` : description;
+  if (first && first !== summary) text = !summary || first.startsWith(summary) ? first : `${summary}\n\n${first}`;
   if (!text) text = `${method} ${path}`;
-  if (op['deprecated'] === true) text = `Deprecated. ${text}`;
-  return shorten(text, MAX_TOOL_DESCRIPTION) ?? text;
+  text = prefix + text;
+  return text.length > TOOL_DESCRIPTION_BUDGET ? (shorten(text, TOOL_DESCRIPTION_BUDGET) ?? text) : text;
 }
 
 function oneLine(v: unknown): string | undefined {

@@ -28,8 +28,23 @@ export function deref(document: unknown, value: unknown, pointer: string, source
   return cur;
 }
 
+/** Resolved refs per document: a big spec has thousands of refs to the same few hundred components. */
+const resolved = new WeakMap<object, Map<string, Located>>();
+
 /** Resolves one local `$ref` string found at `at`. */
 export function resolveRef(document: unknown, ref: string, at: string, source: string): Located {
+  const cache = typeof document === 'object' && document !== null ? resolved.get(document) : undefined;
+  const hit = cache?.get(ref);
+  if (hit) return hit;
+  const found = resolveUncached(document, ref, at, source);
+  if (typeof document === 'object' && document !== null) {
+    if (cache) cache.set(ref, found);
+    else resolved.set(document, new Map([[ref, found]]));
+  }
+  return found;
+}
+
+function resolveUncached(document: unknown, ref: string, at: string, source: string): Located {
   const tokens = parseLocalRef(ref);
   if (tokens === undefined) {
     throw new GatehouseError(

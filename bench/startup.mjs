@@ -1,0 +1,236 @@
+// Start-up cost of big specs: how long from `gatehouse serve` to the first
+// tools/list an agent can get, how big that list is, and what the gateway
+// holds in memory afterwards.
+//
+//   npm run build && node bench/startup.mjs [--runs 5] [--only github,kubernetes,stripe,synthetic] [--operations 10000]
+//
+// For each spec (GitHub, Kubernetes and Stripe from ../shared/specs/real, and
+// a synthetic spec of 10,000+ operations served with `tools: search`):
+//  - start → first tools/list: spawns `node dist/cli/main.js serve` with a
+//    config holding that one backend (baseUrl http://127.0.0.1:9, log level
+//    warn, a free port) and polls /mcp with a legacy (2025-11-25, stateless)
+//    tools/list POST until one succeeds; the time from spawn to that answer,
+//    median of --runs runs, each in a fresh process;
+//  - tools/list bytes: the JSON-RPC `result` of every page, cursor by cursor;
+//  - the gateway's RSS (VmRSS) once the whole list has been read;
+//  - importBackend alone, in a fresh process: module load and import time
+//    (median), so the cost of the importer can be told from the rest of the
+//    start-up.
+// Prints one JSON report. The machine's load is part of it: timings on a
+// shared machine swing widely, compare runs made under the same load.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request, createServer } from 'node:http';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const MAIN = join(ROOT, 'dist', 'cli', 'main.js');
+const IMPORTER = join(ROOT, 'dist', 'openapi', 'import-backend.js');
+const REAL = fileURLToPath(new URL('../../shared/specs/real/', import.meta.url));
+const SYNTHETIC = new URL('./synthetic-spec.mjs', import.meta.url);
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '5' },
+    only: { type: 'string' },
+    operations: { type: 'string', default: '10000' },
+  },
+});
+const RUNS = Math.max(1, Number(values.runs));
+const ONLY = values.only ? new Set(values.only.split(',')) : undefined;
+const START_TIMEOUT_MS = 120_000;
+
+if (!existsSync(MAIN) || !existsSync(IMPORTER)) {
+  console.error('bench/startup: dist/ is missing; run `npm run build` first.');
+  process.exit(1);
+}
+
+const HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' };
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+};
+const round = (x) => Math.round(x);
+
+async function freePort() {
+  const probe = createServer();
+  await new Promise((r) => probe.listen(0, '127.0.0.1', r));
+  const { port } = probe.address();
+  await new Promise((r) => probe.close(r));
+  return port;
+}
+
+/** One POST /mcp tools/list; resolves to { status, body } or rejects on a connection error. */
+function listTools(port, cursor) {
+  const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: cursor === undefined ? {} : { cursor } });
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/mcp', headers: { ...HEADERS, 'content-length': Buffer.byteLength(body) }, agent: false }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** The JSON-RPC result of a tools/list answer (JSON or a one-event SSE stream), or undefined. */
+function resultOf(answer) {
+  if (answer.status !== 200) return undefined;
+  let text = answer.body;
+  if (answer.contentType.includes('text/event-stream')) {
+    const data = text.split('\n').filter((l) => l.startsWith('data:'));
+    text = data.map((l) => l.slice(5).trim()).join('');
+  }
+  try {
+    const message = JSON.parse(text);
+    return Array.isArray(message?.result?.tools) ? message.result : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function rssMb(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}
+
+/** One cold start: spawn, poll until the first tools/list answers, read every page, measure RSS, stop. */
+async function startOnce(dir, backendYaml) {
+  const port = await freePort();
+  const config = join(dir, `gatehouse-${port}.yaml`);
+  writeFileSync(config, `server: { host: 127.0.0.1, port: ${port} }\nlog: { level: warn }\nbackends:\n${backendYaml}`);
+  let output = '';
+  const keep = (c) => {
+    output = (output + c).slice(-4000);
+  };
+  const started = performance.now();
+  const child = spawn(process.execPath, [MAIN, 'serve', '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  let gone;
+  exited.then((e) => (gone = e));
+  try {
+    let first;
+    while (first === undefined) {
+      if (gone) throw new Error(`the gateway exited (${gone.code ?? gone.signal}) before serving tools/list:\n${output}`);
+      if (performance.now() - started > START_TIMEOUT_MS) throw new Error(`no tools/list answer within ${START_TIMEOUT_MS} ms:\n${output}`);
+      try {
+        first = resultOf(await listTools(port));
+      } catch {
+        // Not listening yet.
+      }
+      if (first === undefined) await new Promise((r) => setTimeout(r, 5));
+    }
+    const firstListMs = performance.now() - started;
+    let bytes = Buffer.byteLength(JSON.stringify(first));
+    let tools = first.tools.length;
+    let pages = 1;
+    for (let page = first; page.nextCursor !== undefined; pages++) {
+      page = resultOf(await listTools(port, page.nextCursor));
+      if (page === undefined) throw new Error('a tools/list page failed');
+      bytes += Buffer.byteLength(JSON.stringify(page));
+      tools += page.tools.length;
+    }
+    return { firstListMs, bytes, tools, pages, rssMb: rssMb(child.pid) };
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+/** importBackend alone in a fresh process: module load and import, in ms. */
+async function importOnce(spec) {
+  const script = `
+    const t0 = performance.now();
+    const { importBackend } = await import(${JSON.stringify(pathToFileURL(IMPORTER).href)});
+    const t1 = performance.now();
+    const r = await importBackend({ name: 'api', spec: ${JSON.stringify(spec)}, baseUrl: 'http://127.0.0.1:9' });
+    const t2 = performance.now();
+    process.stdout.write(JSON.stringify({ moduleLoadMs: t1 - t0, importMs: t2 - t1, tools: r.tools.length }));
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (c) => (out += c));
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`importBackend failed for ${spec}`);
+  return JSON.parse(out);
+}
+
+async function measure(name, spec, backendYaml, { withImport }) {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-startup-'));
+  try {
+    const starts = [];
+    for (let i = 0; i < RUNS; i++) starts.push(await startOnce(dir, backendYaml));
+    const last = starts[starts.length - 1];
+    const row = {
+      spec: name,
+      tools: last.tools,
+      firstListMs: { median: round(median(starts.map((s) => s.firstListMs))), runs: starts.map((s) => round(s.firstListMs)) },
+      toolsListBytes: last.bytes,
+      pages: last.pages,
+      rssMb: { median: median(starts.map((s) => s.rssMb)), runs: starts.map((s) => s.rssMb) },
+    };
+    if (withImport) {
+      const imports = [];
+      for (let i = 0; i < RUNS; i++) imports.push(await importOnce(spec));
+      row.importBackend = {
+        moduleLoadMs: round(median(imports.map((x) => x.moduleLoadMs))),
+        importMs: { median: round(median(imports.map((x) => x.importMs))), runs: imports.map((x) => round(x.importMs)) },
+      };
+    }
+    return row;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const backend = (name, spec, extra = '') => `  - name: ${name}\n    spec: ${JSON.stringify(spec)}\n    baseUrl: http://127.0.0.1:9\n${extra}`;
+
+const report = {
+  node: process.version,
+  cpus: cpus().length,
+  loadAverageAtStart: loadavg().map((x) => Number(x.toFixed(2))),
+  runs: RUNS,
+  results: [],
+};
+
+const real = [
+  { key: 'github', file: 'github.com_api.github.com.json' },
+  { key: 'kubernetes', file: 'kubernetes.io.json' },
+  { key: 'stripe', file: 'stripe.com.json' },
+];
+for (const { key, file } of real) {
+  if (ONLY && !ONLY.has(key)) continue;
+  const spec = join(REAL, file);
+  // Every operation listed (`tools: all`), whatever the default listing mode.
+  report.results.push(await measure(key, spec, backend('api', spec, '    tools: all\n'), { withImport: true }));
+}
+
+if (!ONLY || ONLY.has('synthetic')) {
+  if (!existsSync(SYNTHETIC)) {
+    report.results.push({ spec: 'synthetic', skipped: 'bench/synthetic-spec.mjs does not exist yet' });
+  } else {
+    const { syntheticSpec } = await import(SYNTHETIC.href);
+    const operations = Math.max(10_000, Number(values.operations));
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-synthetic-'));
+    const spec = join(dir, 'synthetic.json');
+    writeFileSync(spec, JSON.stringify(syntheticSpec({ operations })));
+    try {
+      const row = await measure(`synthetic (${operations} operations, tools: search)`, spec, backend('api', spec, '    tools: search\n'), { withImport: true });
+      row.specBytes = readFileSync(spec).length;
+      report.results.push(row);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+report.loadAverageAtEnd = loadavg().map((x) => Number(x.toFixed(2)));
+console.log(JSON.stringify(report, null, 2));
