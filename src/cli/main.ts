@@ -1,16 +1,14 @@
 #!/usr/bin/env node
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { loadConfig } from '../config/load-config.js';
 import { configSchema, type GatehouseConfig } from '../config/schema.js';
 import { isGatehouseError } from '../errors/catalogue.js';
 import { createLogger, silentLogger } from '../log/logger.js';
-import { importBackend } from '../openapi/import-backend.js';
-import { loadBackends } from '../registry/load-backends.js';
-import { ToolRegistry, type BackendListing } from '../registry/registry.js';
-import { startGateway } from '../server/gateway.js';
-import { createRuntime } from '../server/runtime.js';
+import type { BackendListing } from '../registry/registry.js';
 import { VERSION } from '../version.js';
+
+// Each command imports what it needs when it runs: start-up time is a feature
+// (`serve` must not pay for stdio, `tools` not for the HTTP stack).
 
 // Exit codes fit for scripts: 0 ok, 1 runtime error, 2 usage or config error.
 const EXIT_RUNTIME = 1;
@@ -77,6 +75,7 @@ function parse<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArg
 async function serve(file: string): Promise<number> {
   const config = loadConfig(file);
   const log = createLogger({ level: config.log.level });
+  const { startGateway } = await import('../server/gateway.js');
   const gateway = await startGateway(config, log);
   log.info({ url: `${gateway.url}/mcp`, tools: gateway.runtime.registry().tools.length }, `Gatehouse ${VERSION} serving MCP at ${gateway.url}/mcp`);
   await waitForSignal();
@@ -90,6 +89,7 @@ async function stdio(file: string): Promise<number> {
   const config = loadConfig(file);
   // stdout carries MCP messages only: every log line goes to stderr.
   const log = createLogger({ level: config.log.level, stream: process.stderr });
+  const [{ createRuntime }, { serveStdio }] = await Promise.all([import('../server/runtime.js'), import('@modelcontextprotocol/server/stdio')]);
   const runtime = await createRuntime(config, log);
   const handle = serveStdio(runtime.factory, { onerror: (err) => log.error({ err }, 'stdio error') });
   log.info({ tools: runtime.registry().tools.length }, `Gatehouse ${VERSION} serving MCP over stdio`);
@@ -119,6 +119,7 @@ async function tools(args: string[]): Promise<number> {
   const prefix = values.prefix;
   const baseUrl = values['base-url'];
   const name = prefix ?? 'spec';
+  const [{ importBackend }, { ToolRegistry }] = await Promise.all([import('../openapi/import-backend.js'), import('../registry/registry.js')]);
   const imported = await importBackend({
     name,
     spec,
@@ -165,6 +166,7 @@ function listingOptions(values: { listed?: boolean; mode?: string; budget?: stri
 
 async function validate(file: string): Promise<number> {
   const config: GatehouseConfig = loadConfig(file);
+  const { loadBackends } = await import('../registry/load-backends.js');
   const registry = await loadBackends(config.backends, config.baseDir, silentLogger());
   let failed = 0;
   for (const b of registry.backends) {

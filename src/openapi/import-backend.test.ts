@@ -159,6 +159,12 @@ describe('importBackend', () => {
     expect(bare.tools.every((t) => t.backend === 'svc')).toBe(true);
   });
 
+  it("keeps each operation's tags (search mode filters by them)", async () => {
+    const { tools } = await importFile('edge', 'swagger2-petstore.json');
+    expect(tools.find((t) => t.name === 'svc_getPetById')!.tags).toEqual(['pet']);
+    expect(tools.find((t) => t.name === 'svc_getInventory')!.tags).toEqual(['store']);
+  });
+
   it('keeps every Swagger 2.0 parameter as an argument (body, formData, collectionFormat)', async () => {
     const doc = readSpec(join(SPECS, 'edge/swagger2-petstore.json'));
     const { tools } = await importFile('edge', 'swagger2-petstore.json');

@@ -180,6 +180,8 @@ export function operationToTool(input: OperationInput): ToolDefinition {
   if (summary) tool.title = summary;
   const operationId = str(op['operationId']);
   if (operationId) tool.source.operationId = operationId;
+  const tags = Array.isArray(op['tags']) ? op['tags'].filter((t): t is string => typeof t === 'string' && t.length > 0) : [];
+  if (tags.length > 0) tool.tags = tags;
   if (bodyBinding) tool.binding.body = bodyBinding;
   const outputSchema = responseSchema(input);
   if (outputSchema) tool.outputSchema = outputSchema;

@@ -93,6 +93,8 @@ export interface ToolDefinition {
   annotations: ToolAnnotations;
   /** Backend (config `backends[].name`) this tool belongs to. */
   backend: string;
+  /** The operation's OpenAPI tags (search mode filters and ranks by them). Not sent in tools/list. */
+  tags?: string[];
   /** Where the operation comes from, for errors, logs and docs. */
   source: { method: string; path: string; operationId?: string; pointer: string };
   binding: HttpBinding;

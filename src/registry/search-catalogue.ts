@@ -80,8 +80,7 @@ export class SearchCatalogue {
  * names, summaries, descriptions and paths and the `tag` filter is not offered.
  */
 export function operationTags(def: ToolDefinition): readonly string[] {
-  const tags = (def as { tags?: unknown }).tags;
-  return Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string' && t.length > 0) : [];
+  return def.tags ?? [];
 }
 
 function searchable(def: ToolDefinition, prefix: string): SearchableOperation {

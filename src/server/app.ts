@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import express from 'express';
+import type { Express } from 'express';
 import { hostHeaderValidation, originValidation } from '@modelcontextprotocol/node';
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import type { GatehouseConfig } from '../config/schema.js';
@@ -49,16 +49,23 @@ export function createHttpHandler(options: AppOptions): { handle: (req: Incoming
   // A browser's Origin must be allowed too, whenever one is sent.
   const checkOrigin = originValidation([...(loopback ? LOOPBACK_NAMES : []), ...config.server.allowedOrigins, ...(publicHost ? [publicHost] : [])]);
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', (_req, res) => {
-    const registry = runtime.registry();
-    res.json({ status: 'ready', tools: registry.tools.length, backends: registry.backends });
-  });
+  // express serves everything but /mcp. It is loaded on the first such request,
+  // not at start: about 70 modules that the first tools/list does not need.
+  let app: Promise<Express> | undefined;
+  const loadApp = async (): Promise<Express> => {
+    const { default: express } = await import('express');
+    const app = express();
+    app.disable('x-powered-by');
+    app.set('etag', false);
+    app.get('/healthz', (_req, res) => {
+      res.json({ status: 'ok' });
+    });
+    app.get('/readyz', (_req, res) => {
+      const registry = runtime.registry();
+      res.json({ status: 'ready', tools: registry.tools.length, backends: registry.backends });
+    });
+    return app;
+  };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? '/';
@@ -68,7 +75,14 @@ export function createHttpHandler(options: AppOptions): { handle: (req: Incoming
       endpoint(req, res);
       return;
     }
-    app(req, res);
+    (app ??= loadApp()).then(
+      (express) => express(req, res),
+      (err: unknown) => {
+        log.error({ err }, 'http app failed to load');
+        res.statusCode = 500;
+        res.end();
+      },
+    );
   };
   return { handle, close: () => mcp.close() };
 }
