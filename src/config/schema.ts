@@ -95,6 +95,14 @@ export const configSchema = {
         pageSize: { type: 'integer', minimum: 1, default: 500, description: 'tools/list page size.' },
       },
     },
+    importCache: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['dir'],
+      properties: {
+        dir: { type: 'string', minLength: 1, description: 'Directory (relative to the config file) for cached imports.' },
+      },
+    },
     backends: {
       type: 'array',
       items: {
@@ -172,6 +180,8 @@ export interface GatehouseConfig {
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   upstream: { connectTimeoutMs: number; timeoutMs: number; maxResponseBytes: number; connections: number };
   mcp: { pageSize: number };
+  /** Reuse imports of unchanged specs across restarts (off unless set). */
+  importCache?: { dir: string };
   backends: BackendConfig[];
   /** Directory of the config file: relative spec paths resolve against it. */
   baseDir: string;

@@ -3,7 +3,10 @@
  * and name the operations to serve (select-operations.ts), and compile each into
  * a ToolDefinition (DESIGN.md decision 1: all schema work happens here, once).
  */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { GatehouseError } from '../errors/catalogue.js';
+import type { ImportCache } from './import-cache.js';
 import type { ToolDefinition } from './tool-definition.js';
 import { SchemaConverter } from './json-schema.js';
 import { toPointer } from './json-pointer.js';
@@ -37,6 +40,8 @@ export interface ImportBackendOptions {
    * empty `binding.baseUrl` and a warning, and cannot be called.
    */
   requireBaseUrl?: boolean;
+  /** Reuse earlier imports of the same spec bytes and options (see import-cache.ts). */
+  cache?: ImportCache;
   /** Serve only operations matching every criterion kind listed (see select-operations.ts). Default: all. */
   include?: OperationFilter;
   /** Drop operations matching any criterion listed. */
@@ -60,6 +65,23 @@ export interface ImportedBackend {
 }
 
 export async function importBackend(opts: ImportBackendOptions): Promise<ImportedBackend> {
+  const cache = opts.cache;
+  if (cache === undefined || opts.allowExternalRefs || /^https?:\/\//i.test(opts.spec)) return importUncached(opts);
+  const { cache: _cache, ...options } = opts;
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(resolve(opts.baseDir ?? process.cwd(), opts.spec));
+  } catch {
+    return importUncached(opts); // loadSpec reports the unreadable file
+  }
+  const cached = await cache.get(bytes, options);
+  if (cached !== undefined) return cached;
+  const imported = await importUncached(opts);
+  await cache.set(bytes, options, imported);
+  return imported;
+}
+
+async function importUncached(opts: ImportBackendOptions): Promise<ImportedBackend> {
   const loaded = await loadSpec(opts.spec, { baseDir: opts.baseDir, allowExternalRefs: opts.allowExternalRefs ?? false });
   const source = `"${opts.spec}"`;
   const warnings = [...loaded.warnings];

@@ -2,6 +2,7 @@ import type { BackendConfig } from '../config/schema.js';
 import { GatehouseError, isGatehouseError } from '../errors/catalogue.js';
 import type { Logger } from '../log/logger.js';
 import { importBackend } from '../openapi/import-backend.js';
+import type { ImportCache } from '../openapi/import-cache.js';
 import type { ToolDefinition } from '../openapi/tool-definition.js';
 import { ToolRegistry, type BackendListing, type BackendStatus } from './registry.js';
 
@@ -11,7 +12,12 @@ import { ToolRegistry, type BackendListing, type BackendStatus } from './registr
  * the gateway or the other backends down. Each backend's `tools` mode and
  * `toolBudget` decide whether it lists its operations or three search meta-tools.
  */
-export async function loadBackends(backends: readonly BackendConfig[], baseDir: string, log: Logger): Promise<ToolRegistry> {
+export async function loadBackends(
+  backends: readonly BackendConfig[],
+  baseDir: string,
+  log: Logger,
+  options: { cache?: ImportCache } = {},
+): Promise<ToolRegistry> {
   const results = await Promise.all(
     backends.map(async (b): Promise<{ status: BackendStatus; tools: ToolDefinition[]; title?: string }> => {
       const started = performance.now();
@@ -25,6 +31,7 @@ export async function loadBackends(backends: readonly BackendConfig[], baseDir: 
           exclude: b.exclude,
           deprecated: b.deprecated,
           overrides: b.overrides,
+          ...(options.cache !== undefined ? { cache: options.cache } : {}),
           ...(b.baseUrl !== undefined ? { baseUrl: b.baseUrl } : {}),
         });
         const ms = Math.round(performance.now() - started);

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { McpServerFactory } from '@modelcontextprotocol/server';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
@@ -6,6 +7,7 @@ import { createFastPath, type FastPlan } from '../mcp/fast-path.js';
 import { createServerFactory, SERVER_INFO } from '../mcp/server-factory.js';
 import type { CancelSignal, Principal } from '../policy/compose.js';
 import { loadBackends } from '../registry/load-backends.js';
+import { fileImportCache } from '../openapi/import-cache.js';
 import type { ToolRegistry } from '../registry/registry.js';
 import { createForwarder } from '../upstream/forward.js';
 
@@ -19,7 +21,8 @@ export interface Runtime {
 }
 
 export async function createRuntime(config: GatehouseConfig, log: Logger): Promise<Runtime> {
-  const snapshot = await loadBackends(config.backends, config.baseDir, log);
+  const cache = config.importCache ? fileImportCache(resolve(config.baseDir, config.importCache.dir)) : undefined;
+  const snapshot = await loadBackends(config.backends, config.baseDir, log, cache ? { cache } : {});
   const registry = () => snapshot;
   const forwarder = createForwarder({
     connectTimeoutMs: config.upstream.connectTimeoutMs,
