@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
 import type { Gateway } from '../src/server/gateway.js';
-import { connectClient, startTestGateway, type Era } from './helpers/gateway.js';
+import { connectClient, rawToolsList, startTestGateway, type Era } from './helpers/gateway.js';
 import { startStubBackend, type StubBackend } from './helpers/stub-backend.js';
 
 async function closedPort(): Promise<number> {
@@ -17,23 +17,6 @@ async function closedPort(): Promise<number> {
 type TextItem = { type: 'text'; text: string };
 const text = (r: { content?: unknown }) => ((r.content ?? []) as TextItem[]).map((c) => c.text).join('\n');
 
-/** One tools/list page fetched by hand (the client aggregates pages when given no cursor). */
-async function rawListPage(era: Era): Promise<{ tools: { name: string }[]; nextCursor?: string }> {
-  const meta = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 't', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} };
-  const res = await fetch(`${gateway.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': era === 'modern' ? '2026-07-28' : '2025-11-25',
-      ...(era === 'modern' ? { 'mcp-method': 'tools/list' } : {}),
-    },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', ...(era === 'modern' ? { params: { _meta: meta } } : {}) }),
-  });
-  const text = await res.text();
-  const json = text.startsWith('{') ? text : text.split('\n').find((l) => l.startsWith('data: '))!.slice(6);
-  return (JSON.parse(json) as { result: { tools: { name: string }[]; nextCursor?: string } }).result;
-}
 
 let stub: StubBackend;
 let gateway: Gateway;
@@ -83,7 +66,7 @@ describe.each<Era>(['legacy', 'modern'])('MCP over Streamable HTTP (%s era)', (e
       ['createItem', 'deleteItem', 'getItem', 'getStatus', 'listItems', 'slow'].flatMap((n) => [`dead_${n}`, `stub_${n}`]).sort(),
     );
     // Pages are mcp.pageSize (3) long and chained by an opaque cursor.
-    const first = await rawListPage(era);
+    const first = (await rawToolsList(gateway.url, era)).result;
     expect(first.tools).toHaveLength(3);
     const second = await client.listTools({ cursor: first.nextCursor! });
     expect(second.tools).toHaveLength(3);

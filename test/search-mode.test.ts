@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
 import { syntheticSpec } from '../bench/synthetic-spec.mjs';
 import type { Gateway } from '../src/server/gateway.js';
-import { connectClient, startTestGateway, type Era } from './helpers/gateway.js';
+import { connectClient, rawToolsList, startTestGateway, type Era } from './helpers/gateway.js';
 import { startStubBackend, type StubBackend } from './helpers/stub-backend.js';
 
 /**
@@ -16,28 +16,6 @@ import { startStubBackend, type StubBackend } from './helpers/stub-backend.js';
 
 type TextItem = { type: 'text'; text: string };
 const text = (r: { content?: unknown }) => ((r.content ?? []) as TextItem[]).map((c) => c.text).join('\n');
-const META = {
-  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-  'io.modelcontextprotocol/clientInfo': { name: 't', version: '1' },
-  'io.modelcontextprotocol/clientCapabilities': {},
-};
-
-/** One raw tools/list exchange: the bytes a client receives. */
-async function rawList(gateway: Gateway, era: Era): Promise<{ bytes: number; tools: Array<{ name: string }> }> {
-  const res = await fetch(`${gateway.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': era === 'modern' ? '2026-07-28' : '2025-11-25',
-      ...(era === 'modern' ? { 'mcp-method': 'tools/list' } : {}),
-    },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', ...(era === 'modern' ? { params: { _meta: META } } : {}) }),
-  });
-  const body = await res.text();
-  const json = body.startsWith('{') ? body : body.split('\n').find((l) => l.startsWith('data: '))!.slice(6);
-  return { bytes: Buffer.byteLength(body), tools: (JSON.parse(json) as { result: { tools: Array<{ name: string }> } }).result.tools };
-}
 
 let stub: StubBackend;
 let gateway: Gateway;
@@ -103,7 +81,10 @@ describe.each<Era>(['legacy', 'modern'])('search mode (%s era)', (era) => {
   });
 
   it('keeps tools/list under 5 KB for a 2,000-operation backend', async () => {
-    const { bytes, tools } = await rawList(bigOnly, era);
+    const {
+      bytes,
+      result: { tools },
+    } = await rawToolsList(bigOnly.url, era);
     expect(tools).toHaveLength(3);
     expect(bytes).toBeLessThanOrEqual(5 * 1024);
   });

@@ -1,18 +1,9 @@
+import { errorOf } from '../../test/helpers/errors.js';
 import { describe, expect, it } from 'vitest';
-import { GatehouseError } from '../errors/catalogue.js';
 import { loadConfig, parseConfig } from './load-config.js';
 
 const FILE = '/etc/gatehouse/gatehouse.yaml';
 
-function errorOf(fn: () => unknown): GatehouseError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof GatehouseError) return err;
-    throw err;
-  }
-  throw new Error('expected a GatehouseError');
-}
 
 describe('parseConfig', () => {
   it('applies defaults: loopback bind, port 8080, timeouts', () => {

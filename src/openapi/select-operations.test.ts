@@ -1,5 +1,5 @@
+import { errorOf } from '../../test/helpers/errors.js';
 import { describe, expect, it } from 'vitest';
-import { GatehouseError } from '../errors/catalogue.js';
 import type { Obj } from './oas.js';
 import { MAX_TOOL_DESCRIPTION } from './operation-to-tool.js';
 import { globToRegExp, selectOperations, type CandidateOperation, type SelectOptions } from './select-operations.js';
@@ -41,15 +41,6 @@ function select(options: Partial<SelectOptions>, list: CandidateOperation[] = GI
 const served = (options: Partial<SelectOptions>, list?: CandidateOperation[]) =>
   select(options, list).selected.map((s) => `${s.operation.method.toUpperCase()} ${s.operation.path}`);
 
-function errorOf(fn: () => unknown): GatehouseError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof GatehouseError) return err;
-    throw err;
-  }
-  throw new Error('expected a GatehouseError');
-}
 
 describe('globs', () => {
   it.each([

@@ -27,3 +27,33 @@ export async function connectClient(gatewayUrl: string, era: Era): Promise<Clien
   await client.connect(new StreamableHTTPClientTransport(new URL(`${gatewayUrl}/mcp`)));
   return client;
 }
+
+/** The per-request `_meta` envelope a 2026-07-28 client sends. */
+export const MODERN_ENVELOPE = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientInfo': { name: 'gatehouse-test', version: '1' },
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
+
+/** One `tools/list` page fetched by hand: the bytes a client receives and the parsed result. */
+export async function rawToolsList(
+  gatewayUrl: string,
+  era: Era,
+  cursor?: string,
+): Promise<{ bytes: number; result: { tools: Array<{ name: string }>; nextCursor?: string } }> {
+  const params = { ...(cursor !== undefined ? { cursor } : {}), ...(era === 'modern' ? { _meta: MODERN_ENVELOPE } : {}) };
+  const res = await fetch(`${gatewayUrl}/mcp`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': era === 'modern' ? '2026-07-28' : '2025-11-25',
+      ...(era === 'modern' ? { 'mcp-method': 'tools/list' } : {}),
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', ...(Object.keys(params).length > 0 ? { params } : {}) }),
+  });
+  const body = await res.text();
+  // A 2025 answer may be one SSE event; a 2026-07-28 answer is one JSON body.
+  const json = body.startsWith('{') ? body : body.split('\n').find((l) => l.startsWith('data: '))!.slice(6);
+  return { bytes: Buffer.byteLength(body), result: (JSON.parse(json) as { result: { tools: Array<{ name: string }>; nextCursor?: string } }).result };
+}
