@@ -162,7 +162,7 @@ describe('SchemaConverter: keywords', () => {
     expect((dog?.['properties'] as Record<string, JsonSchema>)['kind']).toEqual({ type: 'string', enum: ['Dog'] });
   });
 
-  it('maps 3.0 nullable to a type array, extends enums, and wraps refs in anyOf', () => {
+  it('maps 3.0 nullable to anyOf with {type: "null"}, keeping enums on their branch, and wraps refs in anyOf', () => {
     const c = converter({ Tag: { type: 'object', properties: { n: { type: 'string' } } } });
     const root = rootOf(c, {
       type: 'object',
@@ -174,18 +174,25 @@ describe('SchemaConverter: keywords', () => {
       },
     });
     const p = root['properties'] as Record<string, JsonSchema>;
-    expect(p['s']).toEqual({ type: ['string', 'null'] });
-    expect(p['e']).toEqual({ type: ['string', 'null'], enum: ['a', 'b', null] });
-    expect(p['r']).toEqual({ type: ['object', 'null'], properties: { n: { type: 'string' } } });
+    expect(p['s']).toEqual({ anyOf: [{ type: 'string' }, { type: 'null' }] });
+    expect(p['e']).toEqual({ anyOf: [{ type: 'string', enum: ['a', 'b'] }, { type: 'null' }] });
+    expect(p['r']).toEqual({ anyOf: [{ type: 'object', properties: { n: { type: 'string' } } }, { type: 'null' }] });
     expect(p['u']).toEqual({ anyOf: [{ type: 'string' }, { type: 'integer' }, { type: 'null' }] });
     const validate = compile(root);
     expect(validate({ s: null, e: null, r: null, u: null })).toBe(true);
     expect(validate({ e: 'c' })).toBe(false);
   });
 
-  it('keeps 3.1 type arrays and converts 3.0 boolean exclusive bounds', () => {
+  it('splits 3.1 type arrays into single-type anyOf branches and converts 3.0 boolean exclusive bounds', () => {
     const c = converter({}, '3.1');
-    expect(rootOf(c, { type: ['string', 'null'], maxLength: 3 })).toEqual({ type: ['string', 'null'], maxLength: 3 });
+    expect(rootOf(c, { type: ['string', 'null'], maxLength: 3, description: 'd' })).toEqual({ anyOf: [{ type: 'string', maxLength: 3 }, { type: 'null' }], description: 'd' });
+    expect(rootOf(c, { type: ['integer', 'string'], minimum: 1, pattern: '^x', enum: [1, 'x'] })).toEqual({
+      anyOf: [
+        { type: 'integer', minimum: 1, enum: [1] },
+        { type: 'string', pattern: '^x', enum: ['x'] },
+      ],
+    });
+    expect(rootOf(c, { type: ['string'] })).toEqual({ type: 'string' });
     expect(rootOf(c, { type: 'number', minimum: 0, exclusiveMinimum: true, maximum: 9 })).toEqual({ type: 'number', exclusiveMinimum: 0, maximum: 9 });
     expect(rootOf(c, { type: 'number', exclusiveMaximum: 5 })).toEqual({ type: 'number', exclusiveMaximum: 5 });
   });
@@ -290,7 +297,7 @@ describe('SchemaConverter.outputShape', () => {
   const shape = (name: string) => c.outputShape({ $ref: `#/components/schemas/${name}` }, '#/x');
 
   it('keeps the top-level properties with their types only, without writeOnly ones, through $ref and allOf', () => {
-    const node = { name: { type: 'string' }, parent: { type: 'object' }, tags: { type: 'array' }, when: { type: ['string', 'null'] }, either: { type: ['integer', 'string'] }, anything: {} };
+    const node = { name: { type: 'string' }, parent: { type: 'object' }, tags: { type: 'array' }, when: { anyOf: [{ type: 'string' }, { type: 'null' }] }, either: { anyOf: [{ type: 'integer' }, { type: 'string' }] }, anything: {} };
     expect(shape('Node')).toEqual({ type: 'object', properties: node });
     expect(shape('Extended')).toEqual({ type: 'object', properties: { ...node, extra: { type: 'boolean' } } });
   });

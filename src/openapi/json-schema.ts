@@ -192,7 +192,7 @@ export class SchemaConverter {
     this.eachProperty(schema, pointer, 0, (name, prop, propPointer) => {
       if (Object.hasOwn(properties, name) || this.isWriteOnly(prop, propPointer(), 0)) return;
       const types = this.typesOf(prop, propPointer(), 0);
-      const shape: JsonSchema = types === null ? {} : { type: types.length === 1 ? types[0] : [...types] };
+      const shape: JsonSchema = types === null ? {} : types.length === 1 ? { type: types[0] } : { anyOf: types.map((type) => ({ type })) };
       put(properties, name, shape);
       size += name.length + (types === null ? 6 : 12 + types.join('","').length + (types.length > 1 ? 2 : 0));
     });
@@ -576,7 +576,7 @@ export class SchemaConverter {
     const typeNow = out['type'];
     if ((typeNow === 'array' || (Array.isArray(typeNow) && typeNow.includes('array'))) && out['items'] === undefined) out['items'] = {};
 
-    const result: Converted = { schema: nullable ? makeNullable(out) : out };
+    const result: Converted = { schema: splitTypeArray(nullable ? makeNullable(out) : out) };
     if (needs) result.needs = needs;
     if (readOnly) result.readOnly = true;
     if (writeOnly) result.writeOnly = true;
@@ -775,6 +775,71 @@ function intersectTypes(a: unknown, b: unknown): unknown {
   // Contradictory types: keep the first member's, a model can still follow it.
   if (out.length === 0) return a;
   return out.length === 1 ? out[0] : out;
+}
+
+/** Keywords that constrain only values of one JSON type (draft 2020-12 validation vocabulary). */
+const KEYWORDS_BY_TYPE: Record<string, readonly string[]> = {
+  string: ['minLength', 'maxLength', 'pattern', 'format', 'contentEncoding', 'contentMediaType'],
+  number: ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf', 'format'],
+  integer: ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf', 'format'],
+  array: ['items', 'prefixItems', 'minItems', 'maxItems', 'uniqueItems', 'contains', 'minContains', 'maxContains'],
+  object: ['properties', 'required', 'additionalProperties', 'patternProperties', 'minProperties', 'maxProperties', 'propertyNames', 'dependentRequired', 'dependentSchemas'],
+};
+const ANNOTATION_KEYWORDS = ['description', 'title', 'default', 'deprecated', 'examples'];
+
+function hasJsonType(value: unknown, type: string): boolean {
+  switch (type) {
+    case 'null':
+      return value === null;
+    case 'integer':
+      return Number.isInteger(value);
+    case 'number':
+      return typeof value === 'number';
+    case 'array':
+      return Array.isArray(value);
+    case 'object':
+      return value !== null && typeof value === 'object' && !Array.isArray(value);
+    default:
+      return typeof value === type;
+  }
+}
+
+/**
+ * `type: [A, B]` → `anyOf: [{type: A, …A's keywords}, {type: B, …}]`. A type
+ * array is valid JSON Schema, but clients that map tool schemas onto a
+ * single-`type` dialect (e.g. the OpenAPI subset of Gemini function
+ * declarations) reject the tool or drop the constraint; `anyOf` branches with
+ * one type each are understood everywhere. This is also how OAS 3.0
+ * `nullable: true` ends up: `anyOf: [{type: T, …}, {type: "null"}]`.
+ */
+export function splitTypeArray(s: JsonSchema): JsonSchema {
+  const types = s['type'];
+  if (!Array.isArray(types)) return s;
+  if (types.length === 1) return { ...s, type: types[0] };
+  // Schemas that already compose keep their type array (rare; still valid).
+  if (s['anyOf'] !== undefined || s['oneOf'] !== undefined || s['allOf'] !== undefined || s['$ref'] !== undefined || s['not'] !== undefined) return s;
+  const values = Array.isArray(s['enum']) ? (s['enum'] as unknown[]) : s['const'] !== undefined ? [s['const']] : undefined;
+  const branches: JsonSchema[] = [];
+  for (const type of types as string[]) {
+    const branch: JsonSchema = { type };
+    for (const k of KEYWORDS_BY_TYPE[type] ?? []) if (s[k] !== undefined) branch[k] = s[k];
+    if (values !== undefined) {
+      const own = values.filter((v) => hasJsonType(v, type));
+      if (own.length === 0) continue;
+      if (type !== 'null') branch['enum'] = own;
+    }
+    branches.push(branch);
+  }
+  if (branches.length === 1) return { ...stripTyped(s), ...branches[0] };
+  const out: JsonSchema = { anyOf: branches };
+  for (const k of ANNOTATION_KEYWORDS) if (s[k] !== undefined) out[k] = s[k];
+  return out;
+}
+
+function stripTyped(s: JsonSchema): JsonSchema {
+  const out: JsonSchema = {};
+  for (const k of ANNOTATION_KEYWORDS) if (s[k] !== undefined) out[k] = s[k];
+  return out;
 }
 
 /**
