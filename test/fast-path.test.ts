@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../src/server/gateway.js';
-import { startTestGateway } from './helpers/gateway.js';
+import { MODERN_ENVELOPE, startTestGateway } from './helpers/gateway.js';
 import { startStubBackend, type StubBackend } from './helpers/stub-backend.js';
 
 /**
@@ -43,11 +43,7 @@ afterAll(async () => {
   await stub?.close();
 });
 
-const META = {
-  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-  'io.modelcontextprotocol/clientInfo': { name: 'diff', version: '1' },
-  'io.modelcontextprotocol/clientCapabilities': {},
-};
+const META = MODERN_ENVELOPE;
 
 interface Exchange {
   status: number;
