@@ -19,6 +19,11 @@ export const ERRORS = {
   GH_UPSTREAM_FAILED: { status: 502, meaning: 'The backend request failed for another reason.' },
   GH_REQUEST_BUILD_FAILED: { status: 400, meaning: 'The backend request could not be built from the arguments.' },
   GH_HOST_NOT_ALLOWED: { status: 403, meaning: 'The Host or Origin header is not allowed (DNS rebinding protection).' },
+  GH_POLICY_DENIED: { status: 403, meaning: 'An authorisation rule does not allow this caller to call this tool or model.' },
+  GH_AUTH_REQUIRED: { status: 401, meaning: 'No credentials were presented and anonymous access is off.' },
+  GH_AUTH_INVALID: { status: 401, meaning: 'The credentials are not valid (bad, expired or forged token, or unknown API key).' },
+  GH_AUTH_FORBIDDEN: { status: 403, meaning: 'The credentials are valid but lack the scope the call needs.' },
+  GH_AUTH_UNAVAILABLE: { status: 503, meaning: 'The token could not be checked: the JWKS endpoint is unreachable or broken.' },
   GH_INTERNAL: { status: 500, meaning: 'An unexpected error inside Gatehouse.' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 

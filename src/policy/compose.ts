@@ -5,6 +5,10 @@ export interface Principal {
   id: string;
   kind: 'anonymous' | 'api-key' | 'jwt';
   scopes?: readonly string[];
+  /** OAuth client the token was issued to (JWT `client_id`/`azp`), when known. */
+  client?: string;
+  /** Groups or roles the caller belongs to (JWT claim or API key config). */
+  groups?: readonly string[];
 }
 
 /**

@@ -1,0 +1,182 @@
+import { describe, expect, it } from 'vitest';
+import { GatehouseError } from '../errors/catalogue.js';
+import { silentLogger } from '../log/logger.js';
+import type { ToolDefinition } from '../openapi/tool-definition.js';
+import { compose, type CallContext, type Principal } from './compose.js';
+import { authorize, compileRules, toolTarget, type AuthzTarget, type RuleConfig } from './rules.js';
+
+/** A principal with the optional fields another change adds to Principal; rules read them structurally. */
+const who = (id: string, extra: Record<string, unknown> = {}): Principal => ({ id, kind: 'jwt', ...extra }) as Principal;
+
+const getItem: AuthzTarget = { kind: 'tool', name: 'shop_getItem', backend: 'shop', method: 'GET', readOnly: true };
+const postItem: AuthzTarget = { kind: 'tool', name: 'shop_createItem', backend: 'shop', method: 'POST', readOnly: false };
+const billing: AuthzTarget = { kind: 'tool', name: 'billing_listInvoices', backend: 'billing-eu', method: 'get', readOnly: true };
+const gpt: AuthzTarget = { kind: 'model', name: 'gpt-4o-mini' };
+const claude: AuthzTarget = { kind: 'model', name: 'claude-sonnet-4' };
+
+interface Case {
+  name: string;
+  rules: RuleConfig[];
+  principal: Principal;
+  target: AuthzTarget;
+  allowed: boolean;
+  rule?: number;
+}
+
+const cases: Case[] = [
+  { name: 'no rules: everything allowed', rules: [], principal: who('anon'), target: postItem, allowed: true },
+  { name: 'rules exist, none matches: default deny', rules: [{ allow: { principals: { scopes: ['admin'] } } }], principal: who('a', { scopes: ['read'] }), target: getItem, allowed: false },
+  { name: 'allow by scope', rules: [{ allow: { principals: { scopes: ['admin', 'shop'] } } }], principal: who('a', { scopes: ['read', 'shop'] }), target: postItem, allowed: true, rule: 0 },
+  { name: 'principal without scopes matches no scope rule', rules: [{ allow: { principals: { scopes: ['shop'] } } }], principal: who('a'), target: getItem, allowed: false },
+  {
+    name: 'deny wins over an earlier allow',
+    rules: [{ allow: { principals: { scopes: ['shop'] } } }, { deny: { tools: ['shop_create*'] } }],
+    principal: who('a', { scopes: ['shop'] }), target: postItem, allowed: false, rule: 1,
+  },
+  {
+    name: 'deny that does not match leaves the allow',
+    rules: [{ allow: { principals: { scopes: ['shop'] } } }, { deny: { tools: ['shop_create*'] } }],
+    principal: who('a', { scopes: ['shop'] }), target: getItem, allowed: true, rule: 0,
+  },
+  { name: 'read-only rule denies a POST tool', rules: [{ allow: { readOnly: true } }], principal: who('a'), target: postItem, allowed: false },
+  { name: 'read-only rule allows a GET tool', rules: [{ allow: { readOnly: true } }], principal: who('a'), target: getItem, allowed: true, rule: 0 },
+  { name: 'readOnly false denies writes to viewers', rules: [{ allow: {} }, { deny: { readOnly: false, principals: { groups: ['viewers'] } } }], principal: who('v', { groups: ['viewers'] }), target: postItem, allowed: false, rule: 1 },
+  { name: 'backend glob matches', rules: [{ allow: { backends: ['billing-*'] } }], principal: who('a'), target: billing, allowed: true, rule: 0 },
+  { name: 'backend glob does not match', rules: [{ allow: { backends: ['billing-*'] } }], principal: who('a'), target: getItem, allowed: false },
+  { name: 'methods are case-insensitive', rules: [{ allow: { methods: ['GET'] } }], principal: who('a'), target: billing, allowed: true, rule: 0 },
+  { name: 'AND across kinds: tool matches, method does not', rules: [{ allow: { tools: ['shop_*'], methods: ['get'] } }], principal: who('a'), target: postItem, allowed: false },
+  { name: 'key id allowed', rules: [{ allow: { principals: { keyIds: ['k1', 'k2'] } } }], principal: who('a', { keyId: 'k2' }), target: postItem, allowed: true, rule: 0 },
+  { name: 'other key id denied', rules: [{ allow: { principals: { keyIds: ['k1'] } } }], principal: who('a', { keyId: 'k3' }), target: postItem, allowed: false },
+  { name: 'group allowed', rules: [{ allow: { principals: { groups: ['eng'] }, backends: ['shop'] } }], principal: who('a', { groups: ['ops', 'eng'] }), target: getItem, allowed: true, rule: 0 },
+  { name: 'group and scope both required', rules: [{ allow: { principals: { groups: ['eng'], scopes: ['shop'] } } }], principal: who('a', { groups: ['eng'] }), target: getItem, allowed: false },
+  { name: 'subject matches id', rules: [{ allow: { principals: { subjects: ['alice'] } } }], principal: who('alice'), target: getItem, allowed: true, rule: 0 },
+  { name: 'subject matches subject field', rules: [{ allow: { principals: { subjects: ['alice'] } } }], principal: who('key-1', { subject: 'alice' }), target: getItem, allowed: true, rule: 0 },
+  {
+    name: 'claims: all listed claims must match (array claim contains)',
+    rules: [{ allow: { principals: { claims: { tenant: 'acme', roles: 'admin' } } } }],
+    principal: who('a', { claims: { tenant: 'acme', roles: ['user', 'admin'] } }), target: postItem, allowed: true, rule: 0,
+  },
+  {
+    name: 'claims: one claim differs',
+    rules: [{ allow: { principals: { claims: { tenant: 'acme', roles: 'admin' } } } }],
+    principal: who('a', { claims: { tenant: 'other', roles: ['admin'] } }), target: postItem, allowed: false,
+  },
+  { name: 'claims: number compared as string', rules: [{ allow: { principals: { claims: { level: '3' } } } }], principal: who('a', { claims: { level: 3 } }), target: getItem, allowed: true, rule: 0 },
+  { name: 'claims: principal without claims', rules: [{ allow: { principals: { claims: { tenant: 'acme' } } } }], principal: who('a'), target: getItem, allowed: false },
+  { name: 'model glob allowed', rules: [{ allow: { models: ['gpt-*'] } }], principal: who('a'), target: gpt, allowed: true, rule: 0 },
+  { name: 'model glob does not match another model', rules: [{ allow: { models: ['gpt-*'] } }], principal: who('a'), target: claude, allowed: false },
+  { name: 'tool rule says nothing about models', rules: [{ allow: { tools: ['*'] } }], principal: who('a'), target: gpt, allowed: false },
+  { name: 'model rule says nothing about tools', rules: [{ allow: { models: ['*'] } }], principal: who('a'), target: getItem, allowed: false },
+  { name: 'principal-only rule covers tools and models', rules: [{ allow: { principals: { scopes: ['admin'] } } }], principal: who('a', { scopes: ['admin'] }), target: claude, allowed: true, rule: 0 },
+  { name: 'deny a model for a group', rules: [{ allow: { models: ['*'] } }, { deny: { models: ['claude-*'], principals: { groups: ['interns'] } } }], principal: who('i', { groups: ['interns'] }), target: claude, allowed: false, rule: 1 },
+  { name: 'wrongly typed optional fields are ignored', rules: [{ allow: { principals: { groups: ['eng'] } } }], principal: who('a', { groups: 'eng' }), target: getItem, allowed: false },
+];
+
+describe('compileRules().decide', () => {
+  it.each(cases)('$name', ({ rules, principal, target, allowed, rule }) => {
+    const d = compileRules(rules).decide(principal, target);
+    expect({ allowed: d.allowed, rule: d.rule }).toEqual({ allowed, rule });
+    expect(d.reason).toMatch(rule === undefined ? /no rule|no rules/ : new RegExp(`rules\\[${rule}\\]`));
+  });
+});
+
+describe('compileRules validation', () => {
+  it.each<[string, unknown, RegExp]>([
+    ['both allow and deny', [{ allow: {}, deny: {} }], /rules\[0\]: must have exactly one/],
+    ['neither allow nor deny', [{}], /rules\[0\]: must have exactly one/],
+    ['an unknown rule key', [{ allow: {}, alow: {} }], /rules\[0\]\.alow: unknown key/],
+    ['an unknown match key (typo must not widen an allow)', [{ allow: { principal: { scopes: ['x'] } } }], /rules\[0\]\.allow\.principal: unknown key/],
+    ['an unknown principal key', [{ deny: { principals: { scope: ['x'] } } }], /rules\[0\]\.deny\.principals\.scope: unknown key/],
+    ['an empty list', [{ allow: {} }, { allow: { principals: { scopes: [] } } }], /rules\[1\]\.allow\.principals\.scopes: must be a non-empty list/],
+    ['empty claims', [{ allow: { principals: { claims: {} } } }], /claims: must list at least one claim/],
+    ['a non-string claim', [{ allow: { principals: { claims: { a: 1 } } } }], /claims\.a: must be a string/],
+    ['a non-boolean readOnly', [{ allow: { readOnly: 'yes' } }], /readOnly: must be true or false/],
+  ])('rejects %s', (_name, rules, message) => {
+    let err: unknown;
+    try { compileRules(rules as RuleConfig[]); } catch (e) { err = e; }
+    expect(err).toBeInstanceOf(GatehouseError);
+    expect((err as GatehouseError).code).toBe('GH_CONFIG_INVALID');
+    expect((err as GatehouseError).message).toMatch(message);
+  });
+});
+
+function tool(name: string, method: string, readOnly: boolean): ToolDefinition {
+  return {
+    name, description: name, backend: 'shop', annotations: { readOnlyHint: readOnly },
+    inputSchema: { type: 'object' }, source: { method: method.toLowerCase(), path: `/${name}`, pointer: `#/paths/~1${name}` },
+    binding: { method, path: `/${name}`, baseUrl: 'http://shop.test', parameters: [] },
+  };
+}
+
+describe('visible', () => {
+  const tools = [tool('shop_list', 'GET', true), tool('shop_create', 'POST', false), tool('shop_delete', 'DELETE', false)];
+  const authz = compileRules([
+    { allow: { principals: { scopes: ['shop:read'] }, readOnly: true } },
+    { allow: { principals: { scopes: ['shop:write'] } } },
+    { deny: { tools: ['*_delete'], principals: { groups: ['contractors'] } } },
+  ]);
+  const names = (p: Principal): string[] => authz.visible(p, tools).map((t) => t.name);
+
+  it('gives principals with different scopes different tool lists', () => {
+    expect(names(who('reader', { scopes: ['shop:read'] }))).toEqual(['shop_list']);
+    expect(names(who('writer', { scopes: ['shop:write'] }))).toEqual(['shop_list', 'shop_create', 'shop_delete']);
+    expect(names(who('contractor', { scopes: ['shop:write'], groups: ['contractors'] }))).toEqual(['shop_list', 'shop_create']);
+    expect(names(who('nobody'))).toEqual([]);
+  });
+
+  it('shows everything when there are no rules, and agrees with decide()', () => {
+    expect(compileRules([]).visible(who('x'), tools)).toEqual(tools);
+    const p = who('reader', { scopes: ['shop:read'] });
+    expect(tools.filter((t) => authz.decide(p, toolTarget(t)).allowed)).toEqual(authz.visible(p, tools));
+  });
+});
+
+describe('authorize policy', () => {
+  const tools = new Map([tool('shop_list', 'GET', true), tool('shop_create', 'POST', false)].map((t) => [t.name, t]));
+  const toTarget = (ctx: CallContext): AuthzTarget => {
+    const t = tools.get(ctx.target);
+    if (t === undefined) throw new Error(`no tool ${ctx.target}`);
+    return toolTarget(t);
+  };
+  const authz = compileRules([{ allow: { readOnly: true } }, { deny: { principals: { subjects: ['mallory'] } } }]);
+  const ctx = (target: string, principal: Principal): CallContext => ({
+    kind: 'tool', target, backend: 'shop', principal, args: {}, requestId: 'r1', log: silentLogger(), signal: new AbortController().signal,
+  });
+
+  it('passes an allowed call through, calling next() once', async () => {
+    let calls = 0;
+    const run = compose<string>([authorize(authz, toTarget)]);
+    await expect(run(ctx('shop_list', who('alice')), async () => { calls++; return 'ok'; })).resolves.toBe('ok');
+    expect(calls).toBe(1);
+  });
+
+  it('rejects a call no rule allows with GH_POLICY_DENIED and never calls next()', async () => {
+    let calls = 0;
+    const after = async (_c: CallContext, next: () => Promise<string>): Promise<string> => { calls++; return next(); };
+    const run = compose<string>([authorize(authz, toTarget), after]);
+    const err: unknown = await run(ctx('shop_create', who('alice')), async () => { calls++; return 'ok'; }).catch((e: unknown) => e);
+    expect(calls).toBe(0);
+    expect(err).toBeInstanceOf(GatehouseError);
+    const g = err as GatehouseError;
+    expect([g.code, g.status]).toEqual(['GH_POLICY_DENIED', 403]);
+    expect(g.message).toContain('"shop_create"');
+    expect(g.message).toMatch(/no rule allows it/);
+    expect(g.details).toEqual({ kind: 'tool', target: 'shop_create' });
+  });
+
+  it('names the deny rule in the message', async () => {
+    const run = compose<string>([authorize(authz, toTarget)]);
+    const err = (await run(ctx('shop_list', who('mallory')), async () => 'ok').catch((e: unknown) => e)) as GatehouseError;
+    expect(err.code).toBe('GH_POLICY_DENIED');
+    expect(err.message).toMatch(/"shop_list".*denied by rules\[1\]/);
+    expect(err.details).toEqual({ kind: 'tool', target: 'shop_list', rule: 1 });
+  });
+
+  it('authorises model calls', async () => {
+    const models = compileRules([{ allow: { models: ['gpt-*'] } }]);
+    const run = compose<string>([authorize(models, (c) => ({ kind: 'model', name: c.target }))]);
+    const mctx = { ...ctx('gpt-4o', who('a')), kind: 'model' as const };
+    await expect(run(mctx, async () => 'ok')).resolves.toBe('ok');
+    await expect(run({ ...mctx, target: 'claude-3' }, async () => 'ok')).rejects.toMatchObject({ code: 'GH_POLICY_DENIED' });
+  });
+});

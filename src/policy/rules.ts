@@ -1,0 +1,280 @@
+/**
+ * Authorisation rules: which principals may call which tools and models.
+ * Plain data in (the config's `rules`), a pure decision out; compiled once
+ * when the config loads, so a call only runs precompiled matchers.
+ *
+ * Semantics:
+ * - No rules at all: everything is allowed (a gateway with no rule set is open,
+ *   as before rules existed).
+ * - Once any rule exists, the default is deny: a call is allowed only when some
+ *   `allow` rule matches it.
+ * - A matching `deny` wins over any matching `allow`, whatever their order.
+ * - Within one {@link Match}, every criterion kind that is listed must match
+ *   (AND); each kind is an OR over its values — `{ tools: [a*, b*], methods:
+ *   [GET] }` is "(tool a* or b*) and GET". A kind that is not listed is no
+ *   criterion; an empty `Match` matches every call. Principal criteria are kinds
+ *   of their own: `{ scopes: [x], groups: [g] }` needs scope x and group g.
+ * - `claims` is the one kind that is an AND over its entries, like a label
+ *   selector: `{ tenant: acme, role: admin }` needs both claims.
+ * - Tool criteria (`tools`, `backends`, `methods`, `readOnly`) never match a
+ *   model target, and `models` never matches a tool target, so a rule about
+ *   tools says nothing about models and vice versa.
+ * - An empty list, a missing or doubled `allow`/`deny`, or an unknown key is a
+ *   config error, not "no criterion": a typo must not silently widen an allow.
+ *
+ * Globs (`tools`, `backends`, `models`): `*` matches any run of characters;
+ * nothing else is special. Matching is case-sensitive except for methods.
+ */
+import { GatehouseError } from '../errors/catalogue.js';
+import { globToRegExp } from '../openapi/select-operations.js';
+import type { ToolDefinition } from '../openapi/tool-definition.js';
+import type { CallContext, Policy, Principal } from './compose.js';
+
+/** Criteria on who is calling. Each kind is an OR over its values (except `claims`). */
+export interface PrincipalMatch {
+  /** The principal holds at least one of these scopes. */
+  scopes?: readonly string[];
+  /** The principal is in at least one of these groups. */
+  groups?: readonly string[];
+  /** The principal authenticated with one of these API key ids. */
+  keyIds?: readonly string[];
+  /** The principal's id (or `subject`, when set) is one of these. */
+  subjects?: readonly string[];
+  /**
+   * Every listed claim has this value. A claim that is an array matches when it
+   * contains the value; a number or boolean is compared as its string form.
+   */
+  claims?: Readonly<Record<string, string>>;
+}
+
+/** What one rule applies to. Every listed kind must match (AND); see the module comment. */
+export interface Match {
+  principals?: PrincipalMatch;
+  /** Tool name globs. */
+  tools?: readonly string[];
+  /** Backend name globs. */
+  backends?: readonly string[];
+  /** HTTP methods of the tool's operation, any case. */
+  methods?: readonly string[];
+  /** `true`: only read-only tools (`readOnlyHint`); `false`: only tools that are not. */
+  readOnly?: boolean;
+  /** Model name globs (ai-proxy). */
+  models?: readonly string[];
+}
+
+/** One rule from config: exactly one of `allow` and `deny`. */
+export interface RuleConfig {
+  allow?: Match;
+  deny?: Match;
+}
+
+/** What a call is about. */
+export type AuthzTarget =
+  | { kind: 'tool'; name: string; backend: string; method: string; readOnly: boolean }
+  | { kind: 'model'; name: string };
+
+export interface Decision {
+  allowed: boolean;
+  /** Index in the rules array of the rule that decided; absent for the defaults. */
+  rule?: number;
+  /** For people: why (`denied by rules[2]`). */
+  reason: string;
+}
+
+export interface Authorizer {
+  decide(principal: Principal, target: AuthzTarget): Decision;
+  /** The tools this principal may call, in order (tools/list filtering). */
+  visible(principal: Principal, tools: readonly ToolDefinition[]): ToolDefinition[];
+}
+
+/** The authorisation target of a tool, as `visible()` sees it; use it in `authorize`'s `toTarget` too. */
+export function toolTarget(tool: ToolDefinition): AuthzTarget {
+  return {
+    kind: 'tool',
+    name: tool.name,
+    backend: tool.backend,
+    method: tool.source.method,
+    readOnly: tool.annotations.readOnlyHint === true,
+  };
+}
+
+/** The principal as rules read it: optional fields that may or may not exist yet on {@link Principal}. */
+interface PrincipalFacts {
+  ids: readonly string[];
+  scopes: readonly string[];
+  groups: readonly string[];
+  keyId: string | undefined;
+  claims: Readonly<Record<string, unknown>> | undefined;
+}
+
+type Test = (p: PrincipalFacts, t: AuthzTarget) => boolean;
+
+interface CompiledRule {
+  effect: 'allow' | 'deny';
+  index: number;
+  tests: Test[];
+}
+
+const MATCH_KEYS = new Set(['principals', 'tools', 'backends', 'methods', 'readOnly', 'models']);
+const PRINCIPAL_KEYS = new Set(['scopes', 'groups', 'keyIds', 'subjects', 'claims']);
+
+/** Compiles rules once (globs to RegExps, lists to Sets). Throws `GH_CONFIG_INVALID` naming `rules[i]…`. */
+export function compileRules(rules: readonly RuleConfig[]): Authorizer {
+  const compiled = rules.map((rule, i) => compileRule(rule, i));
+
+  const decideFacts = (facts: PrincipalFacts, target: AuthzTarget): Decision => {
+    if (compiled.length === 0) return { allowed: true, reason: 'no rules configured' };
+    let allowedBy: number | undefined;
+    for (const rule of compiled) {
+      if (!rule.tests.every((test) => test(facts, target))) continue;
+      if (rule.effect === 'deny') return { allowed: false, rule: rule.index, reason: `denied by rules[${rule.index}]` };
+      allowedBy ??= rule.index;
+    }
+    return allowedBy === undefined
+      ? { allowed: false, reason: 'no rule allows it (deny by default)' }
+      : { allowed: true, rule: allowedBy, reason: `allowed by rules[${allowedBy}]` };
+  };
+
+  return {
+    decide: (principal, target) => decideFacts(readPrincipal(principal), target),
+    visible: (principal, tools) => {
+      if (compiled.length === 0) return [...tools];
+      const facts = readPrincipal(principal);
+      return tools.filter((tool) => decideFacts(facts, toolTarget(tool)).allowed);
+    },
+  };
+}
+
+/**
+ * A policy that lets a call through only when `authorizer` allows it; otherwise
+ * it rejects with `GH_POLICY_DENIED` and does not call `next()`. `toTarget`
+ * maps the call to what rules match on (for tools, {@link toolTarget} of the
+ * registry's definition, so calls and tools/list agree).
+ */
+export function authorize<R>(authorizer: Authorizer, toTarget: (ctx: CallContext) => AuthzTarget): Policy<R> {
+  return async function authorizePolicy(ctx, next) {
+    const target = toTarget(ctx);
+    const decision = authorizer.decide(ctx.principal, target);
+    if (!decision.allowed) {
+      throw new GatehouseError('GH_POLICY_DENIED', `${target.kind} "${target.name}" is not allowed for this caller: ${decision.reason}`, {
+        details: { kind: target.kind, target: target.name, ...(decision.rule === undefined ? {} : { rule: decision.rule }) },
+      });
+    }
+    return next();
+  };
+}
+
+function compileRule(rule: RuleConfig, i: number): CompiledRule {
+  const where = `rules[${i}]`;
+  if (typeof rule !== 'object' || rule === null) invalid(where, 'must be an object with `allow` or `deny`');
+  const unknown = Object.keys(rule).filter((k) => k !== 'allow' && k !== 'deny');
+  if (unknown.length) invalid(`${where}.${unknown[0]}`, 'unknown key; a rule has exactly one of `allow` and `deny`');
+  if ((rule.allow === undefined) === (rule.deny === undefined)) invalid(where, 'must have exactly one of `allow` and `deny`');
+  const effect = rule.allow === undefined ? 'deny' : 'allow';
+  return { effect, index: i, tests: compileMatch((rule.allow ?? rule.deny) as Match, `${where}.${effect}`) };
+}
+
+function compileMatch(m: Match, where: string): Test[] {
+  if (typeof m !== 'object' || m === null) invalid(where, 'must be an object');
+  for (const k of Object.keys(m)) if (!MATCH_KEYS.has(k)) invalid(`${where}.${k}`, `unknown key; expected one of ${[...MATCH_KEYS].join(', ')}`);
+  const tests: Test[] = [];
+  const p = m.principals;
+  if (p !== undefined) {
+    if (typeof p !== 'object' || p === null) invalid(`${where}.principals`, 'must be an object');
+    for (const k of Object.keys(p)) if (!PRINCIPAL_KEYS.has(k)) invalid(`${where}.principals.${k}`, `unknown key; expected one of ${[...PRINCIPAL_KEYS].join(', ')}`);
+    if (p.scopes !== undefined) {
+      const want = set(p.scopes, `${where}.principals.scopes`);
+      tests.push((f) => f.scopes.some((s) => want.has(s)));
+    }
+    if (p.groups !== undefined) {
+      const want = set(p.groups, `${where}.principals.groups`);
+      tests.push((f) => f.groups.some((g) => want.has(g)));
+    }
+    if (p.keyIds !== undefined) {
+      const want = set(p.keyIds, `${where}.principals.keyIds`);
+      tests.push((f) => f.keyId !== undefined && want.has(f.keyId));
+    }
+    if (p.subjects !== undefined) {
+      const want = set(p.subjects, `${where}.principals.subjects`);
+      tests.push((f) => f.ids.some((id) => want.has(id)));
+    }
+    if (p.claims !== undefined) {
+      const entries = Object.entries(p.claims);
+      if (entries.length === 0) invalid(`${where}.principals.claims`, 'must list at least one claim; omit it to match any principal');
+      for (const [name, value] of entries) if (typeof value !== 'string') invalid(`${where}.principals.claims.${name}`, 'must be a string');
+      tests.push((f) => f.claims !== undefined && entries.every(([name, value]) => claimHas(f.claims?.[name], value)));
+    }
+  }
+  if (m.tools !== undefined) {
+    const globs = compileGlobs(m.tools, `${where}.tools`);
+    tests.push((_f, t) => t.kind === 'tool' && globs.some((g) => g.test(t.name)));
+  }
+  if (m.backends !== undefined) {
+    const globs = compileGlobs(m.backends, `${where}.backends`);
+    tests.push((_f, t) => t.kind === 'tool' && globs.some((g) => g.test(t.backend)));
+  }
+  if (m.methods !== undefined) {
+    const want = new Set([...set(m.methods, `${where}.methods`)].map((x) => x.toUpperCase()));
+    tests.push((_f, t) => t.kind === 'tool' && want.has(t.method.toUpperCase()));
+  }
+  if (m.readOnly !== undefined) {
+    if (typeof m.readOnly !== 'boolean') invalid(`${where}.readOnly`, 'must be true or false');
+    const want = m.readOnly;
+    tests.push((_f, t) => t.kind === 'tool' && t.readOnly === want);
+  }
+  if (m.models !== undefined) {
+    const globs = compileGlobs(m.models, `${where}.models`);
+    tests.push((_f, t) => t.kind === 'model' && globs.some((g) => g.test(t.name)));
+  }
+  return tests;
+}
+
+function set(values: readonly string[], where: string): Set<string> {
+  if (!Array.isArray(values) || values.length === 0) invalid(where, 'must be a non-empty list; omit it to match anything');
+  values.forEach((v, j) => { if (typeof v !== 'string') invalid(`${where}[${j}]`, 'must be a string'); });
+  return new Set(values);
+}
+
+// The importer's filter globs: `*` spans any characters, nothing else is special
+// (see select-operations.ts for why not picomatch).
+function compileGlobs(values: readonly string[], where: string): RegExp[] {
+  return [...set(values, where)].map((g) => globToRegExp(g, 'operationId'));
+}
+
+function claimHas(claim: unknown, value: string): boolean {
+  if (Array.isArray(claim)) return claim.some((c) => scalarEquals(c, value));
+  return scalarEquals(claim, value);
+}
+
+function scalarEquals(claim: unknown, value: string): boolean {
+  return (typeof claim === 'string' || typeof claim === 'number' || typeof claim === 'boolean') && String(claim) === value;
+}
+
+/**
+ * Reads the fields rules match on. Principal grows optional fields over time
+ * (groups, keyId, claims…), so they are read by name and checked at run time
+ * rather than assumed by type: a principal without them matches no criterion
+ * on them.
+ */
+function readPrincipal(principal: Principal): PrincipalFacts {
+  // A Principal is an object; viewing it as a string-keyed record only loses static types we re-check below.
+  const bag = principal as unknown as Readonly<Record<string, unknown>>;
+  const ids = [bag['id'], bag['subject']].filter((v): v is string => typeof v === 'string');
+  const claims = bag['claims'];
+  const keyId = bag['keyId'];
+  return {
+    ids,
+    scopes: strings(bag['scopes']),
+    groups: strings(bag['groups']),
+    keyId: typeof keyId === 'string' ? keyId : undefined,
+    claims: typeof claims === 'object' && claims !== null && !Array.isArray(claims) ? (claims as Readonly<Record<string, unknown>>) : undefined,
+  };
+}
+
+function strings(v: unknown): readonly string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+function invalid(where: string, problem: string): never {
+  throw new GatehouseError('GH_CONFIG_INVALID', `${where}: ${problem}`, { details: { field: where } });
+}
