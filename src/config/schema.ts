@@ -1,3 +1,4 @@
+import type { RuleConfig } from '../policy/rules.js';
 /**
  * JSON Schema of gatehouse.yaml. The single source of truth for the
  * configuration: defaults live here (ajv `useDefaults`), and docs/configuration.md
@@ -95,6 +96,57 @@ export const configSchema = {
         pageSize: { type: 'integer', minimum: 1, default: 500, description: 'tools/list page size.' },
       },
     },
+    auth: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Who may call /mcp. Without jwt or apiKeys, calls are anonymous (allowed only on a loopback bind).',
+      properties: {
+        jwt: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['issuer', 'jwksUrl'],
+          properties: {
+            jwksUrl: { type: 'string', pattern: '^https?://' },
+            issuer: { type: 'string', minLength: 1 },
+            audience: { type: 'string', minLength: 1, description: "Default: the gateway's MCP URL (server.publicUrl + /mcp)." },
+            algorithms: { type: 'array', minItems: 1, items: { type: 'string' } },
+            clockToleranceSec: { type: 'integer', minimum: 0, maximum: 300 },
+            claims: {
+              type: 'object',
+              additionalProperties: false,
+              properties: { subject: { type: 'string' }, client: { type: 'string' }, groups: { type: 'string' } },
+            },
+          },
+        },
+        apiKeys: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['id', 'sha256'],
+            properties: {
+              id: { type: 'string', minLength: 1 },
+              sha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$', description: 'SHA-256 of the key, hex.' },
+              scopes: { type: 'array', items: { type: 'string' } },
+              groups: { type: 'array', items: { type: 'string' } },
+            },
+          },
+        },
+        apiKeyHeader: { type: 'string', minLength: 1, description: 'Header carrying API keys (default: Authorization: Bearer).' },
+        allowAnonymous: { type: 'boolean', description: 'Requests without credentials are served as anonymous.' },
+        allowUnauthenticatedPublic: {
+          type: 'boolean',
+          default: false,
+          description: 'Serve anonymous calls on a non-loopback bind (insecure; logged loudly at start).',
+        },
+        scopesSupported: { type: 'array', items: { type: 'string' }, description: 'Listed in the RFC 9728 metadata.' },
+      },
+    },
+    rules: {
+      type: 'array',
+      items: { type: 'object' },
+      description: 'Authorisation rules (policy/rules.ts); validated when compiled.',
+    },
     importCache: {
       type: 'object',
       additionalProperties: false,
@@ -180,6 +232,24 @@ export interface GatehouseConfig {
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
   upstream: { connectTimeoutMs: number; timeoutMs: number; maxResponseBytes: number; connections: number };
   mcp: { pageSize: number };
+  /** Who may call /mcp (absent: anonymous, loopback only). */
+  auth?: {
+    jwt?: {
+      jwksUrl: string;
+      issuer: string;
+      audience?: string;
+      algorithms?: string[];
+      clockToleranceSec?: number;
+      claims?: { subject?: string; client?: string; groups?: string };
+    };
+    apiKeys?: Array<{ id: string; sha256: string; scopes?: string[]; groups?: string[] }>;
+    apiKeyHeader?: string;
+    allowAnonymous?: boolean;
+    allowUnauthenticatedPublic: boolean;
+    scopesSupported?: string[];
+  };
+  /** Authorisation rules; none = everything allowed. */
+  rules?: RuleConfig[];
   /** Reuse imports of unchanged specs across restarts (off unless set). */
   importCache?: { dir: string };
   backends: BackendConfig[];

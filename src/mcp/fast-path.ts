@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { classifyInboundRequest, type CallToolResult, type Implementation } from '@modelcontextprotocol/server';
+import { classifyInboundRequest, type CallToolResult, type Implementation, type Tool } from '@modelcontextprotocol/server';
 import type { CancelSignal, Principal } from '../policy/compose.js';
 import type { ToolRegistry } from '../registry/registry.js';
 import type { ToolCall } from './call-tool.js';
@@ -122,6 +122,8 @@ export interface FastPathOptions {
   callTool: (call: ToolCall) => Promise<CallToolResult>;
   pageSize: number;
   serverInfo: Implementation;
+  /** The listed tools a principal may see (default: all). */
+  visibleTools?: (registry: ToolRegistry, principal: Principal) => readonly Tool[];
 }
 
 /**
@@ -136,7 +138,8 @@ export function createFastPath(options: FastPathOptions): (plan: FastPlan, princ
   return async (plan, principal, signal) => {
     let result: Record<string, unknown>;
     if (plan.method === 'tools/list') {
-      const page = registry().page(plan.params.cursor as string | undefined, pageSize);
+      const snapshot = registry();
+      const page = snapshot.page(plan.params.cursor as string | undefined, pageSize, options.visibleTools?.(snapshot, principal));
       if (page === undefined) return undefined;
       result = plan.era === 'modern' ? { ...page, resultType: 'complete', ttlMs: 0, cacheScope: 'private', _meta: modernMeta } : page;
     } else {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ProtocolError, ProtocolErrorCode, Server, type CallToolResult, type Implementation, type McpServerFactory } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, Server, type AuthInfo, type CallToolResult, type Implementation, type McpServerFactory, type Tool } from '@modelcontextprotocol/server';
 import type { Principal } from '../policy/compose.js';
 import type { ToolRegistry } from '../registry/registry.js';
 import { VERSION } from '../version.js';
@@ -11,12 +11,28 @@ export interface ServerFactoryOptions {
   callTool: (call: ToolCall) => Promise<CallToolResult>;
   pageSize: number;
   instructions?: string;
+  /** The listed tools a principal may see (default: all). */
+  visibleTools?: (registry: ToolRegistry, principal: Principal) => readonly Tool[];
 }
 
 /** Who Gatehouse says it is, in both eras. */
 export const SERVER_INFO: Implementation = { name: 'gatehouse', title: 'Gatehouse', version: VERSION };
 
-const ANONYMOUS: Principal = { id: 'anonymous', kind: 'anonymous' };
+export const ANONYMOUS: Principal = { id: 'anonymous', kind: 'anonymous' };
+
+/**
+ * The principal the HTTP edge authenticated, carried through the SDK as
+ * `AuthInfo.extra.principal` (the SDK passes `req.auth` through untouched).
+ */
+export function principalOf(authInfo: AuthInfo | undefined): Principal {
+  const p = authInfo?.extra?.['principal'];
+  return p !== null && typeof p === 'object' && typeof (p as Principal).id === 'string' ? (p as Principal) : ANONYMOUS;
+}
+
+/** What the HTTP edge attaches to a request for the SDK (see principalOf). */
+export function authInfoFor(principal: Principal, token: string | undefined): AuthInfo {
+  return { token: token ?? '', clientId: principal.client ?? principal.id, scopes: [...(principal.scopes ?? [])], extra: { principal } };
+}
 
 /**
  * The MCP surface: a tools-only low-level `Server`. The same factory serves
@@ -27,13 +43,15 @@ const ANONYMOUS: Principal = { id: 'anonymous', kind: 'anonymous' };
  */
 export function createServerFactory(options: ServerFactoryOptions): McpServerFactory {
   const { registry, callTool, pageSize } = options;
-  return () => {
+  return (context) => {
+    const principal = principalOf(context.authInfo);
     const server = new Server(
       SERVER_INFO,
       { capabilities: { tools: { listChanged: false } }, ...(options.instructions ? { instructions: options.instructions } : {}) },
     );
     server.setRequestHandler('tools/list', (request) => {
-      const page = registry().page(request.params?.cursor, pageSize);
+      const snapshot = registry();
+      const page = snapshot.page(request.params?.cursor, pageSize, options.visibleTools?.(snapshot, principal));
       if (page === undefined) throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'Invalid cursor');
       return page;
     });
@@ -45,7 +63,7 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
       const result = await callTool({
         tool,
         args: (request.params.arguments ?? {}) as Record<string, unknown>,
-        principal: ANONYMOUS,
+        principal,
         requestId: randomUUID(),
         signal: ctx.mcpReq.signal,
       });

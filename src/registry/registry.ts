@@ -137,15 +137,15 @@ export class ToolRegistry {
   }
 
   /**
-   * One page of `tools/list`. The cursor is the opaque index of the next page
+   * One page of `tools/list` (of `list`: the listed tools a caller may see, by default all). The cursor is the opaque index of the next page
    * (MCP server/utilities/pagination: cursors are opaque to clients).
    */
-  page(cursor: string | undefined, pageSize: number): { tools: Tool[]; nextCursor?: string } | undefined {
+  page(cursor: string | undefined, pageSize: number, list: readonly Tool[] = this.listed): { tools: Tool[]; nextCursor?: string } | undefined {
     const start = cursor === undefined ? 0 : decodeCursor(cursor);
-    if (start === undefined || start > this.listed.length) return undefined;
-    const end = Math.min(start + pageSize, this.listed.length);
-    const tools = this.listed.slice(start, end);
-    return end < this.listed.length ? { tools, nextCursor: encodeCursor(end) } : { tools };
+    if (start === undefined || start > list.length) return undefined;
+    const end = Math.min(start + pageSize, list.length);
+    const tools = list.slice(start, end);
+    return end < list.length ? { tools, nextCursor: encodeCursor(end) } : { tools };
   }
 }
 

@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Express } from 'express';
 import { hostHeaderValidation, originValidation } from '@modelcontextprotocol/node';
-import { createMcpHandler } from '@modelcontextprotocol/server';
+import { createMcpHandler, type AuthInfo } from '@modelcontextprotocol/server';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
-import type { Runtime } from './runtime.js';
+import { GatehouseError, isGatehouseError } from '../errors/catalogue.js';
+import { authInfoFor } from '../mcp/server-factory.js';
+import { resourceUrl, type Runtime } from './runtime.js';
 import { createMcpEndpoint } from './mcp-endpoint.js';
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
@@ -60,6 +62,19 @@ export function createHttpHandler(options: AppOptions): { handle: (req: Incoming
     app.get('/healthz', (_req, res) => {
       res.json({ status: 'ok' });
     });
+    if (runtime.authenticate !== undefined) {
+      // RFC 9728 §3: protected resource metadata, at the path-suffixed and the root well-known URL.
+      const metadata = (req: IncomingMessage) => ({
+        resource: resourceUrl(config, req.headers.host),
+        ...(config.auth?.jwt ? { authorization_servers: [config.auth.jwt.issuer] } : {}),
+        ...(config.auth?.scopesSupported ? { scopes_supported: config.auth.scopesSupported } : {}),
+        bearer_methods_supported: ['header'],
+        resource_name: 'Gatehouse',
+      });
+      app.get(['/.well-known/oauth-protected-resource/mcp', '/.well-known/oauth-protected-resource'], (req, res) => {
+        res.json(metadata(req));
+      });
+    }
     app.get('/readyz', (_req, res) => {
       const registry = runtime.registry();
       res.json({ status: 'ready', tools: registry.tools.length, backends: registry.backends });
@@ -72,7 +87,19 @@ export function createHttpHandler(options: AppOptions): { handle: (req: Incoming
     if (url === '/mcp' || url.startsWith('/mcp?')) {
       if (checkHost && !checkHost(req, res)) return;
       if (!checkOrigin(req, res)) return;
-      endpoint(req, res);
+      const { authenticate } = runtime;
+      if (authenticate === undefined) {
+        endpoint(req, res);
+        return;
+      }
+      // MCP 2025-11-25 basic/authorization: every request is authenticated, tools/list included.
+      authenticate(req.headers).then(
+        (principal) => {
+          (req as IncomingMessage & { auth?: AuthInfo }).auth = authInfoFor(principal, bearerToken(req.headers.authorization));
+          endpoint(req, res, principal);
+        },
+        (err: unknown) => sendAuthError(req, res, err),
+      );
       return;
     }
     (app ??= loadApp()).then(
@@ -84,5 +111,22 @@ export function createHttpHandler(options: AppOptions): { handle: (req: Incoming
       },
     );
   };
+  /** 401 with the RFC 9728 pointer to the metadata (RFC 6750 §3), or 503 when keys cannot be fetched. */
+  function sendAuthError(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    const e = isGatehouseError(err) ? err : new GatehouseError('GH_INTERNAL', 'authentication failed unexpectedly', { cause: err });
+    if (e.code === 'GH_INTERNAL') log.error({ err }, e.message);
+    const base = resourceUrl(config, req.headers.host).replace(/\/mcp$/, '');
+    const challenge = `Bearer resource_metadata="${base}/.well-known/oauth-protected-resource/mcp"${e.code === 'GH_AUTH_INVALID' ? ', error="invalid_token"' : ''}`;
+    const body = JSON.stringify({ error: e.code === 'GH_AUTH_INVALID' ? 'invalid_token' : e.code === 'GH_AUTH_REQUIRED' ? 'unauthorized' : 'server_error', error_description: e.message, code: e.code });
+    res.writeHead(e.status, { 'content-type': 'application/json', 'www-authenticate': challenge, 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+
   return { handle, close: () => mcp.close() };
+}
+
+/** The token of an `Authorization: Bearer …` header, if any. */
+function bearerToken(header: string | undefined): string | undefined {
+  const m = header === undefined ? null : /^Bearer +(\S+)/i.exec(header);
+  return m?.[1];
 }

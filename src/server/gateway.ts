@@ -2,7 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
-import { createHttpHandler } from './app.js';
+import { GatehouseError } from '../errors/catalogue.js';
+import { createHttpHandler, isLoopbackHost } from './app.js';
 import { createRuntime, type Runtime } from './runtime.js';
 
 export interface Gateway {
@@ -13,8 +14,25 @@ export interface Gateway {
   close: () => Promise<void>;
 }
 
+/**
+ * Without credentials every caller is anonymous: allowed on a loopback bind,
+ * refused on any other unless explicitly overridden (and then said loudly).
+ */
+function checkAnonymousExposure(config: GatehouseConfig, log: Logger): void {
+  const auth = config.auth;
+  if (auth?.jwt !== undefined || (auth?.apiKeys ?? []).length > 0 || isLoopbackHost(config.server.host)) return;
+  if (auth?.allowUnauthenticatedPublic !== true) {
+    throw new GatehouseError(
+      'GH_CONFIG_INVALID',
+      `${config.file}: server.host ${config.server.host} is not a loopback address and auth configures no credentials, so anyone who can reach it could call every tool. Configure auth.jwt or auth.apiKeys, or set auth.allowUnauthenticatedPublic: true.`,
+    );
+  }
+  log.warn(`INSECURE: serving MCP on ${config.server.host} without authentication (auth.allowUnauthenticatedPublic is true): anyone who can reach this port can call every tool.`);
+}
+
 /** Imports the backends, then listens. Resolves once the port is bound. */
 export async function startGateway(config: GatehouseConfig, log: Logger, options: { disableFastPath?: boolean } = {}): Promise<Gateway> {
+  checkAnonymousExposure(config, log);
   const runtime = await createRuntime(config, log);
   const { handle, close: closeMcp } = createHttpHandler({ config, runtime, log, ...options });
   const server: Server = createServer(handle);

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isJsonContentType, type McpHttpHandler } from '@modelcontextprotocol/server';
+import { isJsonContentType, type AuthInfo, type McpHttpHandler } from '@modelcontextprotocol/server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import type { Logger } from '../log/logger.js';
 import type { FastPlan } from '../mcp/fast-path.js';
@@ -21,11 +21,11 @@ const ANONYMOUS: Principal = { id: 'anonymous', kind: 'anonymous' };
  * `/mcp` for node:http. POST bodies are read once; a request the fast path
  * plans is answered directly, any other is replayed into the SDK handler.
  */
-export function createMcpEndpoint(options: McpEndpointOptions): (req: IncomingMessage, res: ServerResponse) => void {
+export function createMcpEndpoint(options: McpEndpointOptions): (req: IncomingMessage, res: ServerResponse, principal?: Principal) => void {
   const { handler, fastPath, maxRequestBytes, log } = options;
   const sdk = toNodeHandler(handler, { maxRequestBodySize: maxRequestBytes, onerror: (err) => log.error({ err }, 'mcp handler failed') });
 
-  return (req, res) => {
+  return (req, res, principal = ANONYMOUS) => {
     if (fastPath === undefined || req.method !== 'POST' || !isJsonContentType(req.headers['content-type'] ?? null)) {
       void sdk(req, res);
       return;
@@ -63,17 +63,17 @@ export function createMcpEndpoint(options: McpEndpointOptions): (req: IncomingMe
         void sdk(req, res, body);
         return;
       }
-      serveFast(plan, body, req, res);
+      serveFast(plan, body, req, res, principal);
     });
   };
 
-  function serveFast(plan: FastPlan, body: unknown, req: IncomingMessage, res: ServerResponse): void {
+  function serveFast(plan: FastPlan, body: unknown, req: IncomingMessage, res: ServerResponse, principal: Principal): void {
     // A client that goes away cancels the call (and so the backend request).
     const gone = new OneShotSignal();
     res.on('close', () => {
       if (!res.writableFinished) gone.abort(new Error('the client closed the connection'));
     });
-    fastPath!(plan, ANONYMOUS, gone).then(
+    fastPath!(plan, principal, gone).then(
       (text) => {
         if (text === undefined) {
           void sdk(req, res, body);
@@ -127,6 +127,7 @@ function replay(req: IncomingMessage, raw: Buffer) {
     method: req.method,
     url: req.url,
     headers: req.headers,
+    auth: (req as IncomingMessage & { auth?: AuthInfo }).auth,
     async *[Symbol.asyncIterator]() {
       yield raw;
     },

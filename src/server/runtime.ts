@@ -1,11 +1,14 @@
 import { resolve } from 'node:path';
-import type { McpServerFactory } from '@modelcontextprotocol/server';
+import type { CallToolResult, McpServerFactory } from '@modelcontextprotocol/server';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { createToolCaller } from '../mcp/call-tool.js';
 import { createFastPath, type FastPlan } from '../mcp/fast-path.js';
 import { createServerFactory, SERVER_INFO } from '../mcp/server-factory.js';
-import type { CancelSignal, Principal } from '../policy/compose.js';
+import { createVisibility } from '../mcp/visibility.js';
+import { createAuthenticator, type Authenticator } from '../policy/authenticate.js';
+import type { CancelSignal, Policy, Principal } from '../policy/compose.js';
+import { authorize, compileRules, toolTarget } from '../policy/rules.js';
 import { loadBackends } from '../registry/load-backends.js';
 import { fileImportCache } from '../openapi/import-cache.js';
 import type { ToolRegistry } from '../registry/registry.js';
@@ -17,6 +20,8 @@ export interface Runtime {
   factory: McpServerFactory;
   /** The hot path for plain tools/call and tools/list (see mcp/fast-path.ts). */
   fastPath: (plan: FastPlan, principal: Principal, signal: CancelSignal) => Promise<string | undefined>;
+  /** Verifies a request's credentials; undefined when every call is anonymous. */
+  authenticate: Authenticator | undefined;
   close: () => Promise<void>;
 }
 
@@ -31,8 +36,45 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
     connections: config.upstream.connections,
   });
   const backendTimeouts = new Map(config.backends.flatMap((b) => (b.timeoutMs === undefined ? [] : [[b.name, b.timeoutMs] as const])));
-  const callTool = createToolCaller({ forwarder, policies: [], log, backendTimeouts });
-  const factory = createServerFactory({ registry, callTool, pageSize: config.mcp.pageSize });
-  const fastPath = createFastPath({ registry, callTool, pageSize: config.mcp.pageSize, serverInfo: SERVER_INFO });
-  return { registry, factory, fastPath, close: () => forwarder.close() };
+  // Authorisation: the same rules decide calls (a policy in the chain) and what tools/list shows.
+  const authorizer = config.rules !== undefined && config.rules.length > 0 ? compileRules(config.rules) : undefined;
+  const policies: Policy<CallToolResult>[] = [];
+  if (authorizer !== undefined) {
+    policies.push(
+      authorize(authorizer, (ctx) => {
+        const served = registry().get(ctx.target);
+        // The chain only runs for operations (call_operation runs it under the operation's name).
+        return served?.kind === 'operation' ? toolTarget(served.definition) : { kind: 'tool', name: ctx.target, backend: ctx.backend, method: '', readOnly: false };
+      }),
+    );
+  }
+  const visibleTools = authorizer === undefined ? undefined : createVisibility(authorizer);
+  const callTool = createToolCaller({ forwarder, policies, log, backendTimeouts });
+  const pageSize = config.mcp.pageSize;
+  const factory = createServerFactory({ registry, callTool, pageSize, ...(visibleTools ? { visibleTools } : {}) });
+  const fastPath = createFastPath({ registry, callTool, pageSize, serverInfo: SERVER_INFO, ...(visibleTools ? { visibleTools } : {}) });
+  return { registry, factory, fastPath, authenticate: createAuthentication(config), close: () => forwarder.close() };
+}
+
+/**
+ * The inbound authenticator from `auth`, or undefined when no credential mode is
+ * configured (every call is anonymous). The JWT audience defaults to the
+ * gateway's own MCP URL (RFC 8707 canonical resource).
+ */
+function createAuthentication(config: GatehouseConfig): Authenticator | undefined {
+  const auth = config.auth;
+  if (auth === undefined || (auth.jwt === undefined && (auth.apiKeys ?? []).length === 0)) return undefined;
+  const jwt = auth.jwt;
+  return createAuthenticator({
+    ...(jwt !== undefined ? { jwt: { ...jwt, audience: jwt.audience ?? resourceUrl(config) } } : {}),
+    ...(auth.apiKeys !== undefined && auth.apiKeys.length > 0 ? { apiKeys: auth.apiKeys } : {}),
+    ...(auth.apiKeyHeader !== undefined ? { apiKeyHeader: auth.apiKeyHeader } : {}),
+    ...(auth.allowAnonymous !== undefined ? { allowAnonymous: auth.allowAnonymous } : {}),
+  });
+}
+
+/** The canonical URL of the MCP endpoint (RFC 8707 resource; RFC 9728 `resource`). */
+export function resourceUrl(config: GatehouseConfig, requestHost?: string): string {
+  if (config.server.publicUrl !== undefined) return `${config.server.publicUrl.replace(/\/+$/, '')}/mcp`;
+  return `http://${requestHost ?? `${config.server.host}:${config.server.port}`}/mcp`;
 }
