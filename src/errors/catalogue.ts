@@ -17,6 +17,7 @@ export const ERRORS = {
   GH_UPSTREAM_CONNECT: { status: 502, meaning: 'The backend could not be reached (connection refused, DNS, TLS).' },
   GH_UPSTREAM_ABORTED: { status: 499, meaning: 'The caller cancelled the call; the backend request was aborted.' },
   GH_UPSTREAM_FAILED: { status: 502, meaning: 'The backend request failed for another reason.' },
+  GH_UPSTREAM_AUTH: { status: 502, meaning: 'Backend credentials could not be obtained: the token endpoint is unreachable or refused.' },
   GH_REQUEST_BUILD_FAILED: { status: 400, meaning: 'The backend request could not be built from the arguments.' },
   GH_HOST_NOT_ALLOWED: { status: 403, meaning: 'The Host or Origin header is not allowed (DNS rebinding protection).' },
   GH_POLICY_DENIED: { status: 403, meaning: 'An authorisation rule does not allow this caller to call this tool or model.' },
