@@ -1,3 +1,4 @@
+import type { CredentialConfig } from '../upstream/credentials.js';
 import type { RuleConfig } from '../policy/rules.js';
 /**
  * JSON Schema of gatehouse.yaml. The single source of truth for the
@@ -166,6 +167,13 @@ export const configSchema = {
           spec: { type: 'string', minLength: 1, description: 'File path (relative to the config file) or http(s) URL.' },
           baseUrl: { type: 'string', pattern: '^https?://', description: "Overrides the spec's server URL." },
           timeoutMs: { type: 'integer', minimum: 1 },
+          credentials: {
+            type: 'object',
+            required: ['type'],
+            description: 'How Gatehouse authenticates to this backend (upstream/credentials.ts); checked at start.',
+            properties: { type: { enum: ['none', 'apiKey', 'bearer', 'basic', 'oauth2', 'tokenExchange'] } },
+          },
+          passthrough: { type: 'boolean', default: false, description: "Forward the caller's Authorization header (off: the caller's token never reaches the backend)." },
           allowExternalRefs: { type: 'boolean', default: false },
           include: operationFilterSchema,
           exclude: operationFilterSchema,
@@ -200,6 +208,9 @@ export interface OperationOverrideConfig {
 
 /** A backend as configured. */
 export interface BackendConfig {
+  /** Outbound credentials (see upstream/credentials.ts). */
+  credentials?: CredentialConfig;
+  passthrough?: boolean;
   name: string;
   spec: string;
   baseUrl?: string;

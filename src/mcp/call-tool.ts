@@ -7,6 +7,7 @@ import type { RegisteredTool, ServedTool } from '../registry/registry.js';
 import { buildRequest } from '../upstream/build-request.js';
 import type { Forwarder } from '../upstream/forward.js';
 import { toCallToolResult } from '../upstream/map-result.js';
+import { withRetryOn401, type Credentials } from '../upstream/credentials.js';
 import { createSearchTools } from './search-tools.js';
 import { errorResult } from './tool-result.js';
 
@@ -16,6 +17,8 @@ export interface ToolCallerOptions {
   log: Logger;
   /** Per-backend total timeout overrides (ms). */
   backendTimeouts?: ReadonlyMap<string, number>;
+  /** Per-backend outbound credentials (absent: none). */
+  credentials?: ReadonlyMap<string, Credentials>;
 }
 
 export interface ToolCall {
@@ -25,6 +28,8 @@ export interface ToolCall {
   principal: Principal;
   requestId: string;
   signal: CancelSignal;
+  /** The caller's own Authorization header: sent on only to passthrough backends or as a token-exchange subject. */
+  authorization?: string | undefined;
 }
 
 /** Runs one operation: what a tools/call of it and `<backend>_call_operation` share. */
@@ -39,6 +44,7 @@ export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) =
   const { forwarder, log } = options;
   const chain = compose(options.policies);
   const timeouts = options.backendTimeouts ?? new Map<string, number>();
+  const credentials = options.credentials ?? new Map<string, Credentials>();
 
   const callOperation: OperationCaller = async (tool, call) => {
     const { args, signal } = call;
@@ -63,7 +69,14 @@ export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) =
       return await chain(ctx, async () => {
         const request = buildRequest(def.binding, args);
         const timeoutMs = timeouts.get(def.backend);
-        const response = await forwarder.forward(request, timeoutMs === undefined ? { signal } : { signal, timeoutMs });
+        const forwardOptions = timeoutMs === undefined ? { signal } : { signal, timeoutMs };
+        const backendCredentials = credentials.get(def.backend);
+        const response =
+          backendCredentials === undefined
+            ? await forwarder.forward(request, forwardOptions)
+            : await withRetryOn401(backendCredentials, request, call.authorization === undefined ? {} : { authorization: call.authorization }, (req) =>
+                forwarder.forward(req, forwardOptions),
+              );
         return toCallToolResult(response, { hasOutputSchema: def.outputSchema !== undefined });
       });
     } catch (err) {

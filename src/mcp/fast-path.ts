@@ -131,11 +131,13 @@ export interface FastPathOptions {
  * when the SDK must answer instead (unknown tool, invalid cursor: the SDK owns
  * protocol errors).
  */
-export function createFastPath(options: FastPathOptions): (plan: FastPlan, principal: Principal, signal: CancelSignal) => Promise<string | undefined> {
+export function createFastPath(
+  options: FastPathOptions,
+): (plan: FastPlan, principal: Principal, signal: CancelSignal, authorization?: string) => Promise<string | undefined> {
   const { registry, callTool, pageSize } = options;
   // 2026-07-28 results carry the server's identity and (for cacheable lists) cache hints.
   const modernMeta = { [SERVER_INFO_KEY]: options.serverInfo };
-  return async (plan, principal, signal) => {
+  return async (plan, principal, signal, authorization) => {
     let result: Record<string, unknown>;
     if (plan.method === 'tools/list') {
       const snapshot = registry();
@@ -151,6 +153,7 @@ export function createFastPath(options: FastPathOptions): (plan: FastPlan, princ
         principal,
         requestId: randomUUID(),
         signal,
+        authorization,
       });
       result = plan.era === 'modern' ? { ...called, resultType: 'complete', _meta: modernMeta } : (called as Record<string, unknown>);
     }

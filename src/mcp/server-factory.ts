@@ -66,6 +66,7 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
         principal,
         requestId: randomUUID(),
         signal: ctx.mcpReq.signal,
+        authorization: ctx.http?.authInfo?.token ? `Bearer ${ctx.http.authInfo.token}` : undefined,
       });
       return server.projectCallToolResult(result, tool.tool.outputSchema);
     });

@@ -5,7 +5,7 @@ import { createMcpHandler, type AuthInfo } from '@modelcontextprotocol/server';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { GatehouseError, isGatehouseError } from '../errors/catalogue.js';
-import { authInfoFor } from '../mcp/server-factory.js';
+import { ANONYMOUS, authInfoFor } from '../mcp/server-factory.js';
 import { resourceUrl, type Runtime } from './runtime.js';
 import { createMcpEndpoint } from './mcp-endpoint.js';
 
@@ -89,6 +89,9 @@ export function createHttpHandler(options: AppOptions): { handle: (req: Incoming
       if (!checkOrigin(req, res)) return;
       const { authenticate } = runtime;
       if (authenticate === undefined) {
+        // No inbound auth: the caller's bearer (if any) only matters to passthrough backends.
+        const token = bearerToken(req.headers.authorization);
+        if (token !== undefined) (req as IncomingMessage & { auth?: AuthInfo }).auth = authInfoFor(ANONYMOUS, token);
         endpoint(req, res);
         return;
       }

@@ -10,7 +10,7 @@ export interface McpEndpointOptions {
   /** The SDK's handler: the authority for everything the fast path does not take. */
   handler: McpHttpHandler;
   /** Answers a planned request, or undefined to hand it to the SDK. Omit to disable the fast path. */
-  fastPath?: (plan: FastPlan, principal: Principal, signal: CancelSignal) => Promise<string | undefined>;
+  fastPath?: (plan: FastPlan, principal: Principal, signal: CancelSignal, authorization?: string) => Promise<string | undefined>;
   maxRequestBytes: number;
   log: Logger;
 }
@@ -73,7 +73,9 @@ export function createMcpEndpoint(options: McpEndpointOptions): (req: IncomingMe
     res.on('close', () => {
       if (!res.writableFinished) gone.abort(new Error('the client closed the connection'));
     });
-    fastPath!(plan, principal, gone).then(
+    // The caller's bearer token, as the SDK path sees it (AuthInfo.token).
+    const token = (req as IncomingMessage & { auth?: AuthInfo }).auth?.token;
+    fastPath!(plan, principal, gone, token ? `Bearer ${token}` : undefined).then(
       (text) => {
         if (text === undefined) {
           void sdk(req, res, body);

@@ -13,13 +13,15 @@ import { loadBackends } from '../registry/load-backends.js';
 import { fileImportCache } from '../openapi/import-cache.js';
 import type { ToolRegistry } from '../registry/registry.js';
 import { createForwarder } from '../upstream/forward.js';
+import { createCredentials, type Credentials } from '../upstream/credentials.js';
+import { GatehouseError } from '../errors/catalogue.js';
 
 /** Everything both serving modes (HTTP and stdio) share. */
 export interface Runtime {
   registry: () => ToolRegistry;
   factory: McpServerFactory;
   /** The hot path for plain tools/call and tools/list (see mcp/fast-path.ts). */
-  fastPath: (plan: FastPlan, principal: Principal, signal: CancelSignal) => Promise<string | undefined>;
+  fastPath: (plan: FastPlan, principal: Principal, signal: CancelSignal, authorization?: string) => Promise<string | undefined>;
   /** Verifies a request's credentials; undefined when every call is anonymous. */
   authenticate: Authenticator | undefined;
   close: () => Promise<void>;
@@ -49,7 +51,17 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
     );
   }
   const visibleTools = authorizer === undefined ? undefined : createVisibility(authorizer);
-  const callTool = createToolCaller({ forwarder, policies, log, backendTimeouts });
+  const credentials = new Map<string, Credentials>();
+  for (const b of config.backends) {
+    if (b.credentials === undefined && !b.passthrough) continue;
+    try {
+      credentials.set(b.name, createCredentials(b.credentials ?? { type: 'none' }, {}, { passthrough: b.passthrough === true }));
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      throw new GatehouseError('GH_CONFIG_INVALID', `${config.file}: backends "${b.name}" credentials: ${message}`, { cause: err });
+    }
+  }
+  const callTool = createToolCaller({ forwarder, policies, log, backendTimeouts, credentials });
   const pageSize = config.mcp.pageSize;
   const factory = createServerFactory({ registry, callTool, pageSize, ...(visibleTools ? { visibleTools } : {}) });
   const fastPath = createFastPath({ registry, callTool, pageSize, serverInfo: SERVER_INFO, ...(visibleTools ? { visibleTools } : {}) });
