@@ -89,6 +89,15 @@ describe('JWT', () => {
     expect(await auth(bearer(t2))).toMatchObject({ id: 'u-8', scopes: ['c', 'd'], groups: [] });
   });
 
+  it('remembers a verified token only until it expires', async () => {
+    const auth = createAuthenticator({ jwt: { jwks: { keys: [ec.jwk] }, issuer: ISS, audience: AUD, clockToleranceSec: 0 } });
+    const token = await mint(ec, {}, { exp: now() + 1 });
+    expect(await auth(bearer(token))).toMatchObject({ id: 'alice' });
+    expect(await auth(bearer(token))).toMatchObject({ id: 'alice' }); // from the cache
+    await new Promise((r) => setTimeout(r, 2100));
+    await rejects(auth(bearer(token)), 'GH_AUTH_INVALID');
+  });
+
   it('works with a local JWKS too', async () => {
     const auth = createAuthenticator({ jwt: { jwks: { keys: [ec.jwk] }, issuer: ISS, audience: AUD } });
     expect(await auth(bearer(await mint(ec)))).toMatchObject({ id: 'alice', kind: 'jwt' });

@@ -210,13 +210,33 @@ function buildJwtVerifier(o: JwtOptions): (token: string) => Promise<Principal> 
     requiredClaims: ['exp'],
   };
 
+  // Verified tokens, remembered until they expire: an agent sends the same token
+  // with every call, and an RS256/ES256 signature check costs ~0.3 ms on this
+  // class of machine (bench/auth-overhead.mjs) — more than the rest of a call.
+  // The cache only skips re-checking what was already checked: an entry lives
+  // no longer than the token's own `exp`, and failures are never cached.
+  const verified = new Map<string, { principal: Principal; expiresAt: number }>();
+  const VERIFIED_MAX = 10_000;
+
   return async (token) => {
+    const hit = verified.get(token);
+    if (hit !== undefined) {
+      if (hit.expiresAt > Date.now()) return hit.principal;
+      verified.delete(token);
+    }
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, keys, verifyOptions));
     } catch (err) {
       throw joseToGatehouse(err);
     }
+    const principal = principalFromPayload(payload);
+    if (verified.size >= VERIFIED_MAX) verified.clear();
+    verified.set(token, { principal, expiresAt: (payload.exp as number) * 1000 });
+    return principal;
+  };
+
+  function principalFromPayload(payload: JWTPayload): Principal {
     const subject = claimAt(payload, claims.subject ?? 'sub');
     if (typeof subject !== 'string' || subject === '') {
       throw new GatehouseError('GH_AUTH_INVALID', `token has no "${claims.subject ?? 'sub'}" claim`);
@@ -225,7 +245,7 @@ function buildJwtVerifier(o: JwtOptions): (token: string) => Promise<Principal> 
     const client = claims.client === undefined ? (payload['client_id'] ?? payload['azp']) : claimAt(payload, claims.client);
     if (typeof client === 'string' && client !== '') principal.client = client;
     return principal;
-  };
+  }
 }
 
 function claimAt(payload: JWTPayload, name: string): unknown {
