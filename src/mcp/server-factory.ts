@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ProtocolError, ProtocolErrorCode, Server, type AuthInfo, type CallToolResult, type Implementation, type McpServerFactory, type Tool } from '@modelcontextprotocol/server';
-import type { Principal } from '../policy/compose.js';
+import { ANONYMOUS, type Principal } from '../policy/compose.js';
 import type { ToolRegistry } from '../registry/registry.js';
 import { VERSION } from '../version.js';
 import type { ToolCall } from './call-tool.js';
@@ -18,7 +18,6 @@ export interface ServerFactoryOptions {
 /** Who Gatehouse says it is, in both eras. */
 export const SERVER_INFO: Implementation = { name: 'gatehouse', title: 'Gatehouse', version: VERSION };
 
-export const ANONYMOUS: Principal = { id: 'anonymous', kind: 'anonymous' };
 
 /**
  * The principal the HTTP edge authenticated, carried through the SDK as

@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose';
 import type { JSONWebKeySet, JWTPayload, JWTVerifyGetKey } from 'jose';
 import { GatehouseError } from '../errors/catalogue.js';
-import type { Principal } from './compose.js';
+import { ANONYMOUS, type Principal } from './compose.js';
 
 /** Where to find principal fields in a JWT. Each is a claim name; a dotted path (`realm_access.roles`) is tried when no claim has that exact name. */
 export interface JwtClaimNames {
@@ -57,7 +57,6 @@ export interface AuthenticatorOptions {
 
 export type Authenticator = (headers: IncomingHttpHeaders) => Promise<Principal>;
 
-export const ANONYMOUS: Principal = Object.freeze({ id: 'anonymous', kind: 'anonymous', scopes: Object.freeze([]) });
 
 const DEFAULT_ALGORITHMS = ['RS256', 'ES256', 'PS256', 'EdDSA'];
 // Asymmetric JWS algorithms (RFC 7518 §3.1, RFC 8037, RFC 8812). The keys come from a

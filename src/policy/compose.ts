@@ -11,6 +11,9 @@ export interface Principal {
   groups?: readonly string[];
 }
 
+/** The caller when no credentials are required or presented. */
+export const ANONYMOUS: Principal = Object.freeze({ id: 'anonymous', kind: 'anonymous', scopes: Object.freeze([]) as readonly string[] });
+
 /**
  * What a call needs of a cancellation signal. An AbortSignal is one; the HTTP
  * fast path passes a lighter one-shot signal (see server/mcp-endpoint.ts).

@@ -5,7 +5,8 @@ import { createMcpHandler, type AuthInfo } from '@modelcontextprotocol/server';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { GatehouseError, isGatehouseError } from '../errors/catalogue.js';
-import { ANONYMOUS, authInfoFor } from '../mcp/server-factory.js';
+import { authInfoFor } from '../mcp/server-factory.js';
+import { ANONYMOUS } from '../policy/compose.js';
 import { resourceUrl, type Runtime } from './runtime.js';
 import { createMcpEndpoint } from './mcp-endpoint.js';
 

@@ -4,7 +4,7 @@ import { toNodeHandler } from '@modelcontextprotocol/node';
 import type { Logger } from '../log/logger.js';
 import type { FastPlan } from '../mcp/fast-path.js';
 import { planFastPath } from '../mcp/fast-path.js';
-import type { CancelSignal, Principal } from '../policy/compose.js';
+import { ANONYMOUS, type CancelSignal, type Principal } from '../policy/compose.js';
 
 export interface McpEndpointOptions {
   /** The SDK's handler: the authority for everything the fast path does not take. */
@@ -15,7 +15,6 @@ export interface McpEndpointOptions {
   log: Logger;
 }
 
-const ANONYMOUS: Principal = { id: 'anonymous', kind: 'anonymous' };
 
 /**
  * `/mcp` for node:http. POST bodies are read once; a request the fast path
