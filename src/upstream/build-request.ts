@@ -14,6 +14,7 @@ import { GatehouseError } from '../errors/catalogue.js';
 import type { HttpBinding, ParameterBinding } from '../openapi/tool-definition.js';
 import { bodyValue, encodeBody } from './encode-body.js';
 import { serializeCookie, serializeHeader, serializePath, serializeQuery } from './serialize-parameter.js';
+import { FRAMING_HEADERS, HEADER_VALUE_INVALID, HTTP_TOKEN } from './http-fields.js';
 
 /** An HTTP request ready for `forward()`. */
 export interface BuiltRequest {
@@ -42,30 +43,17 @@ export const DEFAULT_ACCEPT = 'application/json, */*;q=0.8';
  * Header parameters that are never sent from arguments. OAS 3.1 §4.8.12.1:
  * `Accept`, `Content-Type` and `Authorization` parameters SHALL be ignored.
  * The rest would let an argument change framing, routing or credentials
- * (RFC 9110 §7.2 Host, RFC 9112 §6 framing, hop-by-hop fields); `Cookie` is
- * built from cookie parameters.
+ * (FRAMING_HEADERS, and proxy credentials).
  */
-const IGNORED_HEADERS = new Set([
+const IGNORED_HEADERS: ReadonlySet<string> = new Set([
+  ...FRAMING_HEADERS,
   'accept',
-  'content-type',
   'authorization',
-  'host',
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'keep-alive',
-  'upgrade',
-  'te',
-  'trailer',
-  'expect',
   'proxy-authorization',
   'proxy-connection',
-  'cookie',
 ]);
 
-const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const HEADER_INJECTION = /[\r\n\0]/;
-const HEADER_INVALID = /[^\t\x20-\x7e\x80-\xff]/;
 
 /**
  * Builds the backend request for one tool call. `args` must already be
@@ -144,7 +132,7 @@ function checkHeaderValue(text: string, what: string): void {
   if (HEADER_INJECTION.test(text)) {
     throw new GatehouseError('GH_REQUEST_BUILD_FAILED', `The value of ${what} contains CR, LF or NUL, which are not allowed in an HTTP header.`);
   }
-  if (HEADER_INVALID.test(text)) {
+  if (HEADER_VALUE_INVALID.test(text)) {
     throw new GatehouseError(
       'GH_REQUEST_BUILD_FAILED',
       `The value of ${what} contains control characters or characters outside Latin-1, which cannot be sent in an HTTP header.`,

@@ -19,6 +19,7 @@ import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { GatehouseError } from '../errors/catalogue.js';
 import type { BuiltRequest } from './build-request.js';
+import { FRAMING_HEADERS, HEADER_VALUE_INVALID, HTTP_TOKEN } from './http-fields.js';
 
 /** How Gatehouse authenticates to one backend. Values arrive already `${VAR}`-interpolated. */
 export type CredentialConfig =
@@ -87,24 +88,8 @@ const GRANT_CLIENT_CREDENTIALS = 'client_credentials';
 const GRANT_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const TOKEN_TYPE_ACCESS = 'urn:ietf:params:oauth:token-type:access_token';
 
-const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const HEADER_INVALID = /[^\t\x20-\x7e\x80-\xff]/;
 /** RFC 6265 §4.1.1 cookie-octet. */
 const COOKIE_VALUE = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*$/;
-/** Header names an API key may not take: framing, routing, or built elsewhere. */
-const RESERVED_HEADERS = new Set([
-  'host',
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'keep-alive',
-  'upgrade',
-  'te',
-  'trailer',
-  'expect',
-  'cookie',
-  'content-type',
-]);
 
 /**
  * Checks `config` once and returns the function that applies it. Throws
@@ -126,7 +111,7 @@ export function createCredentials(config: CredentialConfig, deps: CredentialDeps
       headers[lower] = value;
     }
     if (passthrough && caller.authorization !== undefined && caller.authorization !== '') {
-      if (HEADER_INVALID.test(caller.authorization)) {
+      if (HEADER_VALUE_INVALID.test(caller.authorization)) {
         throw new GatehouseError('GH_AUTH_INVALID', 'The Authorization header contains characters that cannot be forwarded.');
       }
       headers.authorization = caller.authorization;
@@ -215,7 +200,7 @@ function apiKey(config: Extract<CredentialConfig, { type: 'apiKey' }>): Strategy
     case 'header': {
       const name = config.name.toLowerCase();
       if (!HTTP_TOKEN.test(name)) throw configError(`apiKey header name ${JSON.stringify(config.name)} is not a valid HTTP field name.`);
-      if (RESERVED_HEADERS.has(name)) throw configError(`apiKey header name ${JSON.stringify(config.name)} is reserved; use in: cookie for cookies.`);
+      if (FRAMING_HEADERS.has(name)) throw configError(`apiKey header name ${JSON.stringify(config.name)} is reserved; use in: cookie for cookies.`);
       const value = checkHeaderValue(config.value, `apiKey header ${config.name} value`);
       return {
         header: name,
@@ -536,7 +521,7 @@ async function requestToken(ep: TokenEndpoint, params: URLSearchParams): Promise
   }
 
   const token = fields.access_token;
-  if (typeof token !== 'string' || token === '' || HEADER_INVALID.test(token)) {
+  if (typeof token !== 'string' || token === '' || HEADER_VALUE_INVALID.test(token)) {
     throw new GatehouseError('GH_UPSTREAM_AUTH', `Could not obtain backend credentials: the token endpoint ${ep.label} answered without a usable access_token.`);
   }
   const type = fields.token_type;
@@ -574,7 +559,7 @@ function formEncode(value: string): string {
 
 function checkHeaderValue(value: string, what: string): string {
   if (value === '') throw configError(`${what} must not be empty.`);
-  if (HEADER_INVALID.test(value)) throw configError(`${what} contains characters that cannot be sent in an HTTP header (control characters or non-Latin-1).`);
+  if (HEADER_VALUE_INVALID.test(value)) throw configError(`${what} contains characters that cannot be sent in an HTTP header (control characters or non-Latin-1).`);
   return value;
 }
 
