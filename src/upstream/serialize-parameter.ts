@@ -178,19 +178,36 @@ export function serializeQuery(param: QuerySerialization, value: unknown, out: s
     return;
   }
 
+  // form, and the n/a exploded spaceDelimited/pipeDelimited, repeat pairs when exploded.
+  const sep = param.style === 'spaceDelimited' ? '%20' : param.style === 'pipeDelimited' ? '|' : ',';
+  appendForm(name, value, param.explode, sep, enc, encodeQueryName, out);
+}
+
+/**
+ * RFC 6570 form-style expansion (`name=v`, `name=a&name=b` or `name=a,b`;
+ * objects as `k=v` pairs or `name=k,v`), shared by query and cookie parameters,
+ * which differ only in how names and values are encoded.
+ */
+function appendForm(
+  name: string,
+  value: unknown,
+  explode: boolean,
+  sep: string,
+  enc: (s: string) => string,
+  encName: (s: string) => string,
+  out: string[],
+): void {
   const v = expandable(value);
   if (v === undefined) return;
   if (v.kind === 'primitive') {
     out.push(name + '=' + enc(v.value));
     return;
   }
-  if (param.explode) {
-    // form, and the n/a exploded spaceDelimited/pipeDelimited, repeat pairs.
+  if (explode) {
     if (v.kind === 'array') for (const item of v.items) out.push(name + '=' + enc(item));
-    else for (const [k, val] of v.entries) out.push(encodeQueryName(k) + '=' + enc(val));
+    else for (const [k, val] of v.entries) out.push(encName(k) + '=' + enc(val));
     return;
   }
-  const sep = param.style === 'spaceDelimited' ? '%20' : param.style === 'pipeDelimited' ? '|' : ',';
   const items = v.kind === 'array' ? v.items : flattenEntries(v.entries);
   out.push(name + '=' + joinEncoded(items, sep, enc));
 }
@@ -316,17 +333,5 @@ export function serializeCookie(
     if (value !== undefined && value !== null) out.push(name + '=' + encodeCookieValue(contentText(value, param.contentType)));
     return;
   }
-  const v = expandable(value);
-  if (v === undefined) return;
-  if (v.kind === 'primitive') {
-    out.push(name + '=' + encodeCookieValue(v.value));
-    return;
-  }
-  if (param.explode) {
-    if (v.kind === 'array') for (const item of v.items) out.push(name + '=' + encodeCookieValue(item));
-    else for (const [k, val] of v.entries) out.push(encodeCookieValue(k) + '=' + encodeCookieValue(val));
-    return;
-  }
-  const items = v.kind === 'array' ? v.items : flattenEntries(v.entries);
-  out.push(name + '=' + joinEncoded(items, ',', encodeCookieValue));
+  appendForm(name, value, param.explode, ',', encodeCookieValue, encodeCookieValue, out);
 }
