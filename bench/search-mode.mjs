@@ -11,13 +11,14 @@
 //  4. describe and call_operation medians (call against a local stub backend);
 //  5. the gateway's RSS after start-up, after the first search, and its peak.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { syntheticSpec } from './synthetic-spec.mjs';
+import { freePort, listen, memoryMb } from './lib.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -29,10 +30,6 @@ const OPERATIONS = Number(values.operations);
 const SEARCHES = Number(values.searches);
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 
-async function listen(server) {
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return server.address().port;
-}
 
 const backend = createServer((req, res) => {
   req.resume();
@@ -42,9 +39,7 @@ const backend = createServer((req, res) => {
   });
 });
 const backendPort = await listen(backend);
-const probe = createServer();
-const port = await listen(probe);
-await new Promise((r) => probe.close(r));
+const port = await freePort();
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-search-bench-'));
 const specFile = join(dir, 'synthetic.json');
@@ -80,15 +75,7 @@ for (;;) {
   await new Promise((r) => setTimeout(r, 20));
 }
 const startupMs = performance.now() - started;
-const rss = () => {
-  try {
-    const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-    const kb = (key) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
-    return { rss: kb('VmRSS') / 1024, peak: kb('VmHWM') / 1024 };
-  } catch {
-    return { rss: NaN, peak: NaN };
-  }
-};
+const rss = () => memoryMb(child.pid);
 const rssReady = rss();
 
 const META = {

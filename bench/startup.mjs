@@ -20,11 +20,12 @@
 // shared machine swing widely, compare runs made under the same load.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request, createServer } from 'node:http';
+import { request } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { freePort, memoryMb } from './lib.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(ROOT, 'dist', 'cli', 'main.js');
@@ -56,13 +57,6 @@ const median = (xs) => {
 };
 const round = (x) => Math.round(x);
 
-async function freePort() {
-  const probe = createServer();
-  await new Promise((r) => probe.listen(0, '127.0.0.1', r));
-  const { port } = probe.address();
-  await new Promise((r) => probe.close(r));
-  return port;
-}
 
 /** One POST /mcp tools/list; resolves to { status, body } or rejects on a connection error. */
 function listTools(port, cursor) {
@@ -95,10 +89,6 @@ function resultOf(answer) {
   }
 }
 
-function rssMb(pid) {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Math.round(Number(m[1]) / 1024) : NaN;
-}
 
 /** One cold start: spawn, poll until the first tools/list answers, read every page, measure RSS, stop. */
 async function startOnce(dir, backendYaml) {
@@ -138,7 +128,7 @@ async function startOnce(dir, backendYaml) {
       bytes += Buffer.byteLength(JSON.stringify(page));
       tools += page.tools.length;
     }
-    return { firstListMs, bytes, tools, pages, rssMb: rssMb(child.pid) };
+    return { firstListMs, bytes, tools, pages, rssMb: memoryMb(child.pid).rss };
   } finally {
     child.kill('SIGTERM');
     await exited;

@@ -13,13 +13,14 @@
 // The reference (bench/reference-forwarder.mjs) is a minimal hand-written
 // JSON-RPC-to-HTTP forwarder: the practical floor on this machine, this run.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Pool } from 'undici';
+import { freePort, listen, memoryMb } from './lib.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -36,10 +37,6 @@ const ERA = values.era;
 
 const ITEM = JSON.stringify({ id: '42', name: 'widget', quantity: 7 });
 
-async function listen(server) {
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return server.address().port;
-}
 
 // The backend: the cheapest possible JSON answer, so the gateway's cost dominates.
 const backend = createServer((req, res) => {
@@ -48,9 +45,7 @@ const backend = createServer((req, res) => {
 });
 const backendPort = await listen(backend);
 
-const probe = createServer();
-const gatewayPort = await listen(probe);
-await new Promise((r) => probe.close(r));
+const gatewayPort = await freePort();
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
 const configFile = join(dir, 'gatehouse.yaml');
@@ -66,9 +61,7 @@ backends:
 );
 const gateway = spawn(process.execPath, ['dist/cli/main.js', 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit'] });
 const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
-const probe2 = createServer();
-const referencePort = await listen(probe2);
-await new Promise((r) => probe2.close(r));
+const referencePort = await freePort();
 const reference = spawn(process.execPath, [new URL('./reference-forwarder.mjs', import.meta.url).pathname, String(referencePort), `http://127.0.0.1:${backendPort}`], { stdio: 'inherit' });
 const referenceUrl = `http://127.0.0.1:${referencePort}`;
 for (let i = 0; ; i++) {
@@ -81,10 +74,7 @@ for (let i = 0; ; i++) {
   await new Promise((r) => setTimeout(r, 50));
 }
 
-const rssMb = () => {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${gateway.pid}/status`, 'utf8'));
-  return m ? Math.round(Number(m[1]) / 1024) : NaN;
-};
+const rssMb = () => memoryMb(gateway.pid).rss;
 
 const META = { 'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': { name: 'bench', version: '1' }, 'io.modelcontextprotocol/clientCapabilities': {} };
 const callBody = (id) =>
