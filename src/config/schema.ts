@@ -141,6 +141,11 @@ export const configSchema = {
           description: 'Serve anonymous calls on a non-loopback bind (insecure; logged loudly at start).',
         },
         scopesSupported: { type: 'array', items: { type: 'string' }, description: 'Listed in the RFC 9728 metadata.' },
+        requiredScopes: {
+          type: 'array',
+          items: { type: 'string', minLength: 1, pattern: '^[!#-\\[\\]-~]+$' },
+          description: 'Scopes every /mcp request needs (all of them); a token without them gets 403 insufficient_scope.',
+        },
       },
     },
     rules: {
@@ -258,6 +263,7 @@ export interface GatehouseConfig {
     allowAnonymous?: boolean;
     allowUnauthenticatedPublic: boolean;
     scopesSupported?: string[];
+    requiredScopes?: string[];
   };
   /** Authorisation rules; none = everything allowed. */
   rules?: RuleConfig[];

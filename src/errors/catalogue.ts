@@ -25,6 +25,11 @@ export const ERRORS = {
   GH_AUTH_INVALID: { status: 401, meaning: 'The credentials are not valid (bad, expired or forged token, or unknown API key).' },
   GH_AUTH_FORBIDDEN: { status: 403, meaning: 'The credentials are valid but lack the scope the call needs.' },
   GH_AUTH_UNAVAILABLE: { status: 503, meaning: 'The token could not be checked: the JWKS endpoint is unreachable or broken.' },
+  GH_RATE_LIMITED: { status: 429, meaning: 'A rate-limit rule refused the call; details.retryAfterSeconds says when to retry.' },
+  GH_RATE_LIMIT_UNAVAILABLE: { status: 503, meaning: 'The rate-limit store is unreachable and rateLimits.onStoreError is "closed".' },
+  GH_BACKEND_BUSY: { status: 503, meaning: 'The backend already has its maximum number of calls in flight (backends[].maxConcurrent).' },
+  GH_BACKEND_UNAVAILABLE: { status: 503, meaning: 'The backend kept failing; its circuit breaker is open until the cool-down ends.' },
+  GH_ADMIN_FORBIDDEN: { status: 403, meaning: 'The caller lacks the admin scope an /admin endpoint requires.' },
   GH_INTERNAL: { status: 500, meaning: 'An unexpected error inside Gatehouse.' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 

@@ -219,3 +219,15 @@ describe('importBackend', () => {
     expect((err as GatehouseError).message).toContain('#/paths/~1pets/get/responses');
   });
 });
+
+describe('apiKey security schemes', () => {
+  it('reads OpenAPI 3 components.securitySchemes of type apiKey only', async () => {
+    const imported = await importBackend({ name: 'adyen', spec: join(SPECS, 'real', 'adyen.com_TfmAPIService.json') });
+    expect(imported.apiKeySchemes).toEqual({ ApiKeyAuth: { in: 'header', name: 'X-API-Key' } });
+  });
+
+  it('reads Swagger 2.0 securityDefinitions through the conversion', async () => {
+    const imported = await importBackend({ name: 'pets', spec: join(SPECS, 'edge', 'swagger2-petstore.json') });
+    expect(imported.apiKeySchemes).toEqual({ api_key: { in: 'header', name: 'api_key' } });
+  });
+});

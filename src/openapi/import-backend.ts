@@ -62,6 +62,14 @@ export interface ImportedBackend {
   version: string;
   /** OpenAPI version of the spec as read (2.0 specs are converted to 3.0 on import). */
   specVersion: SpecVersion;
+  /** The spec's `apiKey` security schemes by name: where a static API key credential goes. */
+  apiKeySchemes?: Record<string, ApiKeyPlacement>;
+}
+
+/** Where an API key is sent, as an OpenAPI `apiKey` security scheme declares it. */
+export interface ApiKeyPlacement {
+  in: 'header' | 'query' | 'cookie';
+  name: string;
 }
 
 export async function importBackend(opts: ImportBackendOptions): Promise<ImportedBackend> {
@@ -148,7 +156,23 @@ async function importUncached(opts: ImportBackendOptions): Promise<ImportedBacke
   const result: ImportedBackend = { tools, warnings, version: String(info['version'] ?? ''), specVersion: loaded.version };
   const title = str(info['title']);
   if (title) result.title = title;
+  const apiKeySchemes = collectApiKeySchemes(document, source);
+  if (Object.keys(apiKeySchemes).length > 0) result.apiKeySchemes = apiKeySchemes;
   return result;
+}
+
+/** `components.securitySchemes` entries of type apiKey (2.0 `securityDefinitions` arrive converted). */
+function collectApiKeySchemes(document: OasDocument, source: string): Record<string, ApiKeyPlacement> {
+  const out: Record<string, ApiKeyPlacement> = {};
+  const components = isObj(document.components) ? document.components : {};
+  const schemes = isObj(components['securitySchemes']) ? components['securitySchemes'] : {};
+  for (const [name, raw] of Object.entries(schemes)) {
+    const { value } = deref(document, raw, toPointer(['components', 'securitySchemes', name]), source);
+    if (!isObj(value) || value['type'] !== 'apiKey' || typeof value['name'] !== 'string' || value['name'] === '') continue;
+    const where = value['in'];
+    if (where === 'header' || where === 'query' || where === 'cookie') out[name] = { in: where, name: value['name'] };
+  }
+  return out;
 }
 
 interface Operation {

@@ -24,8 +24,11 @@ export interface ImportCache {
   set(specBytes: Buffer, options: unknown, value: ImportedBackend): Promise<void>;
 }
 
+/** Bumped whenever ImportedBackend changes shape, so older cache entries are not read. */
+const CACHE_FORMAT = '2';
+
 export function importCacheKey(specBytes: Buffer, options: unknown): string {
-  return createHash('sha256').update(VERSION).update('\0').update(JSON.stringify(options)).update('\0').update(specBytes).digest('hex');
+  return createHash('sha256').update(VERSION).update('\0').update(CACHE_FORMAT).update('\0').update(JSON.stringify(options)).update('\0').update(specBytes).digest('hex');
 }
 
 /** A cache in `dir` (created with mode 0700: entries become tools, so only this user may write them). */

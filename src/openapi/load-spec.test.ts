@@ -37,6 +37,18 @@ describe('loadSpec', () => {
   beforeAll(async () => {
     server = createServer((req, res) => {
       hits.push(req.url ?? '');
+      if (req.url === '/hang.json') return; // never answers
+      if (req.url === '/endless.json') {
+        // No content-length: the size limit must hold while streaming.
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const chunk = Buffer.alloc(16 * 1024, 0x20);
+        const pump = () => {
+          while (!res.destroyed && res.write(chunk));
+          if (!res.destroyed) res.once('drain', pump);
+        };
+        pump();
+        return;
+      }
       const body = served[req.url ?? ''];
       res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' }).end(body ?? '{}');
     });
@@ -61,6 +73,30 @@ describe('loadSpec', () => {
     const spec = await loadSpec(`${origin}/specs/petstore.json`);
     expect(spec.location).toBe(`${origin}/specs/petstore.json`);
     expect(spec.version).toBe('2.0');
+  });
+
+  it('stops reading a spec URL at the size limit, declared or streamed', async () => {
+    const declared = await failure(loadSpec(`${origin}/specs/petstore.json`, { maxBytes: 1024 }));
+    expect(declared.code).toBe('GH_SPEC_LOAD_FAILED');
+    expect(declared.message).toMatch(/petstore\.json.*larger than 1024 bytes/);
+    const streamed = await failure(loadSpec(`${origin}/endless.json`, { maxBytes: 256 * 1024 }));
+    expect(streamed.message).toMatch(/endless\.json.*larger than 262144 bytes/);
+  });
+
+  it('gives up on a spec URL that does not answer within the timeout', async () => {
+    const started = Date.now();
+    const hung = await failure(loadSpec(`${origin}/hang.json`, { timeoutMs: 300 }));
+    expect(hung.code).toBe('GH_SPEC_LOAD_FAILED');
+    expect(hung.message).toMatch(/hang\.json.*could not be fetched/);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('reads only http(s) URLs and files', async () => {
+    for (const url of ['ftp://127.0.0.1/spec.json', 'gopher://127.0.0.1/spec', 'data://text/plain,{}']) {
+      const err = await failure(loadSpec(url));
+      expect(err.code).toBe('GH_SPEC_LOAD_FAILED');
+      expect(err.message).toMatch(/only http\(s\) URLs and files/);
+    }
   });
 
   it('fails with GH_SPEC_LOAD_FAILED naming the source when it cannot be read or parsed', async () => {

@@ -33,6 +33,10 @@ export interface LoadSpecOptions {
    * (default false: local `#/...` refs only).
    */
   allowExternalRefs?: boolean;
+  /** Largest spec read over HTTP, in bytes (default 64 MiB). */
+  maxBytes?: number;
+  /** Deadline for fetching a spec (and each external ref) over HTTP (default 30 s). */
+  timeoutMs?: number;
 }
 
 export interface LoadedSpec {
@@ -56,7 +60,8 @@ const FETCH_TIMEOUT_MS = 30_000;
 export async function loadSpec(source: string, opts: LoadSpecOptions = {}): Promise<LoadedSpec> {
   const location = toLocation(source, opts.baseDir);
   const where = location === source ? `"${source}"` : `"${source}" (${location})`;
-  const text = await readSource(location, where);
+  const limits = { maxBytes: opts.maxBytes ?? MAX_SPEC_BYTES, timeoutMs: opts.timeoutMs ?? FETCH_TIMEOUT_MS };
+  const text = await readSource(location, where, limits);
   const document = await parseText(text, where);
   const version = detectVersion(document, where);
 
@@ -68,7 +73,7 @@ export async function loadSpec(source: string, opts: LoadSpecOptions = {}): Prom
     // The opt-in is the operator's: it covers internal hosts too (the resolver
     // blocks localhost and private addresses by default), since internal
     // services are what Gatehouse fronts.
-    const resolve = { external: true, http: { safeUrlResolver: false, timeout: FETCH_TIMEOUT_MS } };
+    const resolve = { external: true, http: { safeUrlResolver: false, timeout: limits.timeoutMs } };
     const SwaggerParser = await swaggerParser();
     doc = await keepServers(doc, () => new SwaggerParser().bundle(base, doc as never, { resolve }).then((d) => d as OasDocument)).catch((err: unknown) => {
       throw new GatehouseError('GH_SPEC_LOAD_FAILED', `OpenAPI spec ${where}: could not resolve an external $ref: ${messageOf(err)}`, { cause: err });
@@ -80,12 +85,16 @@ export async function loadSpec(source: string, opts: LoadSpecOptions = {}): Prom
 
 function toLocation(source: string, baseDir: string | undefined): string {
   if (/^https?:\/\//i.test(source)) return new URL(source).href;
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(source)?.[1];
+  if (scheme !== undefined && scheme.toLowerCase() !== 'file') {
+    throw new GatehouseError('GH_SPEC_LOAD_FAILED', `OpenAPI spec "${source}": only http(s) URLs and files can be read, not ${scheme}:`);
+  }
   if (/^file:/i.test(source)) return new URL(source).href;
   const path = isAbsolute(source) ? source : resolvePath(baseDir ?? process.cwd(), source);
   return pathToFileURL(path).href;
 }
 
-async function readSource(location: string, where: string): Promise<string> {
+async function readSource(location: string, where: string, limits: { maxBytes: number; timeoutMs: number }): Promise<string> {
   if (location.startsWith('file:')) {
     try {
       return await readFile(fileURLToPath(location), 'utf8');
@@ -97,7 +106,7 @@ async function readSource(location: string, where: string): Promise<string> {
   const { fetch } = await import('undici');
   let res;
   try {
-    res = await fetch(location, { signal: AbortSignal.timeout(FETCH_TIMEOUT_MS), headers: { accept: 'application/json, application/yaml;q=0.9, */*;q=0.5' } });
+    res = await fetch(location, { signal: AbortSignal.timeout(limits.timeoutMs), headers: { accept: 'application/json, application/yaml;q=0.9, */*;q=0.5' } });
   } catch (err) {
     throw new GatehouseError('GH_SPEC_LOAD_FAILED', `OpenAPI spec ${where} could not be fetched: ${messageOf(err)}`, { cause: err });
   }
@@ -107,16 +116,23 @@ async function readSource(location: string, where: string): Promise<string> {
   }
   const chunks: Uint8Array[] = [];
   let size = 0;
-  if (res.body) {
-    for await (const chunk of res.body) {
+  const declared = Number(res.headers.get('content-length') ?? 0);
+  const tooLarge = () => new GatehouseError('GH_SPEC_LOAD_FAILED', `OpenAPI spec ${where} is larger than ${limits.maxBytes} bytes`);
+  if (declared > limits.maxBytes) {
+    await res.body?.cancel();
+    throw tooLarge();
+  }
+  try {
+    // Leaving the loop early cancels the stream (and so the download).
+    for await (const chunk of res.body ?? []) {
       size += chunk.byteLength;
-      if (size > MAX_SPEC_BYTES) {
-        await res.body.cancel();
-        throw new GatehouseError('GH_SPEC_LOAD_FAILED', `OpenAPI spec ${where} is larger than ${MAX_SPEC_BYTES} bytes`);
-      }
+      if (size > limits.maxBytes) break;
       chunks.push(chunk);
     }
+  } catch (err) {
+    throw new GatehouseError('GH_SPEC_LOAD_FAILED', `OpenAPI spec ${where} could not be fetched: ${messageOf(err)}`, { cause: err });
   }
+  if (size > limits.maxBytes) throw tooLarge();
   return Buffer.concat(chunks).toString('utf8');
 }
 

@@ -180,3 +180,34 @@ describe('authorize policy', () => {
     await expect(run({ ...mctx, target: 'claude-3' }, async () => 'ok')).rejects.toMatchObject({ code: 'GH_POLICY_DENIED' });
   });
 });
+
+describe('insufficient scope hints', () => {
+  const rules: RuleConfig[] = [
+    { allow: { principals: { scopes: ['shop:read'] }, backends: ['shop'], methods: ['GET'] } },
+    { allow: { principals: { scopes: ['shop:write'] }, backends: ['shop'] } },
+    { allow: { principals: { scopes: ['billing'] }, backends: ['billing-*'] } },
+  ];
+  const authorizer = compileRules(rules);
+
+  it('names the scopes of the allow rules that match the target', () => {
+    expect(authorizer.decide(who('a', { scopes: ['other'] }), getItem).scopes).toEqual(['shop:read', 'shop:write']);
+    expect(authorizer.decide(who('a', { scopes: ['shop:read'] }), postItem).scopes).toEqual(['shop:write']);
+    expect(authorizer.decide(who('a'), billing).scopes).toEqual(['billing']);
+  });
+
+  it('gives no hint when no allow rule asks for a scope, or when a deny rule decided', () => {
+    expect(compileRules([{ allow: { principals: { groups: ['ops'] } } }]).decide(who('a'), getItem).scopes).toBeUndefined();
+    const denied = compileRules([...rules, { deny: { tools: ['shop_create*'] } }]).decide(who('a', { scopes: ['shop:write'] }), postItem);
+    expect(denied).toMatchObject({ allowed: false, rule: 3 });
+    expect(denied.scopes).toBeUndefined();
+  });
+
+  it('puts the hint in the denial as RFC 6750 insufficient_scope', async () => {
+    const policy = authorize<string>(authorizer, () => postItem);
+    const ctx = { principal: who('a', { scopes: ['shop:read'] }) } as CallContext;
+    const err = await policy(ctx, () => Promise.resolve('called')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GatehouseError);
+    expect((err as GatehouseError).details).toMatchObject({ error: 'insufficient_scope', scope: 'shop:write' });
+    expect((err as GatehouseError).message).toContain('shop:write');
+  });
+});

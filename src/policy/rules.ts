@@ -79,6 +79,11 @@ export interface Decision {
   rule?: number;
   /** For people: why (`denied by rules[2]`). */
   reason: string;
+  /**
+   * Denied by default only: scopes that an allow rule for this target asks
+   * for — any one of them would allow the call (RFC 6750 `insufficient_scope`).
+   */
+  scopes?: readonly string[];
 }
 
 export interface Authorizer {
@@ -113,6 +118,10 @@ interface CompiledRule {
   effect: 'allow' | 'deny';
   index: number;
   tests: Test[];
+  /** The tests on the target alone (tools, backends, methods, readOnly, models). */
+  targetTests: Test[];
+  /** `principals.scopes` of the rule, if listed: what a denied caller could be granted. */
+  scopes: readonly string[] | undefined;
 }
 
 const MATCH_KEYS = new Set(['principals', 'tools', 'backends', 'methods', 'readOnly', 'models']);
@@ -130,9 +139,21 @@ export function compileRules(rules: readonly RuleConfig[]): Authorizer {
       if (rule.effect === 'deny') return { allowed: false, rule: rule.index, reason: `denied by rules[${rule.index}]` };
       allowedBy ??= rule.index;
     }
-    return allowedBy === undefined
+    if (allowedBy !== undefined) return { allowed: true, rule: allowedBy, reason: `allowed by rules[${allowedBy}]` };
+    const scopes = scopesFor(target, facts);
+    return scopes.length === 0
       ? { allowed: false, reason: 'no rule allows it (deny by default)' }
-      : { allowed: true, rule: allowedBy, reason: `allowed by rules[${allowedBy}]` };
+      : { allowed: false, reason: `no rule allows it (deny by default); a scope that would: ${scopes.join(' ')}`, scopes };
+  };
+
+  /** Scopes of the allow rules whose other criteria this call already meets. */
+  const scopesFor = (target: AuthzTarget, facts: PrincipalFacts): string[] => {
+    const found = new Set<string>();
+    for (const rule of compiled) {
+      if (rule.effect !== 'allow' || rule.scopes === undefined || !rule.targetTests.every((test) => test(facts, target))) continue;
+      for (const scope of rule.scopes) found.add(scope);
+    }
+    return [...found];
   };
 
   return {
@@ -157,7 +178,12 @@ export function authorize<R>(authorizer: Authorizer, toTarget: (ctx: CallContext
     const decision = authorizer.decide(ctx.principal, target);
     if (!decision.allowed) {
       throw new GatehouseError('GH_POLICY_DENIED', `${target.kind} "${target.name}" is not allowed for this caller: ${decision.reason}`, {
-        details: { kind: target.kind, target: target.name, ...(decision.rule === undefined ? {} : { rule: decision.rule }) },
+        details: {
+          kind: target.kind,
+          target: target.name,
+          ...(decision.rule === undefined ? {} : { rule: decision.rule }),
+          ...(decision.scopes === undefined ? {} : { error: 'insufficient_scope', scope: decision.scopes.join(' ') }),
+        },
       });
     }
     return next();
@@ -171,10 +197,12 @@ function compileRule(rule: RuleConfig, i: number): CompiledRule {
   if (unknown.length) invalid(`${where}.${unknown[0]}`, 'unknown key; a rule has exactly one of `allow` and `deny`');
   if ((rule.allow === undefined) === (rule.deny === undefined)) invalid(where, 'must have exactly one of `allow` and `deny`');
   const effect = rule.allow === undefined ? 'deny' : 'allow';
-  return { effect, index: i, tests: compileMatch((rule.allow ?? rule.deny) as Match, `${where}.${effect}`) };
+  const match = (rule.allow ?? rule.deny) as Match;
+  const { principalTests, targetTests } = compileMatch(match, `${where}.${effect}`);
+  return { effect, index: i, tests: [...principalTests, ...targetTests], targetTests, scopes: match.principals?.scopes };
 }
 
-function compileMatch(m: Match, where: string): Test[] {
+function compileMatch(m: Match, where: string): { principalTests: Test[]; targetTests: Test[] } {
   if (typeof m !== 'object' || m === null) invalid(where, 'must be an object');
   for (const k of Object.keys(m)) if (!MATCH_KEYS.has(k)) invalid(`${where}.${k}`, `unknown key; expected one of ${[...MATCH_KEYS].join(', ')}`);
   const tests: Test[] = [];
@@ -205,6 +233,7 @@ function compileMatch(m: Match, where: string): Test[] {
       tests.push((f) => f.claims !== undefined && entries.every(([name, value]) => claimHas(f.claims?.[name], value)));
     }
   }
+  const principalTests = tests.splice(0);
   if (m.tools !== undefined) {
     const globs = compileGlobs(m.tools, `${where}.tools`);
     tests.push((_f, t) => t.kind === 'tool' && globs.some((g) => g.test(t.name)));
@@ -226,7 +255,7 @@ function compileMatch(m: Match, where: string): Test[] {
     const globs = compileGlobs(m.models, `${where}.models`);
     tests.push((_f, t) => t.kind === 'model' && globs.some((g) => g.test(t.name)));
   }
-  return tests;
+  return { principalTests, targetTests: tests };
 }
 
 function set(values: readonly string[], where: string): Set<string> {

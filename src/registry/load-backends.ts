@@ -38,7 +38,13 @@ export async function loadBackends(
         log.info({ backend: b.name, tools: imported.tools.length, ms }, `backend ${b.name}: ${imported.tools.length} tools`);
         for (const w of imported.warnings) log.warn({ backend: b.name }, w);
         return {
-          status: { name: b.name, state: 'ready', tools: imported.tools.length, warnings: imported.warnings },
+          status: {
+            name: b.name,
+            state: 'ready',
+            tools: imported.tools.length,
+            warnings: imported.warnings,
+            ...(imported.apiKeySchemes !== undefined ? { apiKeySchemes: imported.apiKeySchemes } : {}),
+          },
           tools: imported.tools,
           ...(imported.title !== undefined ? { title: imported.title } : {}),
         };

@@ -1,3 +1,4 @@
+import type { ApiKeyPlacement } from '../openapi/import-backend.js';
 import type { Tool } from '@modelcontextprotocol/server';
 import type { ToolDefinition } from '../openapi/tool-definition.js';
 import { sanitizeName } from '../openapi/tool-name.js';
@@ -7,7 +8,16 @@ import { compileArgsValidator, createArgsAjv, type ArgsValidator } from './valid
 
 /** The state of one configured backend, for /readyz and logs. */
 export type BackendStatus =
-  | { name: string; state: 'ready'; tools: number; warnings: string[]; /** How its tools are listed (set by the registry). */ listing?: 'all' | 'search' }
+  | {
+      name: string;
+      state: 'ready';
+      tools: number;
+      warnings: string[];
+      /** How its tools are listed (set by the registry). */
+      listing?: 'all' | 'search';
+      /** The spec's apiKey security schemes (see upstream/credentials.ts `placeApiKey`). */
+      apiKeySchemes?: Record<string, ApiKeyPlacement>;
+    }
   | { name: string; state: 'failed'; error: { code: string; message: string } };
 
 /** A tool compiled from one operation: its definition, its MCP wire shape, and its (lazily compiled) validator. */

@@ -6,7 +6,7 @@ import type { GatehouseConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { GatehouseError, isGatehouseError } from '../errors/catalogue.js';
 import { authInfoFor } from '../mcp/server-factory.js';
-import { ANONYMOUS } from '../policy/compose.js';
+import { ANONYMOUS, type Principal } from '../policy/compose.js';
 import { resourceUrl, type Runtime } from './runtime.js';
 import { createMcpEndpoint } from './mcp-endpoint.js';
 
@@ -99,6 +99,11 @@ export function createHttpHandler(options: AppOptions): { handle: (req: Incoming
       // MCP 2025-11-25 basic/authorization: every request is authenticated, tools/list included.
       authenticate(req.headers).then(
         (principal) => {
+          const missing = missingScopes(principal, config.auth?.requiredScopes);
+          if (missing.length > 0) {
+            sendAuthError(req, res, principal.kind === 'anonymous' ? new GatehouseError('GH_AUTH_REQUIRED', 'credentials are required') : insufficientScope(missing));
+            return;
+          }
           (req as IncomingMessage & { auth?: AuthInfo }).auth = authInfoFor(principal, bearerToken(req.headers.authorization));
           endpoint(req, res, principal);
         },
@@ -115,18 +120,42 @@ export function createHttpHandler(options: AppOptions): { handle: (req: Incoming
       },
     );
   };
-  /** 401 with the RFC 9728 pointer to the metadata (RFC 6750 §3), or 503 when keys cannot be fetched. */
+  /**
+   * 401 with the RFC 9728 pointer to the metadata (RFC 6750 §3), 403
+   * `insufficient_scope` naming the scope needed (MCP basic/authorization
+   * "Scope challenge"), or 503 when keys cannot be fetched.
+   */
   function sendAuthError(req: IncomingMessage, res: ServerResponse, err: unknown): void {
     const e = isGatehouseError(err) ? err : new GatehouseError('GH_INTERNAL', 'authentication failed unexpectedly', { cause: err });
     if (e.code === 'GH_INTERNAL') log.error({ err }, e.message);
     const base = resourceUrl(config, req.headers.host).replace(/\/mcp$/, '');
-    const challenge = `Bearer resource_metadata="${base}/.well-known/oauth-protected-resource/mcp"${e.code === 'GH_AUTH_INVALID' ? ', error="invalid_token"' : ''}`;
-    const body = JSON.stringify({ error: e.code === 'GH_AUTH_INVALID' ? 'invalid_token' : e.code === 'GH_AUTH_REQUIRED' ? 'unauthorized' : 'server_error', error_description: e.message, code: e.code });
+    const error = e.code === 'GH_AUTH_INVALID' ? 'invalid_token' : e.code === 'GH_AUTH_FORBIDDEN' ? 'insufficient_scope' : undefined;
+    const scope = typeof e.details?.['scope'] === 'string' ? e.details['scope'] : undefined;
+    const challenge = [
+      `Bearer resource_metadata="${base}/.well-known/oauth-protected-resource/mcp"`,
+      ...(error ? [`error="${error}"`] : []),
+      ...(scope ? [`scope="${scope}"`] : []),
+    ].join(', ');
+    const body = JSON.stringify({ error: error ?? (e.code === 'GH_AUTH_REQUIRED' ? 'unauthorized' : 'server_error'), error_description: e.message, code: e.code });
     res.writeHead(e.status, { 'content-type': 'application/json', 'www-authenticate': challenge, 'content-length': Buffer.byteLength(body) });
     res.end(body);
   }
 
   return { handle, close: () => mcp.close() };
+}
+
+/** The scopes in `required` that the principal does not hold. */
+export function missingScopes(principal: Principal, required: readonly string[] | undefined): string[] {
+  if (required === undefined || required.length === 0) return [];
+  const held = new Set(principal.scopes ?? []);
+  return required.filter((s) => !held.has(s));
+}
+
+/** GH_AUTH_FORBIDDEN carrying the RFC 6750 `scope` a retry needs. */
+export function insufficientScope(missing: readonly string[]): GatehouseError {
+  return new GatehouseError('GH_AUTH_FORBIDDEN', `the token lacks the scope this endpoint needs: ${missing.join(' ')}`, {
+    details: { error: 'insufficient_scope', scope: missing.join(' ') },
+  });
 }
 
 /** The token of an `Authorization: Bearer …` header, if any. */

@@ -13,7 +13,7 @@ import { loadBackends } from '../registry/load-backends.js';
 import { fileImportCache } from '../openapi/import-cache.js';
 import type { ToolRegistry } from '../registry/registry.js';
 import { createForwarder } from '../upstream/forward.js';
-import { createCredentials, type Credentials } from '../upstream/credentials.js';
+import { createCredentials, placeApiKey, type Credentials } from '../upstream/credentials.js';
 import { GatehouseError } from '../errors/catalogue.js';
 
 /** Everything both serving modes (HTTP and stdio) share. */
@@ -55,7 +55,10 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
   for (const b of config.backends) {
     if (b.credentials === undefined && !b.passthrough) continue;
     try {
-      credentials.set(b.name, createCredentials(b.credentials ?? { type: 'none' }, {}, { passthrough: b.passthrough === true }));
+      const status = snapshot.backends.find((s) => s.name === b.name);
+      if (status?.state !== 'ready') continue; // a backend that failed to load has no tools to call
+      const config = placeApiKey(b.credentials ?? { type: 'none' }, status.apiKeySchemes);
+      credentials.set(b.name, createCredentials(config, {}, { passthrough: b.passthrough === true }));
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       throw new GatehouseError('GH_CONFIG_INVALID', `${config.file}: backends "${b.name}" credentials: ${message}`, { cause: err });

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GatehouseError } from '../errors/catalogue.js';
 import type { BuiltRequest } from './build-request.js';
-import { createCredentials, withRetryOn401 } from './credentials.js';
+import { createCredentials, placeApiKey, withRetryOn401 } from './credentials.js';
 import type { CredentialConfig } from './credentials.js';
 
 const CALLER_TOKEN = 'caller-token-abc.def';
@@ -462,5 +462,35 @@ describe('withRetryOn401', () => {
     calls = 0;
     await withRetryOn401(createCredentials({ type: 'bearer', token: SECRET }), request(), {}, always401);
     expect(calls).toBe(1);
+  });
+});
+
+describe('placeApiKey (placement from the spec)', () => {
+  const schemes = { headerKey: { in: 'header', name: 'X-Key' }, queryKey: { in: 'query', name: 'key' } } as const;
+
+  it('takes in/name from the only apiKey scheme', () => {
+    expect(placeApiKey({ type: 'apiKey', value: 'v' }, { queryKey: schemes.queryKey })).toEqual({ type: 'apiKey', in: 'query', name: 'key', value: 'v' });
+  });
+
+  it('takes the named scheme among several, and lets config override one part', () => {
+    expect(placeApiKey({ type: 'apiKey', scheme: 'headerKey', value: 'v' }, schemes)).toEqual({ type: 'apiKey', in: 'header', name: 'X-Key', value: 'v' });
+    expect(placeApiKey({ type: 'apiKey', name: 'X-Other', value: 'v' }, { headerKey: schemes.headerKey })).toMatchObject({ in: 'header', name: 'X-Other' });
+  });
+
+  it('names the choices when it cannot decide', () => {
+    expect(() => placeApiKey({ type: 'apiKey', value: 'v' }, schemes)).toThrow(/headerKey, queryKey/);
+    expect(() => placeApiKey({ type: 'apiKey', value: 'v' }, {})).toThrow(/declares no apiKey security scheme/);
+    expect(() => placeApiKey({ type: 'apiKey', scheme: 'nope', value: 'v' }, schemes)).toThrow(/"nope" is not declared/);
+  });
+
+  it('leaves complete and other credentials alone', () => {
+    const full = { type: 'apiKey', in: 'cookie', name: 'c', value: 'v' } as const;
+    expect(placeApiKey(full, schemes)).toBe(full);
+    const bearer = { type: 'bearer', token: 't' } as const;
+    expect(placeApiKey(bearer)).toBe(bearer);
+  });
+
+  it('refuses an apiKey credential that never got a placement', () => {
+    expect(() => createCredentials({ type: 'apiKey', value: 'v' })).toThrow(/needs `in` and `name`/);
   });
 });

@@ -24,8 +24,12 @@ import { FRAMING_HEADERS, HEADER_VALUE_INVALID, HTTP_TOKEN } from './http-fields
 /** How Gatehouse authenticates to one backend. Values arrive already `${VAR}`-interpolated. */
 export type CredentialConfig =
   | { type: 'none' }
-  /** A static API key sent as a header, a query parameter or a cookie. */
-  | { type: 'apiKey'; in: 'header' | 'query' | 'cookie'; name: string; value: string }
+  /**
+   * A static API key sent as a header, a query parameter or a cookie. `in` and
+   * `name` may be left out when the spec declares the placement as an apiKey
+   * security scheme (see {@link placeApiKey}); `scheme` picks one of several.
+   */
+  | { type: 'apiKey'; in?: 'header' | 'query' | 'cookie'; name?: string; scheme?: string; value: string }
   /** `Authorization: Bearer <token>` with a static token. */
   | { type: 'bearer'; token: string }
   /** `Authorization: Basic …` (RFC 7617). */
@@ -194,8 +198,34 @@ function staticAuthorization(value: string): Strategy {
   };
 }
 
-function apiKey(config: Extract<CredentialConfig, { type: 'apiKey' }>): Strategy {
+type ApiKeyConfig = Extract<CredentialConfig, { type: 'apiKey' }>;
+
+/**
+ * Completes an apiKey credential from the spec's `apiKey` security schemes
+ * (OpenAPI `components.securitySchemes`, Swagger 2.0 `securityDefinitions`):
+ * `in`/`name` set in config win; otherwise `scheme` names the scheme, or the
+ * spec must declare exactly one. Any other credential is returned unchanged.
+ */
+export function placeApiKey(config: CredentialConfig, schemes: Readonly<Record<string, { in: 'header' | 'query' | 'cookie'; name: string }>> = {}): CredentialConfig {
+  if (config.type !== 'apiKey' || (config.in !== undefined && config.name !== undefined && config.scheme === undefined)) return config;
+  const names = Object.keys(schemes);
+  const declared = names.length === 0 ? 'the spec declares no apiKey security scheme' : `the spec's apiKey schemes are: ${names.join(', ')}`;
+  let chosen: string | undefined = config.scheme;
+  if (chosen !== undefined && schemes[chosen] === undefined) throw configError(`apiKey scheme ${JSON.stringify(chosen)} is not declared (${declared}).`);
+  if (chosen === undefined) {
+    if (names.length !== 1) throw configError(`apiKey needs \`in\` and \`name\`, or \`scheme\` naming one of the spec's security schemes (${declared}).`);
+    chosen = names[0];
+  }
+  const placement = schemes[chosen!]!;
+  return { type: 'apiKey', in: config.in ?? placement.in, name: config.name ?? placement.name, value: config.value };
+}
+
+function apiKey(config: ApiKeyConfig): Strategy {
+  if (config.in === undefined || config.name === undefined) {
+    throw configError('apiKey needs `in` and `name` (or a spec that declares them as an apiKey security scheme).');
+  }
   if (config.name === '') throw configError(`apiKey ${config.in} name must not be empty.`);
+  const name0 = config.name;
   switch (config.in) {
     case 'header': {
       const name = config.name.toLowerCase();
@@ -218,7 +248,7 @@ function apiKey(config: Extract<CredentialConfig, { type: 'apiKey' }>): Strategy
         setsAuthorization: false,
         refreshable: false,
         apply: (req) => {
-          req.url = setQueryParam(req.url, config.name, pair);
+          req.url = setQueryParam(req.url, name0, pair);
         },
         invalidate: noop,
       };
@@ -233,7 +263,7 @@ function apiKey(config: Extract<CredentialConfig, { type: 'apiKey' }>): Strategy
         setsAuthorization: false,
         refreshable: false,
         apply: (req) => {
-          req.headers.cookie = setCookie(req.headers.cookie, config.name, pair);
+          req.headers.cookie = setCookie(req.headers.cookie, name0, pair);
         },
         invalidate: noop,
       };

@@ -141,6 +141,8 @@ describe.each([
       const denied = await client.callTool({ name: 'stub_createItem', arguments: { name: 'x' } });
       expect(denied.isError).toBe(true);
       expect(text(denied)).toMatch(/^GH_POLICY_DENIED/);
+      // The denial names the scope that would allow the call (RFC 6750 insufficient_scope).
+      expect(text(denied)).toContain('tools:write');
       expect(stub.received.length).toBe(before);
       const allowed = await client.callTool({ name: 'stub_getItem', arguments: { itemId: '1' } });
       expect(allowed.isError).toBeFalsy();
@@ -165,6 +167,47 @@ describe.each([
     } finally {
       await client.close();
     }
+  });
+});
+
+describe('auth.requiredScopes', () => {
+  let gateway: Gateway;
+  beforeAll(async () => {
+    gateway = await startTestGateway(config(true).replace('  scopesSupported:', '  requiredScopes: [mcp:use]\n  scopesSupported:'), { STUB_URL: stub.url });
+  });
+  afterAll(async () => {
+    await gateway?.close();
+  });
+
+  const list = (authorization?: string) =>
+    fetch(`${gateway.url}/mcp`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2025-11-25',
+        ...(authorization ? { authorization } : {}),
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    });
+
+  it('answers 403 insufficient_scope naming the scope to a valid token without it; nothing reaches the backend', async () => {
+    const before = stub.received.length;
+    const res = await list(`Bearer ${await token({ scope: 'tools:write' })}`);
+    expect(res.status).toBe(403);
+    const challenge = res.headers.get('www-authenticate') ?? '';
+    expect(challenge).toMatch(/^Bearer resource_metadata="http:\/\/127\.0\.0\.1:\d+\/\.well-known\/oauth-protected-resource\/mcp"/);
+    expect(challenge).toContain('error="insufficient_scope"');
+    expect(challenge).toContain('scope="mcp:use"');
+    expect(await res.json()).toMatchObject({ error: 'insufficient_scope', code: 'GH_AUTH_FORBIDDEN' });
+    expect(stub.received.length).toBe(before);
+  });
+
+  it('still answers 401 without credentials, and serves a token that has the scope', async () => {
+    expect((await list()).status).toBe(401);
+    const res = await list(`Bearer ${await token({ scope: 'mcp:use tools:read' })}`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('stub_getItem');
   });
 });
 

@@ -48,6 +48,10 @@ backends:
     baseUrl: \${STUB_URL}/oauth
     credentials: { type: oauth2, tokenUrl: "${tokenUrl}", clientId: gatehouse, clientSecret: "\${CLIENT_SECRET}" }
   - { name: through, spec: ./stub-api.yaml, baseUrl: "\${STUB_URL}/through", passthrough: true }
+  - name: declared
+    spec: ./keyed-api.yaml
+    baseUrl: \${STUB_URL}/declared
+    credentials: { type: apiKey, value: "\${BACKEND_KEY}" }
 `,
     { STUB_URL: stub.url, BACKEND_KEY: 'backend-secret', CLIENT_SECRET: 's3cret' },
   );
@@ -73,6 +77,21 @@ async function call(tool: string): Promise<Record<string, string | string[] | un
 }
 
 describe('backend credentials', () => {
+  it("places an API key where the spec's securitySchemes declare it, over any argument of the same name", async () => {
+    const before = stub.received.length;
+    const res = await fetch(`${gateway.url}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'declared_getItem', arguments: { itemId: '7', api_key: 'agent-chosen' } } }),
+    });
+    expect(res.status).toBe(200);
+    await res.text();
+    expect(stub.received.length).toBe(before + 1);
+    const sent = new URL(stub.received.at(-1)!.url, 'http://x');
+    expect(sent.pathname).toBe('/declared/items/7');
+    expect(sent.searchParams.getAll('api_key')).toEqual(['backend-secret']);
+  });
+
   it("never sends the caller's token to a backend by default", async () => {
     const headers = await call('plain_getItem');
     expect(headers.authorization).toBeUndefined();
