@@ -11,8 +11,43 @@ describe('parseConfig', () => {
     expect(c.server.host).toBe('127.0.0.1');
     expect(c.server.port).toBe(8080);
     expect(c.upstream).toEqual({ connectTimeoutMs: 5000, timeoutMs: 30000, maxResponseBytes: 1048576, connections: 128 });
-    expect(c.backends[0]).toEqual({ name: 'inv', spec: './inv.yaml', allowExternalRefs: false, tools: 'auto', toolBudget: 128, passthrough: false });
+    expect(c.backends[0]).toEqual({
+      name: 'inv',
+      spec: './inv.yaml',
+      allowExternalRefs: false,
+      tools: 'auto',
+      toolBudget: 128,
+      passthrough: false,
+      maxConcurrent: 256,
+      maxQueued: 0,
+      queueTimeoutMs: 1000,
+      circuitBreaker: { failureThreshold: 5, cooldownMs: 30000 },
+    });
     expect(c.baseDir).toBe('/etc/gatehouse');
+    expect(c.dataDir).toBe('./data');
+    expect(c.rateLimits).toEqual({ store: 'memory', onStoreError: 'open', rules: [] });
+    expect(c.audit).toMatchObject({ store: 'sqlite', sqlite: { file: 'audit.db' }, arguments: 'redact', retentionDays: 30, adminScope: 'gatehouse:admin' });
+    expect(c.metrics).toEqual({ enabled: true });
+  });
+
+  it('checks the policy pipeline sections, naming the field', () => {
+    const base = 'backends: [{ name: a, spec: a.yaml }]\n';
+    expect(errorOf(() => parseConfig(`${base}rateLimits: { store: redis }`, FILE)).message).toContain('rateLimits.store: redis needs redis.url');
+    expect(errorOf(() => parseConfig(`${base}audit: { store: postgres }`, FILE)).message).toContain('audit.store: postgres needs audit.postgres.url');
+    expect(errorOf(() => parseConfig(`${base}rateLimits: { rules: [{ name: r, limit: 5, window: 1 minute }] }`, FILE)).message).toContain(
+      'rateLimits.rules[0].window: must match',
+    );
+    const dup = `${base}rateLimits: { rules: [{ name: r, limit: 5, window: 1m }, { name: r, limit: 1, window: 1s }] }`;
+    expect(errorOf(() => parseConfig(dup, FILE)).message).toContain('rateLimits.rules[1].name: "r" is used by another rule');
+    const off = parseConfig('backends: [{ name: a, spec: a.yaml, circuitBreaker: false }, { name: b, spec: b.yaml, circuitBreaker: { cooldownMs: 5 } }]', FILE);
+    expect(off.backends.map((b) => b.circuitBreaker)).toEqual([false, { failureThreshold: 5, cooldownMs: 5 }]);
+    expect(parseConfig(`${base}rateLimits: { rules: [{ name: r, limit: 5, window: 1m }] }`, FILE).rateLimits.rules[0]).toEqual({
+      name: 'r',
+      key: ['principal'],
+      limit: 5,
+      window: '1m',
+      cost: 'requests',
+    });
   });
 
   it('interpolates ${VAR} and ${VAR:-default} after parsing, so secrets cannot change structure', () => {

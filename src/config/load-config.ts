@@ -48,6 +48,19 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     });
   }
   const config = raw as unknown as Omit<GatehouseConfig, 'baseDir' | 'file'>;
+  const invalid = (problem: string) => new GatehouseError('GH_CONFIG_INVALID', `${file}: invalid configuration:\n  - ${problem}`);
+  if (config.rateLimits.store === 'redis' && config.redis === undefined) throw invalid('rateLimits.store: redis needs redis.url');
+  if (config.audit.store === 'postgres' && config.audit.postgres === undefined) throw invalid('audit.store: postgres needs audit.postgres.url');
+  const ruleNames = new Set<string>();
+  config.rateLimits.rules.forEach((r, i) => {
+    if (ruleNames.has(r.name)) throw invalid(`rateLimits.rules[${i}].name: "${r.name}" is used by another rule; names must be unique`);
+    ruleNames.add(r.name);
+  });
+  for (const b of config.backends) {
+    // Defaults inside oneOf are not applied by ajv: filled here.
+    const cb = (b as { circuitBreaker?: false | Partial<{ failureThreshold: number; cooldownMs: number }> }).circuitBreaker;
+    b.circuitBreaker = cb === false ? false : { failureThreshold: cb?.failureThreshold ?? 5, cooldownMs: cb?.cooldownMs ?? 30_000 };
+  }
   const seen = new Set<string>();
   config.backends.forEach((b, i) => {
     const key = b.name.toLowerCase();

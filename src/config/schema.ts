@@ -153,6 +153,97 @@ export const configSchema = {
       items: { type: 'object' },
       description: 'Authorisation rules (policy/rules.ts); validated when compiled.',
     },
+    dataDir: {
+      type: 'string',
+      minLength: 1,
+      default: './data',
+      description: 'Directory (relative to the config file) for state: the SQLite audit store.',
+    },
+    redis: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url'],
+      properties: {
+        url: { type: 'string', pattern: '^rediss?://', description: 'redis://[user:password@]host:port[/db]; shared by every replica.' },
+      },
+    },
+    rateLimits: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        store: { enum: ['memory', 'redis'], default: 'memory', description: 'memory: per process; redis: one limit across replicas (needs redis.url).' },
+        onStoreError: { enum: ['open', 'closed'], default: 'open', description: 'Redis unreachable: let calls through (open) or refuse them (closed).' },
+        rules: {
+          type: 'array',
+          default: [],
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name', 'limit', 'window'],
+            properties: {
+              name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+              key: { type: 'array', uniqueItems: true, items: { enum: ['principal', 'backend', 'tool', 'model'] }, default: ['principal'] },
+              limit: { type: 'integer', minimum: 1 },
+              window: { type: 'string', pattern: '^[1-9][0-9]*(s|m|h|d)$', description: 'e.g. 1s, 1m, 1h, 1d.' },
+              match: {
+                type: 'object',
+                additionalProperties: false,
+                minProperties: 1,
+                properties: { backends: nonEmptyStrings, tools: nonEmptyStrings, models: nonEmptyStrings, principals: nonEmptyStrings },
+              },
+              cost: { enum: ['requests', 'tokens'], default: 'requests' },
+            },
+          },
+        },
+      },
+    },
+    audit: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        store: { enum: ['sqlite', 'postgres', 'none'], default: 'sqlite' },
+        sqlite: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: { file: { type: 'string', minLength: 1, default: 'audit.db', description: 'Relative to dataDir.' } },
+        },
+        postgres: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['url'],
+          properties: {
+            url: { type: 'string', pattern: '^postgres(ql)?://' },
+            table: { type: 'string', pattern: '^[a-z_][a-z0-9_]{0,62}$', default: 'gatehouse_audit' },
+          },
+        },
+        stream: { type: 'string', minLength: 1, description: 'Also write JSON lines: "stdout" or a file path (relative to dataDir).' },
+        arguments: { enum: ['redact', 'hash', 'omit'], default: 'redact', description: 'Record arguments with secrets redacted, only their SHA-256, or not at all.' },
+        redact: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: 'Extra argument names to redact.' },
+        retentionDays: { type: 'integer', minimum: 1, default: 30 },
+        queue: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            max: { type: 'integer', minimum: 1, default: 10_000 },
+            batchSize: { type: 'integer', minimum: 1, default: 500 },
+            flushIntervalMs: { type: 'integer', minimum: 1, default: 200 },
+          },
+        },
+        adminScope: { type: 'string', minLength: 1, default: 'gatehouse:admin', description: 'Scope GET /admin/audit requires.' },
+      },
+    },
+    metrics: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: true, description: 'Serve Prometheus metrics at /metrics.' },
+      },
+    },
     importCache: {
       type: 'object',
       additionalProperties: false,
@@ -190,6 +281,20 @@ export const configSchema = {
             description: 'List every operation as a tool (all), or three search meta-tools instead (search); auto: search above toolBudget tools.',
           },
           toolBudget: { type: 'integer', minimum: 1, default: 128, description: 'tools: auto switches to search mode above this many tools.' },
+          maxConcurrent: { type: 'integer', minimum: 1, default: 256, description: 'Calls in flight to this backend at most (bulkhead).' },
+          maxQueued: { type: 'integer', minimum: 0, default: 0, description: 'Calls that may wait for a slot (for at most queueTimeoutMs).' },
+          queueTimeoutMs: { type: 'integer', minimum: 1, default: 1_000 },
+          circuitBreaker: {
+            description: 'false, or { failureThreshold (default 5 consecutive failures: connect errors, timeouts, 5xx), cooldownMs (default 30000) }.',
+            oneOf: [
+              { const: false },
+              {
+                type: 'object',
+                additionalProperties: false,
+                properties: { failureThreshold: { type: 'integer', minimum: 1 }, cooldownMs: { type: 'integer', minimum: 1 } },
+              },
+            ],
+          },
         },
       },
     },
@@ -233,6 +338,35 @@ export interface BackendConfig {
   tools: 'all' | 'search' | 'auto';
   /** `tools: auto` lists search meta-tools when the backend has more tools than this. */
   toolBudget: number;
+  /** Bulkhead: calls in flight at most, and how many may wait how long for a slot. */
+  maxConcurrent: number;
+  maxQueued: number;
+  queueTimeoutMs: number;
+  /** Short-circuits a backend that keeps failing; `false` turns it off. */
+  circuitBreaker: false | { failureThreshold: number; cooldownMs: number };
+}
+
+/** `rateLimits.rules[]` as configured (see limits/rate-limit.ts). */
+export interface RateLimitRuleConfig {
+  name: string;
+  key: Array<'principal' | 'backend' | 'tool' | 'model'>;
+  limit: number;
+  /** `<n>s|m|h|d`. */
+  window: string;
+  match?: { backends?: string[]; tools?: string[]; models?: string[]; principals?: string[] };
+  cost: 'requests' | 'tokens';
+}
+
+export interface AuditConfig {
+  store: 'sqlite' | 'postgres' | 'none';
+  sqlite: { file: string };
+  postgres?: { url: string; table: string };
+  stream?: string;
+  arguments: 'redact' | 'hash' | 'omit';
+  redact: string[];
+  retentionDays: number;
+  queue: { max: number; batchSize: number; flushIntervalMs: number };
+  adminScope: string;
 }
 
 /** The validated configuration, defaults applied. */
@@ -269,6 +403,12 @@ export interface GatehouseConfig {
   rules?: RuleConfig[];
   /** Reuse imports of unchanged specs across restarts (off unless set). */
   importCache?: { dir: string };
+  /** State directory (relative to the config file). */
+  dataDir: string;
+  redis?: { url: string };
+  rateLimits: { store: 'memory' | 'redis'; onStoreError: 'open' | 'closed'; rules: RateLimitRuleConfig[] };
+  audit: AuditConfig;
+  metrics: { enabled: boolean };
   backends: BackendConfig[];
   /** Directory of the config file: relative spec paths resolve against it. */
   baseDir: string;

@@ -29,7 +29,8 @@ export const ERRORS = {
   GH_RATE_LIMIT_UNAVAILABLE: { status: 503, meaning: 'The rate-limit store is unreachable and rateLimits.onStoreError is "closed".' },
   GH_BACKEND_BUSY: { status: 503, meaning: 'The backend already has its maximum number of calls in flight (backends[].maxConcurrent).' },
   GH_BACKEND_UNAVAILABLE: { status: 503, meaning: 'The backend kept failing; its circuit breaker is open until the cool-down ends.' },
-  GH_ADMIN_FORBIDDEN: { status: 403, meaning: 'The caller lacks the admin scope an /admin endpoint requires.' },
+  GH_AUDIT_QUERY_INVALID: { status: 400, meaning: 'An audit query filter is not valid (bad time bound, outcome or cursor).' },
+  GH_AUDIT_UNAVAILABLE: { status: 503, meaning: 'The audit store cannot be queried: it is off or unreachable.' },
   GH_INTERNAL: { status: 500, meaning: 'An unexpected error inside Gatehouse.' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 

@@ -1,5 +1,5 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
-import { GatehouseError, isGatehouseError } from '../errors/catalogue.js';
+import { GatehouseError, isGatehouseError, type ErrorCode } from '../errors/catalogue.js';
 import type { Logger } from '../log/logger.js';
 import type { CallContext, CancelSignal, Policy, Principal } from '../policy/compose.js';
 import { compose } from '../policy/compose.js';
@@ -19,6 +19,43 @@ export interface ToolCallerOptions {
   backendTimeouts?: ReadonlyMap<string, number>;
   /** Per-backend outbound credentials (absent: none). */
   credentials?: ReadonlyMap<string, Credentials>;
+  /**
+   * Per-backend protection around the backend request (bulkhead, circuit
+   * breaker): runs `send` or refuses with a GatehouseError.
+   */
+  guards?: ReadonlyMap<string, BackendGuard>;
+  /** Told once about every finished call, allowed or refused (audit, metrics). */
+  observe?: (observed: ObservedCall) => void;
+}
+
+/** Wraps the backend request of one call; see limits/. */
+export type BackendGuard = <T extends { status: number }>(send: () => Promise<T>) => Promise<T>;
+
+/** What one call did, filled in as it runs: the audit record and metrics read it. */
+export interface CallFacts {
+  /** The operation that ran (for `<backend>_call_operation`, the one it named). */
+  operation?: RegisteredTool;
+  /** The arguments of that operation. */
+  args?: Record<string, unknown>;
+  /** The backend's HTTP status, when it answered. */
+  status?: number;
+  /** Request body bytes sent to the backend. */
+  bytesIn?: number;
+  /** Response body bytes received from the backend. */
+  bytesOut?: number;
+  /** How long the backend request took (seconds), when one was sent. */
+  backendSeconds?: number;
+  /** The code of the error the call ended with. */
+  errorCode?: ErrorCode;
+}
+
+export interface ObservedCall {
+  call: ToolCall;
+  facts: CallFacts;
+  result: CallToolResult;
+  /** Epoch ms when the call started. */
+  startedAt: number;
+  seconds: number;
 }
 
 export interface ToolCall {
@@ -30,15 +67,23 @@ export interface ToolCall {
   signal: CancelSignal;
   /** The caller's own Authorization header: sent on only to passthrough backends or as a token-exchange subject. */
   authorization?: string | undefined;
+  /** The MCP protocol version the request came in (e.g. 2026-07-28, 2025-11-25). */
+  protocol?: string | undefined;
+  /** The client's name and version, when the request carries them (2026-07-28 `_meta`). */
+  client?: { name?: string; version?: string } | undefined;
+  /** Filled in while the call runs (see {@link CallFacts}); set by the caller. */
+  facts?: CallFacts;
 }
 
 /** Runs one operation: what a tools/call of it and `<backend>_call_operation` share. */
 export type OperationCaller = (tool: RegisteredTool, call: ToolCall) => Promise<CallToolResult>;
 
 /**
- * The protocol-neutral tool call: validate → policy chain → build request →
+ * The protocol-neutral tool call: policy chain (authorise → rate-limit) →
+ * validate → build request → backend guard (circuit breaker, bulkhead) →
  * forward → map the response. Never throws for expected failures: they become
- * `isError` results the agent can read (DESIGN.md decision 3).
+ * `isError` results the agent can read (DESIGN.md decision 3). Every call,
+ * whatever its outcome, is reported once to `observe`.
  */
 export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) => Promise<CallToolResult> {
   const { forwarder, log } = options;
@@ -46,15 +91,15 @@ export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) =
   const timeouts = options.backendTimeouts ?? new Map<string, number>();
   const credentials = options.credentials ?? new Map<string, Credentials>();
 
+  const guards = options.guards ?? new Map<string, BackendGuard>();
+  const unguarded: BackendGuard = (send) => send();
+
   const callOperation: OperationCaller = async (tool, call) => {
     const { args, signal } = call;
     const def = tool.definition;
-    const problems = tool.validate(args);
-    if (problems.length > 0) {
-      return errorResult(
-        new GatehouseError('GH_TOOL_ARGS_INVALID', `Invalid arguments for ${def.name}:\n- ${problems.join('\n- ')}`, { details: { errors: problems } }),
-      );
-    }
+    const facts = call.facts ?? {};
+    facts.operation = tool;
+    facts.args = args;
     const ctx: CallContext = {
       kind: 'tool',
       target: def.name,
@@ -65,25 +110,43 @@ export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) =
       log,
       signal,
     };
+    const guard = guards.get(def.backend) ?? unguarded;
     try {
       return await chain(ctx, async () => {
+        const problems = tool.validate(args);
+        if (problems.length > 0) {
+          throw new GatehouseError('GH_TOOL_ARGS_INVALID', `Invalid arguments for ${def.name}:\n- ${problems.join('\n- ')}`, { details: { errors: problems } });
+        }
         const request = buildRequest(def.binding, args);
         const timeoutMs = timeouts.get(def.backend);
         const forwardOptions = timeoutMs === undefined ? { signal } : { signal, timeoutMs };
         const backendCredentials = credentials.get(def.backend);
-        const response =
+        const send = () =>
           backendCredentials === undefined
-            ? await forwarder.forward(request, forwardOptions)
-            : await withRetryOn401(backendCredentials, request, call.authorization === undefined ? {} : { authorization: call.authorization }, (req) =>
+            ? forwarder.forward(request, forwardOptions)
+            : withRetryOn401(backendCredentials, request, call.authorization === undefined ? {} : { authorization: call.authorization }, (req) =>
                 forwarder.forward(req, forwardOptions),
               );
+        const sent = performance.now();
+        if (request.body !== undefined) facts.bytesIn = typeof request.body === 'string' ? Buffer.byteLength(request.body) : request.body.byteLength;
+        let response;
+        try {
+          response = await guard(send);
+        } finally {
+          facts.backendSeconds = (performance.now() - sent) / 1000;
+        }
+        facts.status = response.status;
+        facts.bytesOut = response.body.length;
+        if (response.status < 200 || response.status > 299) facts.errorCode = 'GH_UPSTREAM_STATUS';
         return toCallToolResult(response, { hasOutputSchema: def.outputSchema !== undefined });
       });
     } catch (err) {
       if (isGatehouseError(err)) {
-        if (err.code !== 'GH_UPSTREAM_ABORTED') log.warn({ tool: def.name, code: err.code, requestId: call.requestId }, err.message);
+        facts.errorCode = err.code;
+        if (err.code !== 'GH_UPSTREAM_ABORTED' && err.code !== 'GH_TOOL_ARGS_INVALID') log.warn({ tool: def.name, code: err.code, requestId: call.requestId }, err.message);
         return errorResult(err);
       }
+      facts.errorCode = 'GH_INTERNAL';
       log.error({ err, tool: def.name, requestId: call.requestId }, 'tool call failed unexpectedly');
       return errorResult(new GatehouseError('GH_INTERNAL', `Internal error while calling ${def.name}`, { cause: err }));
     }
@@ -92,8 +155,29 @@ export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) =
   // same validator, same policy chain (under the operation's own name), same forwarder.
   const callSearchTool = createSearchTools({ callOperation, log });
 
-  return function callTool(call) {
-    const { tool } = call;
-    return tool.kind === 'operation' ? callOperation(tool, call) : callSearchTool(tool, call);
+  const dispatch = (call: ToolCall) => (call.tool.kind === 'operation' ? callOperation(call.tool, call) : callSearchTool(call.tool, call));
+  const observe = options.observe;
+  if (observe === undefined) return dispatch;
+
+  return async function callTool(call) {
+    const startedAt = Date.now();
+    const started = performance.now();
+    const facts: CallFacts = {};
+    const result = await dispatch({ ...call, facts });
+    // A meta-tool's own refusal (bad arguments, unknown operation) carries its code in the text.
+    if (result.isError === true && facts.errorCode === undefined) facts.errorCode = codeOf(result);
+    try {
+      observe({ call, facts, result, startedAt, seconds: (performance.now() - started) / 1000 });
+    } catch (err) {
+      log.error({ err, requestId: call.requestId }, 'call observer failed');
+    }
+    return result;
   };
+}
+
+/** The GH_* code a tool-error text starts with (mcp/tool-result.ts writes it so). */
+function codeOf(result: CallToolResult): ErrorCode | undefined {
+  const first = result.content[0];
+  const m = first?.type === 'text' ? /^(GH_[A-Z_]+):/.exec(first.text) : null;
+  return (m?.[1] as ErrorCode | undefined) ?? undefined;
 }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { classifyInboundRequest, type CallToolResult, type Implementation, type Tool } from '@modelcontextprotocol/server';
 import type { CancelSignal, Principal } from '../policy/compose.js';
@@ -34,6 +33,8 @@ const PARAM_KEYS = new Set(['name', 'arguments', '_meta', 'cursor']);
 
 export interface FastPlan {
   era: 'modern' | 'legacy';
+  /** The MCP-Protocol-Version the request named. */
+  protocol: string;
   id: string | number;
   method: 'tools/call' | 'tools/list';
   params: Record<string, unknown>;
@@ -77,12 +78,12 @@ export function planFastPath(headers: IncomingHttpHeaders, body: unknown): FastP
     // its stateless legacy leg ("no-claim"), decided without its zod checks.
     if (versionHeader === undefined || !LEGACY_VERSIONS.has(versionHeader)) return undefined;
     if (methodHeader !== undefined || nameHeader !== undefined) return undefined;
-    return { era: 'legacy', id, method, params: p };
+    return { era: 'legacy', protocol: versionHeader, id, method, params: p };
   }
   // SEP-2243 standard headers: present and equal to the body, as the SDK's ladder requires.
   if (versionHeader !== MODERN_VERSION || methodHeader !== method) return undefined;
   if (method === 'tools/call' && nameHeader !== p.name) return undefined;
-  return modernEnvelopeAccepted(method, meta) ? { era: 'modern', id, method, params: p } : undefined;
+  return modernEnvelopeAccepted(method, meta) ? { era: 'modern', protocol: MODERN_VERSION, id, method, params: p } : undefined;
 }
 
 /**
@@ -117,6 +118,29 @@ function modernEnvelopeAccepted(method: string, meta: Record<string, unknown>): 
   return accepted;
 }
 
+/** What the HTTP edge knows of a request besides its body. */
+export interface FastRequest {
+  principal: Principal;
+  signal: CancelSignal;
+  /** The caller's Authorization header (for passthrough and token exchange). */
+  authorization?: string | undefined;
+  /** The request id (X-Request-Id, or generated at the edge). */
+  requestId: string;
+}
+
+const CLIENT_INFO_KEY = 'io.modelcontextprotocol/clientInfo';
+
+/** The client's name and version a 2026-07-28 request carries in `_meta`. */
+export function clientInfoOf(meta: unknown): { name?: string; version?: string } | undefined {
+  if (!isObject(meta)) return undefined;
+  const info = meta[CLIENT_INFO_KEY];
+  if (!isObject(info)) return undefined;
+  const out: { name?: string; version?: string } = {};
+  if (typeof info.name === 'string') out.name = info.name.slice(0, 128);
+  if (typeof info.version === 'string') out.version = info.version.slice(0, 64);
+  return out;
+}
+
 export interface FastPathOptions {
   registry: () => ToolRegistry;
   callTool: (call: ToolCall) => Promise<CallToolResult>;
@@ -133,11 +157,11 @@ export interface FastPathOptions {
  */
 export function createFastPath(
   options: FastPathOptions,
-): (plan: FastPlan, principal: Principal, signal: CancelSignal, authorization?: string) => Promise<string | undefined> {
+): (plan: FastPlan, request: FastRequest) => Promise<string | undefined> {
   const { registry, callTool, pageSize } = options;
   // 2026-07-28 results carry the server's identity and (for cacheable lists) cache hints.
   const modernMeta = { [SERVER_INFO_KEY]: options.serverInfo };
-  return async (plan, principal, signal, authorization) => {
+  return async (plan, { principal, signal, authorization, requestId }) => {
     let result: Record<string, unknown>;
     if (plan.method === 'tools/list') {
       const snapshot = registry();
@@ -151,9 +175,11 @@ export function createFastPath(
         tool,
         args: (plan.params.arguments ?? {}) as Record<string, unknown>,
         principal,
-        requestId: randomUUID(),
+        requestId,
         signal,
         authorization,
+        protocol: plan.era === 'modern' ? MODERN_VERSION : plan.protocol,
+        client: clientInfoOf(plan.params._meta),
       });
       result = plan.era === 'modern' ? { ...called, resultType: 'complete', _meta: modernMeta } : (called as Record<string, unknown>);
     }

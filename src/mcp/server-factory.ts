@@ -4,6 +4,7 @@ import { ANONYMOUS, type Principal } from '../policy/compose.js';
 import type { ToolRegistry } from '../registry/registry.js';
 import { VERSION } from '../version.js';
 import type { ToolCall } from './call-tool.js';
+import { clientInfoOf } from './fast-path.js';
 
 export interface ServerFactoryOptions {
   /** The current registry snapshot (read per request so a reload takes effect at once). */
@@ -29,8 +30,14 @@ export function principalOf(authInfo: AuthInfo | undefined): Principal {
 }
 
 /** What the HTTP edge attaches to a request for the SDK (see principalOf). */
-export function authInfoFor(principal: Principal, token: string | undefined): AuthInfo {
-  return { token: token ?? '', clientId: principal.client ?? principal.id, scopes: [...(principal.scopes ?? [])], extra: { principal } };
+export function authInfoFor(principal: Principal, token: string | undefined, edge: { requestId?: string; protocol?: string } = {}): AuthInfo {
+  return { token: token ?? '', clientId: principal.client ?? principal.id, scopes: [...(principal.scopes ?? [])], extra: { principal, ...edge } };
+}
+
+/** An `AuthInfo.extra` string the edge set (request id, protocol version). */
+function edgeValue(authInfo: AuthInfo | undefined, key: 'requestId' | 'protocol'): string | undefined {
+  const v = authInfo?.extra?.[key];
+  return typeof v === 'string' ? v : undefined;
 }
 
 /**
@@ -63,9 +70,11 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
         tool,
         args: (request.params.arguments ?? {}) as Record<string, unknown>,
         principal,
-        requestId: randomUUID(),
+        requestId: edgeValue(context.authInfo, 'requestId') ?? randomUUID(),
         signal: ctx.mcpReq.signal,
         authorization: ctx.http?.authInfo?.token ? `Bearer ${ctx.http.authInfo.token}` : undefined,
+        protocol: edgeValue(context.authInfo, 'protocol'),
+        client: clientInfoOf(request.params._meta),
       });
       return server.projectCallToolResult(result, tool.tool.outputSchema);
     });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Express } from 'express';
 import { hostHeaderValidation, originValidation } from '@modelcontextprotocol/node';
@@ -6,6 +7,7 @@ import type { GatehouseConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { GatehouseError, isGatehouseError } from '../errors/catalogue.js';
 import { authInfoFor } from '../mcp/server-factory.js';
+import { AUDIT_FILTERS, parseAuditFilters, queryAudit, type AuditFilterName } from '../audit/filters.js';
 import { ANONYMOUS, type Principal } from '../policy/compose.js';
 import { resourceUrl, type Runtime } from './runtime.js';
 import { createMcpEndpoint } from './mcp-endpoint.js';
@@ -76,6 +78,37 @@ export function createHttpHandler(options: AppOptions): { handle: (req: Incoming
         res.json(metadata(req));
       });
     }
+    if (runtime.pipeline.metrics !== undefined) {
+      const metrics = runtime.pipeline.metrics;
+      app.get('/metrics', (_req, res, next) => {
+        metrics.render().then(({ contentType, body }) => {
+          res.setHeader('content-type', contentType);
+          res.end(body);
+        }, next);
+      });
+    }
+    // The audit trail, for holders of the admin scope (loopback callers when there is no auth).
+    app.get('/admin/audit', (req, res) => {
+      adminPrincipal(req)
+        .then(async () => {
+          const filters: Partial<Record<AuditFilterName, string>> = {};
+          for (const name of AUDIT_FILTERS) {
+            const v = req.query[name];
+            if (typeof v === 'string') filters[name] = v;
+          }
+          const page = await queryAudit(runtime.pipeline.auditStore, parseAuditFilters(filters));
+          res.json(page);
+        })
+        .catch((err: unknown) => {
+          const e = isGatehouseError(err) ? err : new GatehouseError('GH_INTERNAL', 'audit query failed', { cause: err });
+          if (e.status === 401 || e.code === 'GH_AUTH_FORBIDDEN' || e.code === 'GH_AUTH_UNAVAILABLE') {
+            sendAuthError(req, res, e);
+            return;
+          }
+          if (e.code === 'GH_INTERNAL') log.error({ err }, e.message);
+          res.status(e.status).json({ code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) });
+        });
+    });
     app.get('/readyz', (_req, res) => {
       const registry = runtime.registry();
       res.json({ status: 'ready', tools: registry.tools.length, backends: registry.backends });
@@ -83,31 +116,66 @@ export function createHttpHandler(options: AppOptions): { handle: (req: Incoming
     return app;
   };
 
+  const { pipeline } = runtime;
+  const adminScope = config.audit.adminScope;
+  /** The caller of an /admin endpoint, if it holds the admin scope; else the error to answer. */
+  async function adminPrincipal(req: IncomingMessage): Promise<Principal> {
+    if (runtime.authenticate === undefined) {
+      // No credentials configured: only a loopback bind serves anonymous callers at all,
+      // and an exposed anonymous gateway does not hand out its audit trail.
+      if (loopback) return ANONYMOUS;
+      throw new GatehouseError('GH_AUTH_REQUIRED', 'admin endpoints need auth on a non-loopback bind');
+    }
+    const principal = await runtime.authenticate(req.headers);
+    if (principal.kind === 'anonymous') throw new GatehouseError('GH_AUTH_REQUIRED', 'credentials are required');
+    const missing = missingScopes(principal, [adminScope]);
+    if (missing.length > 0) throw insufficientScope(missing);
+    return principal;
+  }
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? '/';
     if (url === '/mcp' || url.startsWith('/mcp?')) {
       if (checkHost && !checkHost(req, res)) return;
       if (!checkOrigin(req, res)) return;
+      const requestId = requestIdOf(req);
+      res.setHeader('x-request-id', requestId);
+      const protocol = headerValue(req, 'mcp-protocol-version');
       const { authenticate } = runtime;
       if (authenticate === undefined) {
         // No inbound auth: the caller's bearer (if any) only matters to passthrough backends.
-        const token = bearerToken(req.headers.authorization);
-        if (token !== undefined) (req as IncomingMessage & { auth?: AuthInfo }).auth = authInfoFor(ANONYMOUS, token);
-        endpoint(req, res);
+        (req as IncomingMessage & { auth?: AuthInfo }).auth = authInfoFor(ANONYMOUS, bearerToken(req.headers.authorization), { requestId, ...(protocol ? { protocol } : {}) });
+        endpoint(req, res, { principal: ANONYMOUS, requestId });
         return;
       }
       // MCP 2025-11-25 basic/authorization: every request is authenticated, tools/list included.
+      const startedAt = Date.now();
+      const refuse = (err: unknown, principal?: Principal) => {
+        const code = isGatehouseError(err) ? err.code : 'GH_INTERNAL';
+        if (req.method === 'POST') {
+          pipeline.refused({
+            requestId,
+            outcome: code === 'GH_AUTH_FORBIDDEN' ? 'denied' : 'unauthenticated',
+            errorCode: code,
+            ...(principal !== undefined ? { principal } : {}),
+            ...(headerValue(req, 'mcp-name') !== undefined ? { tool: headerValue(req, 'mcp-name')! } : {}),
+            ...(protocol !== undefined ? { protocol } : {}),
+            startedAt,
+            latencyMs: Date.now() - startedAt,
+          });
+        }
+        sendAuthError(req, res, err);
+      };
       authenticate(req.headers).then(
         (principal) => {
           const missing = missingScopes(principal, config.auth?.requiredScopes);
           if (missing.length > 0) {
-            sendAuthError(req, res, principal.kind === 'anonymous' ? new GatehouseError('GH_AUTH_REQUIRED', 'credentials are required') : insufficientScope(missing));
+            refuse(principal.kind === 'anonymous' ? new GatehouseError('GH_AUTH_REQUIRED', 'credentials are required') : insufficientScope(missing), principal);
             return;
           }
-          (req as IncomingMessage & { auth?: AuthInfo }).auth = authInfoFor(principal, bearerToken(req.headers.authorization));
-          endpoint(req, res, principal);
+          (req as IncomingMessage & { auth?: AuthInfo }).auth = authInfoFor(principal, bearerToken(req.headers.authorization), { requestId, ...(protocol ? { protocol } : {}) });
+          endpoint(req, res, { principal, requestId });
         },
-        (err: unknown) => sendAuthError(req, res, err),
+        (err: unknown) => refuse(err),
       );
       return;
     }
@@ -142,6 +210,19 @@ export function createHttpHandler(options: AppOptions): { handle: (req: Incoming
   }
 
   return { handle, close: () => mcp.close() };
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+
+/** The caller's X-Request-Id when it is a sane token, else a new UUID. */
+function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
 /** The scopes in `required` that the principal does not hold. */

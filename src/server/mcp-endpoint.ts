@@ -2,15 +2,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isJsonContentType, type AuthInfo, type McpHttpHandler } from '@modelcontextprotocol/server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import type { Logger } from '../log/logger.js';
-import type { FastPlan } from '../mcp/fast-path.js';
+import type { FastPlan, FastRequest } from '../mcp/fast-path.js';
 import { planFastPath } from '../mcp/fast-path.js';
-import { ANONYMOUS, type CancelSignal, type Principal } from '../policy/compose.js';
+import type { CancelSignal, Principal } from '../policy/compose.js';
 
 export interface McpEndpointOptions {
   /** The SDK's handler: the authority for everything the fast path does not take. */
   handler: McpHttpHandler;
   /** Answers a planned request, or undefined to hand it to the SDK. Omit to disable the fast path. */
-  fastPath?: (plan: FastPlan, principal: Principal, signal: CancelSignal, authorization?: string) => Promise<string | undefined>;
+  fastPath?: (plan: FastPlan, request: FastRequest) => Promise<string | undefined>;
   maxRequestBytes: number;
   log: Logger;
 }
@@ -20,11 +20,17 @@ export interface McpEndpointOptions {
  * `/mcp` for node:http. POST bodies are read once; a request the fast path
  * plans is answered directly, any other is replayed into the SDK handler.
  */
-export function createMcpEndpoint(options: McpEndpointOptions): (req: IncomingMessage, res: ServerResponse, principal?: Principal) => void {
+/** What the HTTP edge established about a request before the endpoint reads it. */
+export interface EdgeRequest {
+  principal: Principal;
+  requestId: string;
+}
+
+export function createMcpEndpoint(options: McpEndpointOptions): (req: IncomingMessage, res: ServerResponse, edge: EdgeRequest) => void {
   const { handler, fastPath, maxRequestBytes, log } = options;
   const sdk = toNodeHandler(handler, { maxRequestBodySize: maxRequestBytes, onerror: (err) => log.error({ err }, 'mcp handler failed') });
 
-  return (req, res, principal = ANONYMOUS) => {
+  return (req, res, edge) => {
     if (fastPath === undefined || req.method !== 'POST' || !isJsonContentType(req.headers['content-type'] ?? null)) {
       void sdk(req, res);
       return;
@@ -62,11 +68,11 @@ export function createMcpEndpoint(options: McpEndpointOptions): (req: IncomingMe
         void sdk(req, res, body);
         return;
       }
-      serveFast(plan, body, req, res, principal);
+      serveFast(plan, body, req, res, edge);
     });
   };
 
-  function serveFast(plan: FastPlan, body: unknown, req: IncomingMessage, res: ServerResponse, principal: Principal): void {
+  function serveFast(plan: FastPlan, body: unknown, req: IncomingMessage, res: ServerResponse, edge: EdgeRequest): void {
     // A client that goes away cancels the call (and so the backend request).
     const gone = new OneShotSignal();
     res.on('close', () => {
@@ -74,7 +80,7 @@ export function createMcpEndpoint(options: McpEndpointOptions): (req: IncomingMe
     });
     // The caller's bearer token, as the SDK path sees it (AuthInfo.token).
     const token = (req as IncomingMessage & { auth?: AuthInfo }).auth?.token;
-    fastPath!(plan, principal, gone, token ? `Bearer ${token}` : undefined).then(
+    fastPath!(plan, { principal: edge.principal, signal: gone, authorization: token ? `Bearer ${token}` : undefined, requestId: edge.requestId }).then(
       (text) => {
         if (text === undefined) {
           void sdk(req, res, body);

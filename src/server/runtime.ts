@@ -1,14 +1,14 @@
 import { resolve } from 'node:path';
-import type { CallToolResult, McpServerFactory } from '@modelcontextprotocol/server';
+import type { McpServerFactory } from '@modelcontextprotocol/server';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { createToolCaller } from '../mcp/call-tool.js';
-import { createFastPath, type FastPlan } from '../mcp/fast-path.js';
+import { createFastPath, type FastPlan, type FastRequest } from '../mcp/fast-path.js';
 import { createServerFactory, SERVER_INFO } from '../mcp/server-factory.js';
 import { createVisibility } from '../mcp/visibility.js';
 import { createAuthenticator, type Authenticator } from '../policy/authenticate.js';
-import type { CancelSignal, Policy, Principal } from '../policy/compose.js';
-import { authorize, compileRules, toolTarget } from '../policy/rules.js';
+import { compileRules } from '../policy/rules.js';
+import { createPipeline, type Pipeline } from './pipeline.js';
 import { loadBackends } from '../registry/load-backends.js';
 import { fileImportCache } from '../openapi/import-cache.js';
 import type { ToolRegistry } from '../registry/registry.js';
@@ -21,9 +21,11 @@ export interface Runtime {
   registry: () => ToolRegistry;
   factory: McpServerFactory;
   /** The hot path for plain tools/call and tools/list (see mcp/fast-path.ts). */
-  fastPath: (plan: FastPlan, principal: Principal, signal: CancelSignal, authorization?: string) => Promise<string | undefined>;
+  fastPath: (plan: FastPlan, request: FastRequest) => Promise<string | undefined>;
   /** Verifies a request's credentials; undefined when every call is anonymous. */
   authenticate: Authenticator | undefined;
+  /** Rate limits, audit, metrics (see server/pipeline.ts). */
+  pipeline: Pipeline;
   close: () => Promise<void>;
 }
 
@@ -38,18 +40,8 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
     connections: config.upstream.connections,
   });
   const backendTimeouts = new Map(config.backends.flatMap((b) => (b.timeoutMs === undefined ? [] : [[b.name, b.timeoutMs] as const])));
-  // Authorisation: the same rules decide calls (a policy in the chain) and what tools/list shows.
+  // Authorisation: the same rules decide calls (a policy in the pipeline) and what tools/list shows.
   const authorizer = config.rules !== undefined && config.rules.length > 0 ? compileRules(config.rules) : undefined;
-  const policies: Policy<CallToolResult>[] = [];
-  if (authorizer !== undefined) {
-    policies.push(
-      authorize(authorizer, (ctx) => {
-        const served = registry().get(ctx.target);
-        // The chain only runs for operations (call_operation runs it under the operation's name).
-        return served?.kind === 'operation' ? toolTarget(served.definition) : { kind: 'tool', name: ctx.target, backend: ctx.backend, method: '', readOnly: false };
-      }),
-    );
-  }
   const visibleTools = authorizer === undefined ? undefined : createVisibility(authorizer);
   const credentials = new Map<string, Credentials>();
   for (const b of config.backends) {
@@ -64,11 +56,30 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
       throw new GatehouseError('GH_CONFIG_INVALID', `${config.file}: backends "${b.name}" credentials: ${message}`, { cause: err });
     }
   }
-  const callTool = createToolCaller({ forwarder, policies, log, backendTimeouts, credentials });
+  const pipeline = await createPipeline({ config, log, registry, authorizer });
+  const callTool = createToolCaller({
+    forwarder,
+    policies: pipeline.policies,
+    log,
+    backendTimeouts,
+    credentials,
+    guards: pipeline.guards,
+    observe: pipeline.observe,
+  });
   const pageSize = config.mcp.pageSize;
   const factory = createServerFactory({ registry, callTool, pageSize, ...(visibleTools ? { visibleTools } : {}) });
   const fastPath = createFastPath({ registry, callTool, pageSize, serverInfo: SERVER_INFO, ...(visibleTools ? { visibleTools } : {}) });
-  return { registry, factory, fastPath, authenticate: createAuthentication(config), close: () => forwarder.close() };
+  return {
+    registry,
+    factory,
+    fastPath,
+    authenticate: createAuthentication(config),
+    pipeline,
+    close: async () => {
+      await pipeline.close();
+      await forwarder.close();
+    },
+  };
 }
 
 /**

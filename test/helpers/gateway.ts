@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { parseConfig } from '../../src/config/load-config.js';
@@ -7,9 +10,15 @@ import { startGateway, type Gateway } from '../../src/server/gateway.js';
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 
-/** A config as if read from test/fixtures/gatehouse.yaml (specs resolve against fixtures/). */
+/**
+ * A config as if read from test/fixtures/gatehouse.yaml (specs resolve against
+ * fixtures/). Without a `dataDir` of its own, state (the SQLite audit store)
+ * goes to a fresh temporary directory, so tests never share or leave files.
+ */
 export function testConfig(yaml: string, env: NodeJS.ProcessEnv = {}): GatehouseConfig {
-  return parseConfig(yaml, `${FIXTURES}gatehouse.yaml`, env);
+  const config = parseConfig(yaml, `${FIXTURES}gatehouse.yaml`, env);
+  if (!/^dataDir:/m.test(yaml)) config.dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'));
+  return config;
 }
 
 export async function startTestGateway(yaml: string, env: NodeJS.ProcessEnv = {}, options: { disableFastPath?: boolean } = {}): Promise<Gateway> {

@@ -1,0 +1,178 @@
+/**
+ * Prometheus metrics (prom-client), on a registry of the gateway's own so two
+ * gateways in one process (tests) never share counters.
+ *
+ * Names and labels follow the Prometheus conventions: `gatehouse_` prefix,
+ * base units (seconds, bytes), `_total` for counters, enum states as a label
+ * with 0/1 values. Cardinality is bounded by construction: `backend` and
+ * `tool` come from the configuration and the imported specs (never from what
+ * a caller sends: an unknown tool is refused before it is counted), `outcome`
+ * and `code` from fixed sets, and `status` is the backend's HTTP status code.
+ * Latency histograms carry no `tool` label (buckets × thousands of tools would
+ * not be bounded in practice); the per-tool view is the counter.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Seconds: 1 ms … 30 s, for calls through the gateway and to backends. */
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export type CircuitState = 'closed' | 'half-open' | 'open';
+const CIRCUIT_STATES: readonly CircuitState[] = ['closed', 'half-open', 'open'];
+
+export interface CallObservation {
+  kind: 'tool' | 'model';
+  backend: string;
+  /** Tool or model name; '' when the call never named one (refused at the edge). */
+  target: string;
+  outcome: string;
+  seconds: number;
+}
+
+export interface AuditQueueStats {
+  queued: number;
+  dropped: number;
+  written: number;
+  failures: number;
+  storeHealthy: boolean;
+}
+
+export interface GatewayMetrics {
+  readonly registry: Registry;
+  /** One finished call (allowed or refused). */
+  call(o: CallObservation): void;
+  /** One backend response (`status` 0: no response — connect error, timeout). */
+  backendResponse(backend: string, status: number, seconds: number): void;
+  rateLimited(rule: string): void;
+  circuit(backend: string, state: CircuitState): void;
+  /** A store (redis, audit) failed an operation. */
+  storeError(store: 'redis' | 'audit'): void;
+  /** A request refused by authentication, by error code. */
+  authFailure(code: string): void;
+  /** Where the audit queue's depth and health come from (read at scrape time). */
+  auditStats(source: () => AuditQueueStats): void;
+  auditWritten(records: number): void;
+  auditDropped(records: number): void;
+  auditFailure(): void;
+  /** Calls in flight per backend, read at scrape time. */
+  inFlight(source: () => ReadonlyMap<string, number>): void;
+  /** The text exposition format. */
+  render(): Promise<{ contentType: string; body: string }>;
+}
+
+export function createMetrics(options: { defaultMetrics?: boolean } = {}): GatewayMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+
+  const calls = new Counter({
+    name: 'gatehouse_calls_total',
+    help: 'Tool and model calls by backend, target and outcome (ok, error, denied, limited, invalid, unavailable, cancelled, unauthenticated).',
+    labelNames: ['kind', 'backend', 'target', 'outcome'] as const,
+    registers: [registry],
+  });
+  const callSeconds = new Histogram({
+    name: 'gatehouse_call_duration_seconds',
+    help: 'Time from a call reaching the pipeline to its result, gateway work and backend included.',
+    labelNames: ['kind', 'backend', 'outcome'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const backendSeconds = new Histogram({
+    name: 'gatehouse_backend_request_duration_seconds',
+    help: 'Time a backend took to answer (headers and body), as seen by the gateway.',
+    labelNames: ['backend'] as const,
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const backendResponses = new Counter({
+    name: 'gatehouse_backend_responses_total',
+    help: 'Backend responses by HTTP status code (0: no response — connection error or timeout).',
+    labelNames: ['backend', 'status'] as const,
+    registers: [registry],
+  });
+  const limited = new Counter({
+    name: 'gatehouse_rate_limited_total',
+    help: 'Calls refused by a rate-limit rule.',
+    labelNames: ['rule'] as const,
+    registers: [registry],
+  });
+  const circuitState = new Gauge({
+    name: 'gatehouse_circuit_breaker_state',
+    help: 'Circuit breaker state per backend: 1 for the current state (closed, half-open, open), 0 for the others.',
+    labelNames: ['backend', 'state'] as const,
+    registers: [registry],
+  });
+  const storeErrors = new Counter({
+    name: 'gatehouse_store_errors_total',
+    help: 'Failed operations against an external store (redis: rate limits; audit: the audit store).',
+    labelNames: ['store'] as const,
+    registers: [registry],
+  });
+  const authFailures = new Counter({
+    name: 'gatehouse_auth_failures_total',
+    help: 'Requests refused by authentication, by error code.',
+    labelNames: ['code'] as const,
+    registers: [registry],
+  });
+
+  let audit: (() => AuditQueueStats) | undefined;
+  const auditGauge = (name: string, help: string, read: (s: AuditQueueStats) => number) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        if (audit !== undefined) this.set(read(audit()));
+      },
+    });
+  auditGauge('gatehouse_audit_queue_depth', 'Audit records waiting to be written.', (s) => s.queued);
+  auditGauge('gatehouse_audit_store_up', '1 while the audit store accepts writes, 0 during an outage.', (s) => (s.storeHealthy ? 1 : 0));
+  const auditWritten = new Counter({ name: 'gatehouse_audit_records_written_total', help: 'Audit records written to the store.', registers: [registry] });
+  const auditDropped = new Counter({
+    name: 'gatehouse_audit_records_dropped_total',
+    help: 'Audit records lost because the queue was full or shutdown timed out. Should stay 0.',
+    registers: [registry],
+  });
+  const auditFailures = new Counter({ name: 'gatehouse_audit_write_failures_total', help: 'Failed batch writes to the audit store (each retried).', registers: [registry] });
+
+  let inFlightSource: (() => ReadonlyMap<string, number>) | undefined;
+  new Gauge({
+    name: 'gatehouse_backend_in_flight',
+    help: 'Calls in flight per backend (the bulkhead limits it to backends[].maxConcurrent).',
+    labelNames: ['backend'] as const,
+    registers: [registry],
+    collect() {
+      if (inFlightSource === undefined) return;
+      for (const [backend, n] of inFlightSource()) this.set({ backend }, n);
+    },
+  });
+
+  return {
+    registry,
+    call(o) {
+      calls.inc({ kind: o.kind, backend: o.backend, target: o.target, outcome: o.outcome });
+      callSeconds.observe({ kind: o.kind, backend: o.backend, outcome: o.outcome }, o.seconds);
+    },
+    backendResponse(backend, status, seconds) {
+      backendResponses.inc({ backend, status: String(status) });
+      backendSeconds.observe({ backend }, seconds);
+    },
+    rateLimited: (rule) => limited.inc({ rule }),
+    circuit(backend, state) {
+      for (const s of CIRCUIT_STATES) circuitState.set({ backend, state: s }, s === state ? 1 : 0);
+    },
+    storeError: (store) => storeErrors.inc({ store }),
+    authFailure: (code) => authFailures.inc({ code }),
+    auditStats(source) {
+      audit = source;
+    },
+    auditWritten: (n) => auditWritten.inc(n),
+    auditDropped: (n) => auditDropped.inc(n),
+    auditFailure: () => auditFailures.inc(),
+    inFlight(source) {
+      inFlightSource = source;
+    },
+    async render() {
+      return { contentType: registry.contentType, body: await registry.metrics() };
+    },
+  };
+}

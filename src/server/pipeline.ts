@@ -1,0 +1,293 @@
+/**
+ * The policy pipeline of one gateway, built once from the configuration:
+ * authorise → rate-limit → (validate, guard, forward) with every call — allowed
+ * or refused — observed once for the audit trail and the metrics.
+ *
+ * The pieces live in their own modules (policy/rules, limits/, audit/,
+ * metrics/); this file only decides their order and turns what a call did
+ * into one audit record and one metrics observation. It knows nothing of MCP
+ * beyond the ToolCall shape, so the ai-proxy plugs into the same pieces.
+ */
+import { resolve } from 'node:path';
+import type { CallToolResult } from '@modelcontextprotocol/server';
+import type { GatehouseConfig } from '../config/schema.js';
+import { GatehouseError, type ErrorCode } from '../errors/catalogue.js';
+import type { Logger } from '../log/logger.js';
+import type { BackendGuard, ObservedCall } from '../mcp/call-tool.js';
+import type { Policy, Principal } from '../policy/compose.js';
+import { authorize, toolTarget, type Authorizer } from '../policy/rules.js';
+import type { ToolRegistry } from '../registry/registry.js';
+import { createArgumentRedactor, createAuditWriter, createJsonlSink, openAuditStore, startRetention, type AuditOutcome, type AuditRecord, type AuditSink, type AuditStore, type AuditWriter, type Retention } from '../audit/index.js';
+import { createBulkhead, type Bulkhead } from '../limits/bulkhead.js';
+import { createCircuitBreaker } from '../limits/circuit-breaker.js';
+import { createRateLimiter, type RateLimiter } from '../limits/rate-limit.js';
+import { closeRedis, createRedisClient } from '../limits/redis.js';
+import { createMetrics, type GatewayMetrics } from '../metrics/metrics.js';
+
+export interface Pipeline {
+  /** The policy chain every operation call runs, in order. */
+  policies: Policy<CallToolResult>[];
+  /** Per-backend bulkhead and circuit breaker around the backend request. */
+  guards: ReadonlyMap<string, BackendGuard>;
+  /** Records a finished call (audit record, metrics). */
+  observe(observed: ObservedCall): void;
+  /** Records a request refused before any call ran (authentication, required scopes). */
+  refused(r: RefusedRequest): void;
+  metrics: GatewayMetrics | undefined;
+  /** The audit store queries read (absent with `audit.store: none`). */
+  auditStore: AuditStore | undefined;
+  auditWriter: AuditWriter | undefined;
+  limiter: RateLimiter | undefined;
+  /** Flushes the audit queue and closes the stores. */
+  close(): Promise<void>;
+}
+
+export interface RefusedRequest {
+  requestId: string;
+  outcome: 'unauthenticated' | 'denied';
+  errorCode: ErrorCode;
+  principal?: Principal;
+  /** The tool the request named, when it says so without reading the body (`Mcp-Name`). */
+  tool?: string;
+  protocol?: string;
+  startedAt: number;
+  latencyMs: number;
+}
+
+/** The audit outcome of an error code (no code: ok). */
+export function outcomeOf(code: ErrorCode | undefined): AuditOutcome {
+  switch (code) {
+    case undefined:
+      return 'ok';
+    case 'GH_TOOL_ARGS_INVALID':
+    case 'GH_REQUEST_BUILD_FAILED':
+      return 'invalid';
+    case 'GH_POLICY_DENIED':
+    case 'GH_AUTH_FORBIDDEN':
+      return 'denied';
+    case 'GH_RATE_LIMITED':
+      return 'limited';
+    case 'GH_RATE_LIMIT_UNAVAILABLE':
+    case 'GH_BACKEND_BUSY':
+    case 'GH_BACKEND_UNAVAILABLE':
+      return 'unavailable';
+    case 'GH_UPSTREAM_ABORTED':
+      return 'cancelled';
+    case 'GH_AUTH_REQUIRED':
+    case 'GH_AUTH_INVALID':
+      return 'unauthenticated';
+    default:
+      return 'error';
+  }
+}
+
+/** `30s`, `1m`, `2h`, `1d` → seconds (the schema admits only these forms). */
+export function windowSeconds(window: string): number {
+  const n = Number(window.slice(0, -1));
+  const unit = window.at(-1);
+  return n * (unit === 'd' ? 86_400 : unit === 'h' ? 3_600 : unit === 'm' ? 60 : 1);
+}
+
+/** Errors that say the backend is unwell: they count towards opening its circuit. */
+const BACKEND_FAILURES: ReadonlySet<ErrorCode> = new Set(['GH_UPSTREAM_CONNECT', 'GH_UPSTREAM_TIMEOUT', 'GH_UPSTREAM_FAILED']);
+
+export interface PipelineOptions {
+  config: GatehouseConfig;
+  log: Logger;
+  registry: () => ToolRegistry;
+  authorizer: Authorizer | undefined;
+}
+
+export async function createPipeline(options: PipelineOptions): Promise<Pipeline> {
+  const { config, log, registry, authorizer } = options;
+  const metrics = config.metrics.enabled ? createMetrics() : undefined;
+  const closers: Array<() => Promise<void>> = [];
+
+  // Authorisation: the same rules decide calls (here) and what tools/list shows (mcp/visibility.ts).
+  const policies: Policy<CallToolResult>[] = [];
+  if (authorizer !== undefined) {
+    policies.push(
+      authorize(authorizer, (ctx) => {
+        const served = registry().get(ctx.target);
+        // The chain only runs for operations (call_operation runs it under the operation's name).
+        return served?.kind === 'operation' ? toolTarget(served.definition) : { kind: 'tool', name: ctx.target, backend: ctx.backend, method: '', readOnly: false };
+      }),
+    );
+  }
+
+  // Rate limits: memory per process, or Redis shared by every replica.
+  let limiter: RateLimiter | undefined;
+  const rules = config.rateLimits.rules;
+  if (rules.length > 0) {
+    let store: Parameters<typeof createRateLimiter>[0]['store'] = { type: 'memory' };
+    if (config.rateLimits.store === 'redis') {
+      const client = createRedisClient(config.redis!.url, log);
+      closers.push(() => closeRedis(client));
+      store = { type: 'redis', client };
+    }
+    limiter = createRateLimiter({
+      rules: rules.map((r) => ({
+        name: r.name,
+        key: r.key,
+        limit: r.limit,
+        windowSeconds: windowSeconds(r.window),
+        cost: r.cost,
+        ...(r.match !== undefined ? { match: r.match } : {}),
+      })),
+      store,
+      onStoreError: config.rateLimits.onStoreError,
+      onStoreFailure: () => metrics?.storeError('redis'),
+    });
+    const limits = limiter;
+    policies.push(async function rateLimitPolicy(ctx, next) {
+      const decision = await limits.check({ principal: ctx.principal.id, backend: ctx.backend, ...(ctx.kind === 'tool' ? { tool: ctx.target } : { model: ctx.target }) });
+      if (!decision.allowed) {
+        metrics?.rateLimited(decision.rule);
+        const retryAfterSeconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+        throw new GatehouseError('GH_RATE_LIMITED', `rate limit "${decision.rule}" reached; retry after ${retryAfterSeconds} s`, {
+          details: { rule: decision.rule, retryAfterSeconds },
+        });
+      }
+      return next();
+    });
+  }
+
+  // Backend protection: a bulkhead and a circuit breaker per backend.
+  const guards = new Map<string, BackendGuard>();
+  const bulkheads = new Map<string, Bulkhead>();
+  for (const b of config.backends) {
+    const bulkhead = createBulkhead({ maxConcurrent: b.maxConcurrent, maxQueued: b.maxQueued, queueTimeoutMs: b.queueTimeoutMs, name: b.name });
+    bulkheads.set(b.name, bulkhead);
+    const breakerConfig = b.circuitBreaker;
+    if (breakerConfig === false) {
+      guards.set(b.name, (send) => bulkhead.run(send));
+      continue;
+    }
+    const breaker = createCircuitBreaker({
+      ...breakerConfig,
+      name: b.name,
+      onStateChange: (state) => {
+        metrics?.circuit(b.name, state);
+        if (state === 'open') log.warn({ backend: b.name }, `backend ${b.name}: circuit open after ${breakerConfig.failureThreshold} consecutive failures; calls refused for ${breakerConfig.cooldownMs} ms`);
+        else if (state === 'closed') log.info({ backend: b.name }, `backend ${b.name}: circuit closed`);
+      },
+    });
+    metrics?.circuit(b.name, 'closed');
+    // The breaker stands outside the bulkhead: an open circuit refuses without taking a slot,
+    // and a full bulkhead (GH_BACKEND_BUSY) says nothing about the backend's health.
+    guards.set(b.name, (send) =>
+      breaker.run(
+        () => bulkhead.run(send),
+        ({ value, error }) =>
+          error !== undefined ? error instanceof GatehouseError && BACKEND_FAILURES.has(error.code) : value !== undefined && value.status >= 500,
+      ),
+    );
+  }
+  metrics?.inFlight(() => new Map([...bulkheads].map(([name, b]) => [name, b.inFlight])));
+
+  // Audit: a store (SQLite by default), an optional JSON-lines stream, one bounded writer.
+  let auditStore: AuditStore | undefined;
+  let auditWriter: AuditWriter | undefined;
+  let retention: Retention | undefined;
+  const audit = config.audit;
+  const dataDir = resolve(config.baseDir, config.dataDir);
+  const sinks: AuditSink[] = audit.stream === undefined ? [] : [createJsonlSink(audit.stream === 'stdout' ? 'stdout' : resolve(dataDir, audit.stream))];
+  if (audit.store !== 'none') {
+    auditStore = await openAuditStore(
+      audit.store === 'postgres' ? { store: 'postgres', postgres: audit.postgres! } : { store: 'sqlite', sqlite: { file: resolve(dataDir, audit.sqlite.file) } },
+      log,
+    );
+    retention = startRetention(auditStore, { days: audit.retentionDays, log });
+  }
+  if (auditStore !== undefined || sinks.length > 0) {
+    auditWriter = createAuditWriter({
+      ...(auditStore !== undefined ? { store: auditStore } : {}),
+      sinks,
+      maxQueue: audit.queue.max,
+      batchSize: audit.queue.batchSize,
+      flushIntervalMs: audit.queue.flushIntervalMs,
+      log,
+      onEvent: (e) => {
+        if (e.type === 'written') metrics?.auditWritten(e.count);
+        else if (e.type === 'dropped') metrics?.auditDropped(e.count);
+        else if (e.type === 'failure') {
+          metrics?.auditFailure();
+          metrics?.storeError('audit');
+        }
+      },
+    });
+    const writer = auditWriter;
+    metrics?.auditStats(() => writer.stats());
+  }
+  const redact = createArgumentRedactor({ mode: audit.arguments, names: audit.redact });
+
+  const principalFields = (p: Principal | undefined): Partial<AuditRecord> =>
+    p === undefined
+      ? {}
+      : { principalId: p.id, principalKind: p.kind, ...(p.client !== undefined ? { clientId: p.client } : {}), ...(p.kind === 'api-key' ? { keyId: p.id } : {}) };
+
+  const observe = ({ call, facts, startedAt, seconds }: ObservedCall): void => {
+    const outcome = outcomeOf(facts.errorCode);
+    const operation = facts.operation?.definition;
+    const backend = operation?.backend ?? (call.tool.kind === 'meta' ? call.tool.catalogue.backend : '');
+    const tool = operation?.name ?? call.tool.tool.name;
+    metrics?.call({ kind: 'tool', backend, target: tool, outcome, seconds });
+    if (facts.backendSeconds !== undefined) metrics?.backendResponse(backend, facts.status ?? 0, facts.backendSeconds);
+    if (auditWriter === undefined) return;
+    const record: AuditRecord = {
+      time: startedAt,
+      requestId: call.requestId,
+      kind: 'tool',
+      ...principalFields(call.principal),
+      ...(call.client?.name !== undefined ? { clientName: call.client.name } : {}),
+      ...(call.client?.version !== undefined ? { clientVersion: call.client.version } : {}),
+      ...(call.protocol !== undefined ? { protocol: call.protocol } : {}),
+      backend,
+      tool,
+      ...(operation !== undefined ? { httpMethod: operation.source.method.toUpperCase(), urlTemplate: operation.source.path } : {}),
+      ...redact(facts.args ?? call.args),
+      outcome,
+      ...(facts.errorCode !== undefined ? { errorCode: facts.errorCode } : {}),
+      ...(facts.status !== undefined ? { status: facts.status } : {}),
+      latencyMs: Math.round(seconds * 1e6) / 1e3,
+      ...(facts.bytesIn !== undefined ? { bytesIn: facts.bytesIn } : {}),
+      ...(facts.bytesOut !== undefined ? { bytesOut: facts.bytesOut } : {}),
+    };
+    auditWriter.record(record);
+  };
+
+  const refused = (r: RefusedRequest): void => {
+    metrics?.authFailure(r.errorCode);
+    metrics?.call({ kind: 'tool', backend: '', target: '', outcome: r.outcome, seconds: r.latencyMs / 1000 });
+    auditWriter?.record({
+      time: r.startedAt,
+      requestId: r.requestId,
+      kind: 'tool',
+      ...principalFields(r.principal),
+      ...(r.protocol !== undefined ? { protocol: r.protocol } : {}),
+      // The tool named in a header is not checked against the registry: recorded, never used as a label.
+      ...(r.tool !== undefined ? { tool: r.tool.slice(0, 128) } : {}),
+      outcome: r.outcome,
+      errorCode: r.errorCode,
+      latencyMs: r.latencyMs,
+    });
+  };
+
+  return {
+    policies,
+    guards,
+    observe,
+    refused,
+    metrics,
+    auditStore,
+    auditWriter,
+    limiter,
+    async close() {
+      retention?.stop();
+      // The writer closes the store once everything queued is written.
+      if (auditWriter !== undefined) await auditWriter.close();
+      else await auditStore?.close();
+      for (const close of closers) await close();
+    },
+  };
+}

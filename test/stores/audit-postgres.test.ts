@@ -1,0 +1,298 @@
+import { userInfo } from 'node:os';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createAuditWriter, createPostgresStore, AuditQueryError, type AuditOutcome, type AuditQuery, type AuditRecord, type AuditStore } from '../../src/audit/index.js';
+import { silentLogger } from '../../src/log/logger.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+
+const PG_PORT = 5432;
+/** Trust auth as the OS user, as psql does (pg alone reads only $USER, unset in some CI shells). */
+const PG_USER = encodeURIComponent(process.env.PGUSER ?? userInfo().username);
+const url = (port = PG_PORT) => `postgres://${PG_USER}@127.0.0.1:${port}/test`;
+
+/** Every field set, to prove each one has a column and comes back unchanged. */
+const FULL: AuditRecord = {
+  time: 1_750_000_000_123,
+  requestId: 'req-full',
+  kind: 'model',
+  uid: 'uid-full',
+  principalId: 'alice',
+  principalKind: 'jwt',
+  clientId: 'cli-1',
+  keyId: 'key-9',
+  clientName: 'claude-code',
+  clientVersion: '1.2.3',
+  protocol: '2025-11-25',
+  backend: 'petstore',
+  tool: 'petstore_getPet',
+  httpMethod: 'GET',
+  urlTemplate: '/pets/{petId}',
+  arguments: { petId: 7, nested: { list: [1, 'two', null, true], text: 'é "quoted" \\ back' } },
+  argumentsHash: 'ab'.repeat(32),
+  outcome: 'error',
+  errorCode: 'GH_UPSTREAM_STATUS',
+  status: 503,
+  latencyMs: 12.75,
+  bytesIn: 321,
+  bytesOut: 5_000_000_000,
+  provider: 'anthropic',
+  model: 'claude-sonnet',
+  tokensIn: 1200,
+  tokensOut: 345,
+  costUsd: 0.01234,
+};
+
+const OUTCOMES: AuditOutcome[] = ['ok', 'error', 'denied', 'limited'];
+const T0 = 1_760_000_000_000;
+
+/** 40 records over three principals, two backends, four outcomes; times collide in pairs to exercise the id tie-break. */
+function fixtures(): AuditRecord[] {
+  return Array.from({ length: 40 }, (_, i) => ({
+    time: T0 + Math.floor(i / 2) * 1000,
+    requestId: `r${i}`,
+    kind: 'tool' as const,
+    principalId: ['alice', 'bob', 'carol'][i % 3],
+    backend: i % 2 === 0 ? 'pets' : 'store',
+    tool: `t${i % 4}`,
+    outcome: OUTCOMES[i % 4] as AuditOutcome,
+    latencyMs: i,
+  }));
+}
+
+const rec = (i: number, tag: string): AuditRecord => ({ time: T0 + i, requestId: `${tag}-${i}`, kind: 'tool', outcome: 'ok', latencyMs: 1, principalId: 'load' });
+
+async function all(store: AuditStore, q: AuditQuery): Promise<AuditRecord[]> {
+  const out: AuditRecord[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.query({ ...q, cursor });
+    out.push(...page.records);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return out;
+}
+
+const ids = (rs: readonly AuditRecord[]) => rs.map((r) => r.requestId).sort();
+
+let admin: pg.Client;
+let seq = 0;
+const tables: string[] = [];
+const opened: AuditStore[] = [];
+const proxies: TcpProxy[] = [];
+
+/** A fresh table per test, dropped afterwards. */
+function newTable(): string {
+  const t = `audit_test_${process.pid}_${Date.now().toString(36)}_${seq++}`;
+  tables.push(t);
+  return t;
+}
+
+function open(table: string, port = PG_PORT): AuditStore {
+  const store = createPostgresStore({ url: url(port), table, connectTimeoutMs: 500, log: silentLogger() });
+  opened.push(store);
+  return store;
+}
+
+/** Rows as PostgreSQL has them — not through the store under test. */
+async function rows(table: string): Promise<Array<{ request_id: string; n: number }>> {
+  const { rows: r } = await admin.query<{ request_id: string; n: number }>(`SELECT request_id, count(*)::int AS n FROM ${table} GROUP BY request_id`);
+  return r;
+}
+
+async function expectExactlyOnce(table: string, expected: readonly string[]): Promise<void> {
+  const got = await rows(table);
+  expect(got.filter((r) => r.n !== 1), 'duplicated rows').toEqual([]);
+  expect(got.map((r) => r.request_id).sort()).toEqual([...expected].sort());
+}
+
+beforeAll(async () => {
+  admin = new pg.Client({ connectionString: url() });
+  await admin.connect();
+});
+
+afterEach(async () => {
+  for (const s of opened.splice(0)) await s.close().catch(() => undefined);
+  for (const p of proxies.splice(0)) await p.close();
+  for (const t of tables.splice(0)) await admin.query(`DROP TABLE IF EXISTS ${t}`);
+});
+
+afterAll(async () => {
+  await admin?.end();
+});
+
+describe('PostgreSQL audit store', () => {
+  it('creates the table with its indexes and round-trips every field', async () => {
+    const table = newTable();
+    const store = open(table);
+    await store.init();
+    await store.init(); // idempotent
+    const minimal: AuditRecord = { time: FULL.time - 1, requestId: 'req-min', kind: 'tool', outcome: 'denied', latencyMs: 0 };
+    await store.write([FULL, minimal]);
+    const { records, nextCursor } = await store.query({});
+    expect(nextCursor).toBeUndefined();
+    expect(records).toEqual([
+      { ...FULL, id: expect.any(Number) },
+      { ...minimal, id: expect.any(Number) },
+    ]);
+    const { rows: idx } = await admin.query<{ indexname: string }>('SELECT indexname FROM pg_indexes WHERE tablename = $1', [table]);
+    expect(idx.map((r) => r.indexname)).toEqual(expect.arrayContaining([`${table}_time`, `${table}_principal_time`, `${table}_backend_tool_time`, `${table}_outcome_time`]));
+    const { rows: types } = await admin.query<{ column_name: string; data_type: string }>('SELECT column_name, data_type FROM information_schema.columns WHERE table_name = $1', [table]);
+    expect(Object.fromEntries(types.map((t) => [t.column_name, t.data_type]))).toMatchObject({ id: 'bigint', time: 'timestamp with time zone', arguments: 'jsonb' });
+  });
+
+  it('filters on each field, ANDed', async () => {
+    const store = open(newTable());
+    const data = fixtures();
+    await store.write(data);
+    const cases: Array<[AuditQuery, (r: AuditRecord) => boolean]> = [
+      [{ since: T0 + 10_000 }, (r) => r.time >= T0 + 10_000],
+      [{ until: T0 + 5_000 }, (r) => r.time < T0 + 5_000],
+      [{ principal: 'bob' }, (r) => r.principalId === 'bob'],
+      [{ backend: 'store' }, (r) => r.backend === 'store'],
+      [{ tool: 't2' }, (r) => r.tool === 't2'],
+      [{ outcome: 'denied' }, (r) => r.outcome === 'denied'],
+      [{ principal: 'alice', outcome: 'ok', since: T0 + 3_000, until: T0 + 15_000 }, (r) => r.principalId === 'alice' && r.outcome === 'ok' && r.time >= T0 + 3_000 && r.time < T0 + 15_000],
+    ];
+    for (const [q, keep] of cases) {
+      const expected = data.filter(keep);
+      expect(expected.length, JSON.stringify(q)).toBeGreaterThan(0);
+      expect(ids(await all(store, { ...q, limit: 1000 })), JSON.stringify(q)).toEqual(ids(expected));
+    }
+  });
+
+  it('paginates newest first and visits every row exactly once', async () => {
+    const store = open(newTable());
+    await store.write(fixtures());
+    const seen = await all(store, { limit: 7 });
+    expect(seen).toHaveLength(40);
+    expect(new Set(seen.map((r) => r.requestId)).size).toBe(40);
+    for (let i = 1; i < seen.length; i++) {
+      const [a, b] = [seen[i - 1] as AuditRecord & { id: number }, seen[i] as AuditRecord & { id: number }];
+      expect(a.time > b.time || (a.time === b.time && a.id > b.id)).toBe(true);
+    }
+    await expect(store.query({ cursor: 'garbage' })).rejects.toBeInstanceOf(AuditQueryError);
+  });
+
+  it('prunes records older than a time and returns the count', async () => {
+    const table = newTable();
+    const store = open(table);
+    await store.write(fixtures());
+    expect(await store.prune(T0 + 10_000)).toBe(20);
+    const left = await all(store, {});
+    expect(left).toHaveLength(20);
+    expect(left.every((r) => r.time >= T0 + 10_000)).toBe(true);
+    expect((await rows(table)).length).toBe(20);
+  });
+
+  it('ignores a second write of the same records (a batch retried after its acknowledgement was lost)', async () => {
+    const table = newTable();
+    const store = open(table);
+    const batch = [{ ...rec(1, 'dup'), uid: 'u1' }, { ...rec(2, 'dup'), uid: 'u2' }];
+    await store.write(batch);
+    await store.write([...batch, { ...rec(3, 'dup'), uid: 'u3' }]);
+    await expectExactlyOnce(table, ['dup-1', 'dup-2', 'dup-3']);
+  });
+
+  it('writes arguments PostgreSQL would refuse (NUL, lone surrogate) instead of failing the batch', async () => {
+    const table = newTable();
+    const store = open(table);
+    await store.write([{ ...rec(1, 'nul'), arguments: { a: 'x\u0000y', b: 'bad\ud800', c: 'ok \\u0000 text' }, tool: 'nul\u0000tool' }]);
+    const [r] = (await store.query({})).records;
+    expect(r?.arguments).toEqual({ a: 'x\ufffdy', b: 'bad\ufffd', c: 'ok \\u0000 text' });
+    expect(r?.tool).toBe('nul\ufffdtool');
+  });
+});
+
+describe('audit writer on PostgreSQL', () => {
+  it('N records from concurrent producers → exactly N rows', async () => {
+    const table = newTable();
+    const writer = createAuditWriter({ store: open(table), log: silentLogger(), batchSize: 128, flushIntervalMs: 20 });
+    const N = 1000;
+    await Promise.all(
+      Array.from({ length: 20 }, async (_, p) => {
+        for (let i = 0; i < N / 20; i++) {
+          writer.record(rec(i, `p${p}`));
+          await new Promise((r) => setImmediate(r));
+        }
+      }),
+    );
+    await writer.flush();
+    await expectExactlyOnce(table, Array.from({ length: N }, (_, k) => `p${Math.floor(k / 50)}-${k % 50}`));
+    expect(writer.stats()).toMatchObject({ written: N, dropped: 0, queued: 0, failures: 0 });
+    await writer.close();
+  });
+
+  it('close() right after recording writes every record', async () => {
+    const table = newTable();
+    const writer = createAuditWriter({ store: open(table), log: silentLogger(), flushIntervalMs: 60_000 });
+    const N = 2500;
+    for (let i = 0; i < N; i++) writer.record(rec(i, 'c'));
+    await writer.close();
+    await expectExactlyOnce(table, Array.from({ length: N }, (_, i) => `c-${i}`));
+  });
+
+  it('keeps records through an outage and writes each exactly once when the store returns', async () => {
+    const table = newTable();
+    const proxy = await startTcpProxy(PG_PORT);
+    proxies.push(proxy);
+    const writer = createAuditWriter({ store: open(table, proxy.port), log: silentLogger(), flushIntervalMs: 20, retryBaseMs: 50, retryMaxMs: 200 });
+    const expected: string[] = [];
+    const record = (i: number, tag: string) => {
+      writer.record(rec(i, tag));
+      expected.push(`${tag}-${i}`);
+    };
+    for (let i = 0; i < 50; i++) record(i, 'before');
+    await writer.flush();
+    expect(writer.stats().written).toBe(50);
+
+    await proxy.cut();
+    const started = performance.now();
+    expect(() => {
+      for (let i = 0; i < 500; i++) record(i, 'during');
+    }).not.toThrow();
+    expect(performance.now() - started).toBeLessThan(100); // record() does no I/O
+    await expect.poll(() => writer.stats().failures, { timeout: 5_000 }).toBeGreaterThan(1);
+    expect(writer.stats()).toMatchObject({ storeHealthy: false, queued: 500, dropped: 0 });
+
+    await proxy.restore();
+    for (let i = 0; i < 20; i++) record(i, 'after');
+    await writer.flush();
+    await expect.poll(() => writer.stats().queued, { timeout: 5_000 }).toBe(0);
+    expect(writer.stats()).toMatchObject({ storeHealthy: true, dropped: 0, written: 570 });
+    await expectExactlyOnce(table, expected);
+    await writer.close();
+  });
+
+  it('counts records beyond maxQueue as dropped while the store is down, and writes the rest', async () => {
+    const table = newTable();
+    const proxy = await startTcpProxy(PG_PORT);
+    proxies.push(proxy);
+    const store = open(table, proxy.port);
+    await store.init();
+    await proxy.cut();
+    const writer = createAuditWriter({ store, log: silentLogger(), maxQueue: 100, flushIntervalMs: 20, retryBaseMs: 50, retryMaxMs: 200 });
+    for (let i = 0; i < 130; i++) writer.record(rec(i, 'q'));
+    expect(writer.stats()).toMatchObject({ queued: 100, dropped: 30 });
+    await proxy.restore();
+    await writer.close();
+    await expectExactlyOnce(table, Array.from({ length: 100 }, (_, i) => `q-${i}`));
+    expect(writer.stats()).toMatchObject({ dropped: 30, written: 100 });
+  });
+
+  it('a store down at startup: records are kept and written, table created, once it comes back', async () => {
+    const table = newTable();
+    const proxy = await startTcpProxy(PG_PORT);
+    proxies.push(proxy);
+    await proxy.cut();
+    const store = open(table, proxy.port);
+    await expect(store.init()).rejects.toThrow();
+    const writer = createAuditWriter({ store, log: silentLogger(), flushIntervalMs: 20, retryBaseMs: 50, retryMaxMs: 200 });
+    for (let i = 0; i < 40; i++) writer.record(rec(i, 'boot'));
+    await expect.poll(() => writer.stats().failures, { timeout: 5_000 }).toBeGreaterThan(0);
+    expect(writer.stats()).toMatchObject({ storeHealthy: false, queued: 40 });
+    await proxy.restore();
+    await expect.poll(() => writer.stats().queued, { timeout: 5_000 }).toBe(0);
+    await expectExactlyOnce(table, Array.from({ length: 40 }, (_, i) => `boot-${i}`));
+    await writer.close();
+  });
+});

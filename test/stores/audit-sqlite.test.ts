@@ -1,0 +1,189 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createAuditWriter, createSqliteStore, openAuditStore, AuditQueryError, type AuditOutcome, type AuditQuery, type AuditRecord, type AuditStore } from '../../src/audit/index.js';
+import { silentLogger } from '../../src/log/logger.js';
+
+/** Every field set, to prove each one has a column and comes back unchanged. */
+const FULL: AuditRecord = {
+  time: 1_750_000_000_123,
+  requestId: 'req-full',
+  kind: 'model',
+  uid: 'uid-full',
+  principalId: 'alice',
+  principalKind: 'jwt',
+  clientId: 'cli-1',
+  keyId: 'key-9',
+  clientName: 'claude-code',
+  clientVersion: '1.2.3',
+  protocol: '2025-11-25',
+  backend: 'petstore',
+  tool: 'petstore_getPet',
+  httpMethod: 'GET',
+  urlTemplate: '/pets/{petId}',
+  arguments: { petId: 7, nested: { list: [1, 'two', null, true], text: 'é "quoted" \\ back' } },
+  argumentsHash: 'ab'.repeat(32),
+  outcome: 'error',
+  errorCode: 'GH_UPSTREAM_STATUS',
+  status: 503,
+  latencyMs: 12.75,
+  bytesIn: 321,
+  bytesOut: 5_000_000_000,
+  provider: 'anthropic',
+  model: 'claude-sonnet',
+  tokensIn: 1200,
+  tokensOut: 345,
+  costUsd: 0.01234,
+};
+
+const OUTCOMES: AuditOutcome[] = ['ok', 'error', 'denied', 'limited'];
+const T0 = 1_760_000_000_000;
+
+/** 40 records over three principals, two backends, four outcomes; times collide in pairs to exercise the id tie-break. */
+function fixtures(): AuditRecord[] {
+  return Array.from({ length: 40 }, (_, i) => ({
+    time: T0 + Math.floor(i / 2) * 1000,
+    requestId: `r${i}`,
+    kind: 'tool' as const,
+    principalId: ['alice', 'bob', 'carol'][i % 3],
+    backend: i % 2 === 0 ? 'pets' : 'store',
+    tool: `t${i % 4}`,
+    outcome: OUTCOMES[i % 4] as AuditOutcome,
+    latencyMs: i,
+  }));
+}
+
+async function all(store: AuditStore, q: AuditQuery): Promise<AuditRecord[]> {
+  const out: AuditRecord[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await store.query({ ...q, cursor });
+    out.push(...page.records);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return out;
+}
+
+const ids = (rs: readonly AuditRecord[]) => rs.map((r) => r.requestId).sort();
+
+let dir: string;
+let file: string;
+let store: AuditStore;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'gh-audit-sqlite-'));
+  file = join(dir, 'data', 'nested', 'audit.db');
+  store = createSqliteStore({ file });
+  await store.init();
+});
+
+afterEach(async () => {
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('SQLite audit store', () => {
+  it('creates its directory, the indexes, and runs in WAL mode', () => {
+    const db = new Database(file, { readonly: true });
+    try {
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit'").all() as Array<{ name: string }>).map((r) => r.name);
+      expect(indexes).toEqual(expect.arrayContaining(['audit_time', 'audit_principal_time', 'audit_backend_tool_time', 'audit_outcome_time']));
+    } finally {
+      db.close();
+    }
+  });
+
+  it('round-trips every field, and leaves absent fields absent', async () => {
+    const minimal: AuditRecord = { time: FULL.time - 1, requestId: 'req-min', kind: 'tool', outcome: 'denied', latencyMs: 0 };
+    await store.write([FULL, minimal]);
+    const { records, nextCursor } = await store.query({});
+    expect(nextCursor).toBeUndefined();
+    expect(records).toEqual([
+      { ...FULL, id: expect.any(Number) },
+      { ...minimal, id: expect.any(Number) },
+    ]);
+  });
+
+  it('filters on each field, ANDed', async () => {
+    const rows = fixtures();
+    await store.write(rows);
+    const cases: Array<[AuditQuery, (r: AuditRecord) => boolean]> = [
+      [{ since: T0 + 10_000 }, (r) => r.time >= T0 + 10_000],
+      [{ until: T0 + 5_000 }, (r) => r.time < T0 + 5_000],
+      [{ principal: 'bob' }, (r) => r.principalId === 'bob'],
+      [{ backend: 'store' }, (r) => r.backend === 'store'],
+      [{ tool: 't2' }, (r) => r.tool === 't2'],
+      [{ outcome: 'denied' }, (r) => r.outcome === 'denied'],
+      [{ principal: 'alice', outcome: 'ok', since: T0 + 3_000, until: T0 + 15_000 }, (r) => r.principalId === 'alice' && r.outcome === 'ok' && r.time >= T0 + 3_000 && r.time < T0 + 15_000],
+    ];
+    for (const [q, keep] of cases) {
+      const expected = rows.filter(keep);
+      expect(expected.length, JSON.stringify(q)).toBeGreaterThan(0);
+      expect(ids(await all(store, { ...q, limit: 1000 })), JSON.stringify(q)).toEqual(ids(expected));
+    }
+  });
+
+  it('paginates newest first and visits every row exactly once', async () => {
+    await store.write(fixtures());
+    const seen = await all(store, { limit: 7 });
+    expect(seen).toHaveLength(40);
+    expect(new Set(seen.map((r) => r.requestId)).size).toBe(40);
+    for (let i = 1; i < seen.length; i++) {
+      const [a, b] = [seen[i - 1] as AuditRecord & { id: number }, seen[i] as AuditRecord & { id: number }];
+      expect(a.time > b.time || (a.time === b.time && a.id > b.id)).toBe(true);
+    }
+    const first = await store.query({ limit: 7 });
+    expect(first.records).toHaveLength(7);
+    expect(first.nextCursor).toBeTypeOf('string');
+    await expect(store.query({ cursor: 'garbage' })).rejects.toBeInstanceOf(AuditQueryError);
+  });
+
+  it('prunes records older than a time and returns the count', async () => {
+    await store.write(fixtures());
+    const cut = T0 + 10_000;
+    expect(await store.prune(cut)).toBe(20);
+    const left = await all(store, {});
+    expect(left).toHaveLength(20);
+    expect(left.every((r) => r.time >= cut)).toBe(true);
+    expect(await store.prune(cut)).toBe(0);
+  });
+
+  it('ignores a second write of the same record (retried batch)', async () => {
+    await store.write([FULL]);
+    await store.write([FULL, { ...FULL, uid: 'other' }]);
+    expect((await store.query({})).records.map((r) => r.uid).sort()).toEqual(['other', 'uid-full']);
+  });
+
+  it('through the writer: N concurrent producers → exactly N rows, all written by close()', async () => {
+    const writer = createAuditWriter({ store, log: silentLogger(), batchSize: 100 });
+    const N = 1000;
+    await Promise.all(
+      Array.from({ length: 10 }, async (_, p) => {
+        for (let i = 0; i < N / 10; i++) {
+          writer.record({ time: T0 + i, requestId: `p${p}-${i}`, kind: 'tool', outcome: 'ok', latencyMs: 1 });
+          if (i % 10 === 0) await Promise.resolve();
+        }
+      }),
+    );
+    await writer.close();
+    expect(writer.stats()).toMatchObject({ written: N, dropped: 0, queued: 0 });
+    const db = new Database(file, { readonly: true });
+    try {
+      const row = db.prepare('SELECT count(*) AS n, count(DISTINCT request_id) AS d FROM audit').get() as { n: number; d: number };
+      expect(row).toEqual({ n: N, d: N });
+    } finally {
+      db.close();
+    }
+    store = createSqliteStore({ file }); // afterEach closes it
+  });
+
+  it('openAuditStore opens SQLite by configuration', async () => {
+    const other = await openAuditStore({ store: 'sqlite', sqlite: { file: join(dir, 'b', 'audit.db') } }, silentLogger());
+    await other.write([FULL]);
+    expect((await other.query({ principal: 'alice' })).records).toHaveLength(1);
+    await other.close();
+  });
+});
