@@ -11,8 +11,12 @@ export interface Gateway {
   url: string;
   port: number;
   runtime: Runtime;
-  close: () => Promise<void>;
+  /** Graceful: stops accepting, waits up to `graceMs` for calls in flight, flushes the audit trail. */
+  close: (graceMs?: number) => Promise<void>;
 }
+
+/** How long a shutdown waits for calls in flight before cutting their connections. */
+const SHUTDOWN_GRACE_MS = 10_000;
 
 /**
  * Without credentials every caller is anonymous: allowed on a loopback bind,
@@ -35,7 +39,19 @@ export async function startGateway(config: GatehouseConfig, log: Logger, options
   checkAnonymousExposure(config, log);
   const runtime = await createRuntime(config, log);
   const { handle, close: closeMcp } = createHttpHandler({ config, runtime, log, ...options });
-  const server: Server = createServer(handle);
+  // Requests in flight, so a shutdown can wait for exactly them (not for idle keep-alive sockets).
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  const server: Server = createServer((req, res) => {
+    inFlight++;
+    res.once('close', () => {
+      inFlight--;
+      if (drained === undefined) return;
+      server.closeIdleConnections();
+      if (inFlight === 0) drained();
+    });
+    handle(req, res);
+  });
   // Keep-alive longer than common load balancers' idle timeout (60 s) to avoid resets.
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -49,10 +65,21 @@ export async function startGateway(config: GatehouseConfig, log: Logger, options
     url,
     port,
     runtime,
-    close: async () => {
-      await closeMcp();
+    close: async (graceMs = SHUTDOWN_GRACE_MS) => {
+      // Stop accepting, let calls in flight finish (up to graceMs), then cut what is left.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      const idle = new Promise<void>((resolve) => {
+        drained = resolve;
+        if (inFlight === 0) resolve();
+      });
+      server.closeIdleConnections();
+      let grace: NodeJS.Timeout | undefined;
+      await Promise.race([idle, new Promise<void>((resolve) => (grace = setTimeout(resolve, graceMs)))]);
+      clearTimeout(grace);
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closed;
+      await closeMcp();
+      // Every finished call has queued its audit record by now: the runtime flushes them.
       await runtime.close();
     },
   };

@@ -1,0 +1,59 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSqliteStore } from '../src/audit/sqlite-store.js';
+import { startTestGateway } from './helpers/gateway.js';
+import { startStubBackend, type StubBackend } from './helpers/stub-backend.js';
+
+/**
+ * A graceful close: calls in flight finish and are answered, new connections
+ * are refused, and every answered call is in the audit trail afterwards.
+ */
+
+let stub: StubBackend;
+beforeAll(async () => {
+  stub = await startStubBackend();
+  stub.handle((req, res) => {
+    // Hold each call a while, so close() starts with calls in flight.
+    setTimeout(() => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ url: req.url }));
+    }, 300);
+  });
+});
+afterAll(() => stub?.close());
+
+const call = (url: string, id: number) =>
+  fetch(`${url}/mcp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25', 'x-request-id': `shutdown-${id}` },
+    body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'stub_getItem', arguments: { itemId: String(id) } } }),
+  });
+
+describe('graceful close', () => {
+  it('answers the calls in flight, refuses new ones, and records every answered call', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-shutdown-'));
+    const gateway = await startTestGateway(
+      `server: { host: 127.0.0.1, port: 0 }\ndataDir: ${dataDir}\nbackends: [{ name: stub, spec: ./stub-api.yaml, baseUrl: "\${STUB_URL}/api" }]\n`,
+      { STUB_URL: stub.url },
+    );
+    const inFlight = Array.from({ length: 8 }, (_, i) => call(gateway.url, i));
+    while (stub.received.length < 8) await new Promise((r) => setTimeout(r, 10));
+    const store = gateway.runtime.pipeline.auditStore!;
+    const closing = gateway.close();
+    const answered = await Promise.all(inFlight);
+    expect(answered.map((r) => r.status)).toEqual(Array(8).fill(200));
+    for (const r of answered) expect(await r.text()).toContain('"result"');
+    await expect(call(gateway.url, 99)).rejects.toThrow();
+    await closing;
+    // The store is closed with the gateway; reopen the same file to read what was written.
+    expect(store.kind).toBe('sqlite');
+    const reopened = createSqliteStore({ file: join(dataDir, 'audit.db') });
+    await reopened.init();
+    const { records } = await reopened.query({ limit: 100 });
+    expect(records.map((r) => r.requestId).sort()).toEqual(Array.from({ length: 8 }, (_, i) => `shutdown-${i}`).sort());
+    expect(records.every((r) => r.outcome === 'ok' && r.status === 200)).toBe(true);
+    await reopened.close();
+  });
+});
