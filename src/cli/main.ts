@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { existsSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfig } from '../config/load-config.js';
 import { configSchema, type GatehouseConfig } from '../config/schema.js';
@@ -26,6 +27,10 @@ Commands:
                               Print the tools an OpenAPI document yields; with
                               --listed, what tools/list serves (search mode)
   validate [--config FILE]    Check a config and its specs; exit 2 on errors
+  audit [--config FILE] [--since 1h] [--until T] [--principal ID] [--backend NAME]
+        [--tool NAME] [--outcome OUTCOME] [--limit N] [--cursor C] [--json]
+                              Query the audit trail (newest first); T is a
+                              duration ago (30m, 1h, 7d) or an ISO-8601 time
 
 Options:
   -c, --config FILE   Configuration file (default: gatehouse.yaml)
@@ -54,6 +59,8 @@ async function main(argv: string[]): Promise<number> {
       return tools(rest);
     case 'validate':
       return validate(configPath(rest));
+    case 'audit':
+      return audit(rest);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -87,6 +94,7 @@ async function serve(file: string): Promise<number> {
 
 async function stdio(file: string): Promise<number> {
   const config = loadConfig(file);
+  if (config.audit.stream === 'stdout') throw new UsageError(`${config.file}: audit.stream cannot be "stdout" in stdio mode: stdout carries MCP messages`);
   // stdout carries MCP messages only: every log line goes to stderr.
   const log = createLogger({ level: config.log.level, stream: process.stderr });
   const [{ createRuntime }, { serveStdio }] = await Promise.all([import('../server/runtime.js'), import('@modelcontextprotocol/server/stdio')]);
@@ -180,6 +188,65 @@ async function validate(file: string): Promise<number> {
   }
   process.stdout.write(failed ? `${file}: ${failed} backend(s) failed\n` : `${file}: valid (${registry.tools.length} tools)\n`);
   return failed ? EXIT_USAGE : 0;
+}
+
+async function audit(args: string[]): Promise<number> {
+  const { values } = parse({
+    args,
+    options: {
+      config: { type: 'string', short: 'c' },
+      json: { type: 'boolean' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      principal: { type: 'string' },
+      backend: { type: 'string' },
+      tool: { type: 'string' },
+      outcome: { type: 'string' },
+      limit: { type: 'string' },
+      cursor: { type: 'string' },
+    },
+    strict: true,
+  });
+  const config = loadConfig(values.config ?? 'gatehouse.yaml');
+  const [{ resolve }, { parseAuditFilters, queryAudit, createSqliteStore, createPostgresStore }] = await Promise.all([import('node:path'), import('../audit/index.js')]);
+  let query;
+  try {
+    query = parseAuditFilters(values);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const a = config.audit;
+  if (a.store === 'none') throw new UsageError(`${config.file}: audit.store is "none": there is no audit trail to query`);
+  const file = resolve(config.baseDir, config.dataDir, a.sqlite.file);
+  if (a.store === 'sqlite' && !existsSync(file)) {
+    process.stderr.write(`gatehouse: no audit trail yet at ${file} (the gateway creates it on start)\n`);
+    return EXIT_RUNTIME;
+  }
+  const store = a.store === 'postgres' ? createPostgresStore({ url: a.postgres!.url, table: a.postgres!.table }) : createSqliteStore({ file });
+  try {
+    const page = await queryAudit(store, query);
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(page)}\n`);
+      return 0;
+    }
+    const rows = page.records.map((r) => [
+      new Date(r.time).toISOString(),
+      r.outcome,
+      r.principalId ?? '-',
+      r.tool ?? '-',
+      r.status === undefined ? '-' : String(r.status),
+      `${r.latencyMs} ms`,
+      r.errorCode ?? '',
+      r.requestId,
+    ]);
+    const header = ['TIME', 'OUTCOME', 'PRINCIPAL', 'TOOL', 'STATUS', 'LATENCY', 'CODE', 'REQUEST ID'];
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+    for (const row of [header, ...rows]) process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+    if (page.nextCursor !== undefined) process.stdout.write(`more: --cursor ${page.nextCursor}\n`);
+    return 0;
+  } finally {
+    await store.close();
+  }
 }
 
 function waitForSignal(): Promise<void> {
