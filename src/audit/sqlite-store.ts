@@ -53,7 +53,9 @@ export function createSqliteStore(options: SqliteStoreOptions): AuditStore {
       throw err;
     }
     const columns = COLUMNS.map((c) => c.name).join(', ');
-    const stmt = d.prepare(`INSERT INTO ${table} (${columns}) VALUES (${COLUMNS.map(() => '?').join(', ')}) ON CONFLICT(uid) DO NOTHING`);
+    // No uid de-duplication here: a local transaction either commits or throws, so a
+    // retried batch was never written (the PostgreSQL store needs it; see there).
+    const stmt = d.prepare(`INSERT INTO ${table} (${columns}) VALUES (${COLUMNS.map(() => '?').join(', ')})`);
     insert = d.transaction((rows: readonly AuditRecord[]) => {
       for (const r of rows) stmt.run(toCells(r));
     });
@@ -125,17 +127,21 @@ export function createSqliteStore(options: SqliteStoreOptions): AuditStore {
   };
 }
 
+/**
+ * Every index costs each insert a B-tree update, so only the filters people
+ * narrow by most have one: time (every query orders by it), principal, and
+ * backend+tool. `outcome` is scanned within the time range. `id` is the rowid:
+ * monotonic, as pruning deletes the oldest rows only.
+ */
 function schema(table: string): string {
   const columns = COLUMNS.map((c) => `  ${c.name} ${SQL_TYPE[c.type]}${c.required ? ' NOT NULL' : ''}`).join(',\n');
   return `
 CREATE TABLE IF NOT EXISTS ${table} (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  id INTEGER PRIMARY KEY,
 ${columns}
 );
-CREATE UNIQUE INDEX IF NOT EXISTS ${table}_uid ON ${table} (uid);
-CREATE INDEX IF NOT EXISTS ${table}_time ON ${table} (time, id);
+CREATE INDEX IF NOT EXISTS ${table}_time ON ${table} (time);
 CREATE INDEX IF NOT EXISTS ${table}_principal_time ON ${table} (principal_id, time);
 CREATE INDEX IF NOT EXISTS ${table}_backend_tool_time ON ${table} (backend, tool, time);
-CREATE INDEX IF NOT EXISTS ${table}_outcome_time ON ${table} (outcome, time);
 `;
 }

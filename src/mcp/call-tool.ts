@@ -121,19 +121,23 @@ export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) =
         const timeoutMs = timeouts.get(def.backend);
         const forwardOptions = timeoutMs === undefined ? { signal } : { signal, timeoutMs };
         const backendCredentials = credentials.get(def.backend);
-        const send = () =>
-          backendCredentials === undefined
+        // Bytes and backend time are counted once the guard lets the request go: a call the
+        // circuit breaker or the bulkhead refuses sent nothing, and time queued for a slot is not the backend's.
+        let sent: number | undefined;
+        const send = () => {
+          sent = performance.now();
+          if (request.body !== undefined) facts.bytesIn = typeof request.body === 'string' ? Buffer.byteLength(request.body) : request.body.byteLength;
+          return backendCredentials === undefined
             ? forwarder.forward(request, forwardOptions)
             : withRetryOn401(backendCredentials, request, call.authorization === undefined ? {} : { authorization: call.authorization }, (req) =>
                 forwarder.forward(req, forwardOptions),
               );
-        const sent = performance.now();
-        if (request.body !== undefined) facts.bytesIn = typeof request.body === 'string' ? Buffer.byteLength(request.body) : request.body.byteLength;
+        };
         let response;
         try {
           response = await guard(send);
         } finally {
-          facts.backendSeconds = (performance.now() - sent) / 1000;
+          if (sent !== undefined) facts.backendSeconds = (performance.now() - sent) / 1000;
         }
         facts.status = response.status;
         facts.bytesOut = response.body.length;

@@ -146,15 +146,35 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
     },
   });
 
+  // prom-client hashes the label set on every inc/observe; the children per label
+  // set are kept here instead (their number is bounded, see the module comment).
+  const callChildren = new Map<string, { count: { inc(): void }; seconds: { observe(v: number): void } }>();
+  const backendChildren = new Map<string, { count: { inc(): void }; seconds: { observe(v: number): void } }>();
+
   return {
     registry,
     call(o) {
-      calls.inc({ kind: o.kind, backend: o.backend, target: o.target, outcome: o.outcome });
-      callSeconds.observe({ kind: o.kind, backend: o.backend, outcome: o.outcome }, o.seconds);
+      const key = `${o.kind}\0${o.backend}\0${o.target}\0${o.outcome}`;
+      let child = callChildren.get(key);
+      if (child === undefined) {
+        child = {
+          count: calls.labels({ kind: o.kind, backend: o.backend, target: o.target, outcome: o.outcome }),
+          seconds: callSeconds.labels({ kind: o.kind, backend: o.backend, outcome: o.outcome }),
+        };
+        callChildren.set(key, child);
+      }
+      child.count.inc();
+      child.seconds.observe(o.seconds);
     },
     backendResponse(backend, status, seconds) {
-      backendResponses.inc({ backend, status: String(status) });
-      backendSeconds.observe({ backend }, seconds);
+      const key = `${backend}\0${status}`;
+      let child = backendChildren.get(key);
+      if (child === undefined) {
+        child = { count: backendResponses.labels({ backend, status: String(status) }), seconds: backendSeconds.labels({ backend }) };
+        backendChildren.set(key, child);
+      }
+      child.count.inc();
+      child.seconds.observe(seconds);
     },
     rateLimited: (rule) => limited.inc({ rule }),
     circuit(backend, state) {

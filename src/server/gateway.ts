@@ -43,6 +43,14 @@ export async function startGateway(config: GatehouseConfig, log: Logger, options
   let inFlight = 0;
   let drained: (() => void) | undefined;
   const server: Server = createServer((req, res) => {
+    if (drained !== undefined) {
+      // Shutting down: a new request on a kept-alive connection is refused (and the
+      // connection closed), so the drain ends when the calls already in flight do.
+      const body = JSON.stringify({ code: 'GH_SHUTTING_DOWN', message: 'Gatehouse is shutting down; retry on another instance' });
+      res.writeHead(503, { 'content-type': 'application/json', connection: 'close', 'retry-after': '1', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+      return;
+    }
     inFlight++;
     res.once('close', () => {
       inFlight--;
