@@ -80,6 +80,12 @@ describe('createArgumentRedactor — hash and omit', () => {
     expect(hash({ b: 2 }).argumentsHash).not.toBe(hash({ b: 1 }).argumentsHash);
   });
 
+  it('hashes the redacted arguments, so a secret cannot be guessed back from the hash', () => {
+    const withSecret = hash({ user: 'ann', password: 'hunter2' }).argumentsHash;
+    expect(withSecret).toBe(hash({ user: 'ann', password: 'anything-else' }).argumentsHash);
+    expect(withSecret).toBe(createHash('sha256').update('{"password":"[REDACTED]","user":"ann"}').digest('hex'));
+  });
+
   it('omits arguments entirely', () => {
     expect(createArgumentRedactor({ mode: 'omit' })({ password: 'p' })).toEqual({});
   });

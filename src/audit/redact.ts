@@ -4,8 +4,9 @@ import { createHash } from 'node:crypto';
 export interface ArgumentRedactorOptions {
   /**
    * `redact` (default): a copy with the values of sensitive names replaced by
-   * "[REDACTED]"; `hash`: only a sha256 of the canonical JSON of the raw
-   * arguments; `omit`: nothing.
+   * "[REDACTED]"; `hash`: only a sha256 of the canonical JSON of that redacted
+   * copy (equal arguments hash equal; secrets cannot be guessed back from it);
+   * `omit`: nothing.
    */
   mode?: 'redact' | 'hash' | 'omit';
   /** More sensitive names, matched like the built-in ones that match anywhere in a name. */
@@ -48,7 +49,6 @@ export function createArgumentRedactor(options: ArgumentRedactorOptions = {}): A
   if (!Number.isInteger(maxBytes) || maxBytes < 2) throw new Error(`audit.arguments.maxBytes must be an integer ≥ 2, got ${String(maxBytes)}`);
 
   if (mode === 'omit') return () => ({});
-  if (mode === 'hash') return (args) => ({ argumentsHash: createHash('sha256').update(canonicalJson(args)).digest('hex') });
 
   const contained = [...CONTAINED, ...(options.names ?? []).map(normalize).filter((n) => n.length > 0)];
   const cache = new Map<string, boolean>();
@@ -71,6 +71,10 @@ export function createArgumentRedactor(options: ArgumentRedactorOptions = {}): A
     for (const [k, v] of Object.entries(value)) out[k] = sensitive(k) ? REDACTED : copy(v, depth + 1);
     return out;
   };
+
+  // The hash is of the redacted arguments: a hash of a raw secret could be
+  // reversed by guessing (a short password among otherwise known arguments).
+  if (mode === 'hash') return (args) => ({ argumentsHash: createHash('sha256').update(canonicalJson(copy(args, 0))).digest('hex') });
 
   return (args) => {
     const redacted = copy(args, 0);

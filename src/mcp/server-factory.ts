@@ -74,7 +74,8 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
         signal: ctx.mcpReq.signal,
         authorization: ctx.http?.authInfo?.token ? `Bearer ${ctx.http.authInfo.token}` : undefined,
         protocol: edgeValue(context.authInfo, 'protocol'),
-        client: clientInfoOf(request.params._meta),
+        // The SDK lifts the 2026-07-28 envelope keys out of `_meta` into ctx.mcpReq.envelope.
+        client: clientInfoOf(ctx.mcpReq.envelope ?? request.params._meta),
       });
       return server.projectCallToolResult(result, tool.tool.outputSchema);
     });

@@ -149,6 +149,7 @@ export function createHttpHandler(options: AppOptions): { handle: (req: Incoming
       }
       // MCP 2025-11-25 basic/authorization: every request is authenticated, tools/list included.
       const startedAt = Date.now();
+      const started = performance.now();
       const refuse = (err: unknown, principal?: Principal) => {
         const code = isGatehouseError(err) ? err.code : 'GH_INTERNAL';
         if (req.method === 'POST') {
@@ -160,7 +161,7 @@ export function createHttpHandler(options: AppOptions): { handle: (req: Incoming
             ...(headerValue(req, 'mcp-name') !== undefined ? { tool: headerValue(req, 'mcp-name')! } : {}),
             ...(protocol !== undefined ? { protocol } : {}),
             startedAt,
-            latencyMs: Date.now() - startedAt,
+            latencyMs: Math.round((performance.now() - started) * 1e3) / 1e3,
           });
         }
         sendAuthError(req, res, err);

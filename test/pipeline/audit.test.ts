@@ -69,19 +69,12 @@ const bearer = async (sub: string, scope = 'mcp:use tools:write') => ({ authoriz
 /**
  * The client info a record carries: a 2026-07-28 request sends it in `_meta`
  * with every call; a stateless 2025 request carries none.
- *
- * KNOWN BUG (src/mcp/server-factory.ts, not fixed here): on the SDK-only path
- * the tools/call handler reads `request.params._meta`, from which the SDK has
- * already lifted the reserved `io.modelcontextprotocol/*` keys (they are in
- * `ctx.mcpReq.envelope`), so 2026-07-28 client info never reaches the audit
- * record there. The `it.fails` below pins it; when it is fixed, drop the
- * `sdkPath` condition and the `.fails`.
+ * Both paths record it (the SDK path reads it from ctx.mcpReq.envelope).
  */
-const clientOf = (era: Era, sdkPath: boolean) =>
-  era === 'modern' ? { ...(sdkPath ? {} : { clientName: CLIENT_INFO.name, clientVersion: CLIENT_INFO.version }), protocol: '2026-07-28' } : { protocol: '2025-11-25' };
+const clientOf = (era: Era) => (era === 'modern' ? { clientName: CLIENT_INFO.name, clientVersion: CLIENT_INFO.version, protocol: '2026-07-28' } : { protocol: '2025-11-25' });
 
 /** What every record of a tool call by JWT subject `sub` in `era` carries besides the call's own facts. */
-const fromJwtClient = (sub: string, era: Era, sdkPath: boolean) => ({
+const fromJwtClient = (sub: string, era: Era) => ({
   id: expect.any(Number),
   uid: expect.any(String),
   time: expect.any(Number),
@@ -90,7 +83,7 @@ const fromJwtClient = (sub: string, era: Era, sdkPath: boolean) => ({
   principalId: sub,
   principalKind: 'jwt',
   clientId: 'agent-app',
-  ...clientOf(era, sdkPath),
+  ...clientOf(era),
   latencyMs: expect.any(Number),
 });
 
@@ -119,7 +112,7 @@ describe.each([
       const sent = stub.received.at(-1)!;
       const rec = await onlyRecord(gateway, { principal: sub });
       expect(rec).toEqual({
-        ...fromJwtClient(sub, era, disableFastPath),
+        ...fromJwtClient(sub, era),
         backend: 'stub',
         tool: 'stub_createItem',
         httpMethod: 'POST',
@@ -143,7 +136,7 @@ describe.each([
     }
   });
 
-  (disableFastPath ? it.fails : it)('the 2026-07-28 client info in `_meta` reaches the record (fails on the SDK path: known bug)', async () => {
+  it('the 2026-07-28 client info in `_meta` reaches the record', async () => {
     const sub = 'client-info';
     const client = await connectWith(gateway, 'modern', await bearer(sub), { info: { name: 'agent-x', version: '9.9' } });
     try {
@@ -169,7 +162,7 @@ describe.each([
         principalId: id,
         principalKind: 'api-key',
         keyId: id,
-        ...clientOf(era, disableFastPath),
+        ...clientOf(era),
         backend: 'stub',
         tool: 'stub_getItem',
         httpMethod: 'GET',
@@ -223,7 +216,7 @@ describe.each([
         expect(text(result)).toMatch(new RegExp(`^${code}:`));
         expect(stub.received.length).toBe(before + reaches);
         const rec = await onlyRecord(gateway, { principal: sub });
-        expect(rec).toEqual({ ...fromJwtClient(sub, era, disableFastPath), backend: 'stub', tool, arguments: args, ...facts });
+        expect(rec).toEqual({ ...fromJwtClient(sub, era), backend: 'stub', tool, arguments: args, ...facts });
         expect(rec.latencyMs).toBeGreaterThan(0);
       } finally {
         await client.close();
@@ -245,7 +238,7 @@ describe.each([
           ['ok', undefined, 200],
         ]);
         expect(records[0]).toEqual({
-          ...fromJwtClient(sub, era, disableFastPath),
+          ...fromJwtClient(sub, era),
           backend: 'stub',
           tool: 'stub_listItems',
           httpMethod: 'GET',
@@ -396,14 +389,14 @@ backends:
     await gateway?.close();
   });
 
-  it('stores only the SHA-256 of the canonical arguments, the same whatever the key order', async () => {
+  it('stores only the SHA-256 of the canonical, redacted arguments, the same whatever the key order', async () => {
     const res1 = await rawCall(gateway, 'legacy', 'vault_login', { username: 'ann', password: 'pw-hash-secret', profile: { displayName: 'A', clientSecret: 'cs' } });
     const res2 = await rawCall(gateway, 'modern', 'vault_login', { profile: { clientSecret: 'cs', displayName: 'A' }, password: 'pw-hash-secret', username: 'ann' });
     expect([res1.status, res2.status]).toEqual([200, 200]);
     const records = await storedAudit(gateway, { tool: 'vault_login' });
     expect(records).toHaveLength(2);
-    // Canonical JSON: keys sorted at every depth.
-    const expected = sha256Hex('{"password":"pw-hash-secret","profile":{"clientSecret":"cs","displayName":"A"},"username":"ann"}');
+    // Canonical JSON (keys sorted at every depth) of the redacted arguments: the secrets cannot be guessed back.
+    const expected = sha256Hex('{"password":"[REDACTED]","profile":{"clientSecret":"[REDACTED]","displayName":"A"},"username":"ann"}');
     for (const rec of records) {
       expect(rec.arguments).toBeUndefined();
       expect(rec.argumentsHash).toBe(expected);
