@@ -2,7 +2,7 @@ import { GatehouseError } from '../errors/catalogue.js';
 import type { Logger } from '../log/logger.js';
 import { createPostgresStore } from './postgres-store.js';
 import type { AuditStore } from './record.js';
-import { createSqliteStore } from './sqlite-store.js';
+import { createThreadedSqliteStore } from './sqlite-thread.js';
 
 export * from './record.js';
 export { createArgumentRedactor, canonicalJson, REDACTED, type ArgumentRedactor, type ArgumentRedactorOptions } from './redact.js';
@@ -10,6 +10,7 @@ export { createAuditWriter, isContentError, type AuditSink, type AuditWriter, ty
 export { createJsonlSink } from './jsonl-sink.js';
 export { AUDIT_FILTERS, parseAuditFilters, queryAudit, type AuditFilterName } from './filters.js';
 export { createSqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
+export { createThreadedSqliteStore } from './sqlite-thread.js';
 export { createPostgresStore, type PostgresStoreOptions } from './postgres-store.js';
 export { startRetention, type Retention, type RetentionOptions } from './retention.js';
 
@@ -32,7 +33,8 @@ export async function openAuditStore(config: AuditStoreConfig, log: Logger): Pro
     return store;
   }
   if (!config.sqlite?.file) throw new GatehouseError('GH_CONFIG_INVALID', 'audit.sqlite.file is required when audit.store is "sqlite"');
-  const store = createSqliteStore({ file: config.sqlite.file });
+  // On a worker thread: SQLite's synchronous writes stay off the event loop that serves calls.
+  const store = createThreadedSqliteStore({ file: config.sqlite.file });
   await store.init();
   return store;
 }

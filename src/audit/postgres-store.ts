@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { GatehouseError } from '../errors/catalogue.js';
 import type { Logger } from '../log/logger.js';
@@ -71,6 +72,9 @@ export function createPostgresStore(options: PostgresStoreOptions): AuditStore {
       // One statement per batch, whatever its size: a column-wise array per parameter
       // (unnest) keeps the parameter count at one per column, far from pg's 65535 limit.
       const arrays: unknown[][] = COLUMNS.map(() => new Array<unknown>(records.length));
+      // The idempotency key, given once: a batch retried after a lost acknowledgement
+      // carries the same uids (the writer retries the same objects), so no row is doubled.
+      for (const r of records) (r as { uid?: string }).uid ??= randomUUID();
       records.forEach((r, row) => {
         toCells(r).forEach((v, col) => {
           (arrays[col] as unknown[])[row] = pgCell((COLUMNS[col] as { type: ColumnType }).type, v);

@@ -16,9 +16,10 @@ export interface AuditRecord {
   requestId: string;
   kind: 'tool' | 'model';
   /**
-   * Idempotency key. The writer sets a random one when missing, and the stores
-   * ignore a second insert of the same key: a batch retried after its commit
-   * acknowledgement was lost (connection cut mid-INSERT) is not written twice.
+   * Idempotency key for PostgreSQL: its store sets a random one on the first
+   * write attempt and ignores a second insert of the same key, so a batch
+   * retried after its commit acknowledgement was lost (connection cut
+   * mid-INSERT) is not written twice. SQLite commits locally and needs none.
    */
   uid?: string;
   principalId?: string;

@@ -57,7 +57,6 @@ describe('createAuditWriter', () => {
     for (let i = 0; i < 50; i++) w.record(rec(i));
     await w.flush();
     expect(store.rows.map((r) => r.requestId)).toEqual(Array.from({ length: 50 }, (_, i) => `r${i}`));
-    expect(new Set(store.rows.map((r) => r.uid)).size).toBe(50);
     expect(w.stats()).toMatchObject({ queued: 0, written: 50, dropped: 0, storeHealthy: true });
     await w.close();
   });

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Logger } from '../log/logger.js';
 import type { AuditRecord, AuditStore } from './record.js';
 
@@ -195,7 +194,8 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
         drop(1, 'closed');
         return;
       }
-      const rec = r.uid === undefined ? { ...r, uid: randomUUID() } : r;
+      // The record is ours from here (callers build one per call): no copy.
+      const rec = r;
       // The store is the system of record: when its queue is full the record is lost, and counted.
       if (store) {
         if (storeQueue.length >= maxQueue) return drop(1, 'queue-full');

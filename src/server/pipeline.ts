@@ -234,25 +234,27 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     metrics?.call({ kind: 'tool', backend, target: tool, outcome, seconds });
     if (facts.backendSeconds !== undefined) metrics?.backendResponse(backend, facts.status ?? 0, facts.backendSeconds);
     if (auditWriter === undefined) return;
-    const record: AuditRecord = {
-      time: startedAt,
-      requestId: call.requestId,
-      kind: 'tool',
-      ...principalFields(call.principal),
-      ...(call.client?.name !== undefined ? { clientName: call.client.name } : {}),
-      ...(call.client?.version !== undefined ? { clientVersion: call.client.version } : {}),
-      ...(call.protocol !== undefined ? { protocol: call.protocol } : {}),
-      backend,
-      tool,
-      ...(operation !== undefined ? { httpMethod: operation.source.method.toUpperCase(), urlTemplate: operation.source.path } : {}),
-      ...redact(facts.args ?? call.args),
-      outcome,
-      ...(facts.errorCode !== undefined ? { errorCode: facts.errorCode } : {}),
-      ...(facts.status !== undefined ? { status: facts.status } : {}),
-      latencyMs: Math.round(seconds * 1e6) / 1e3,
-      ...(facts.bytesIn !== undefined ? { bytesIn: facts.bytesIn } : {}),
-      ...(facts.bytesOut !== undefined ? { bytesOut: facts.bytesOut } : {}),
-    };
+    // Built field by field: this runs once per call, and absent fields stay absent.
+    const p = call.principal;
+    const record: AuditRecord = { time: startedAt, requestId: call.requestId, kind: 'tool', outcome, latencyMs: Math.round(seconds * 1e6) / 1e3 };
+    record.principalId = p.id;
+    record.principalKind = p.kind;
+    if (p.client !== undefined) record.clientId = p.client;
+    if (p.kind === 'api-key') record.keyId = p.id;
+    if (call.client?.name !== undefined) record.clientName = call.client.name;
+    if (call.client?.version !== undefined) record.clientVersion = call.client.version;
+    if (call.protocol !== undefined) record.protocol = call.protocol;
+    record.backend = backend;
+    record.tool = tool;
+    if (operation !== undefined) {
+      record.httpMethod = operation.source.method.toUpperCase();
+      record.urlTemplate = operation.source.path;
+    }
+    Object.assign(record, redact(facts.args ?? call.args));
+    if (facts.errorCode !== undefined) record.errorCode = facts.errorCode;
+    if (facts.status !== undefined) record.status = facts.status;
+    if (facts.bytesIn !== undefined) record.bytesIn = facts.bytesIn;
+    if (facts.bytesOut !== undefined) record.bytesOut = facts.bytesOut;
     auditWriter.record(record);
   };
 
