@@ -11,8 +11,11 @@
 
 ARG NODE_VERSION=22
 
+# better-sqlite3 (the embedded audit store) is a native addon: the stages that
+# install dependencies need a compiler when no prebuilt binary is reachable.
 # ---- build: compile TypeScript with the full (dev) dependency set ----
 FROM node:${NODE_VERSION}-slim AS build
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
@@ -22,11 +25,12 @@ COPY src ./src
 COPY scripts/build-spec-validators.mjs ./scripts/
 RUN npm run build
 
-# ---- deps: production dependencies only ----
+# ---- deps: production dependencies only (better-sqlite3's install script builds it) ----
 FROM node:${NODE_VERSION}-slim AS deps
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+RUN npm ci --omit=dev && npm cache clean --force
 
 # ---- runtime ----
 FROM node:${NODE_VERSION}-slim AS runtime
@@ -39,8 +43,9 @@ COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY docker/gatehouse.yaml /etc/gatehouse/gatehouse.yaml
-# Writable state (for example an embedded SQLite audit database) goes here.
+# Writable state (the embedded SQLite audit trail) goes here: mount a volume to keep it.
 RUN mkdir -p /var/lib/gatehouse && chown node:node /var/lib/gatehouse
+VOLUME /var/lib/gatehouse
 
 USER node
 EXPOSE 8080
