@@ -11,7 +11,7 @@
  * Latency histograms carry no `tool` label (buckets × thousands of tools would
  * not be bounded in practice); the per-tool view is the counter.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 
 /** Seconds: 1 ms … 30 s, for calls through the gateway and to backends. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -63,32 +63,31 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
   const registry = new Registry();
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
 
-  const calls = new Counter({
-    name: 'gatehouse_calls_total',
-    help: 'Tool and model calls by backend, target and outcome (ok, error, denied, limited, invalid, unavailable, cancelled, unauthenticated).',
-    labelNames: ['kind', 'backend', 'target', 'outcome'] as const,
-    registers: [registry],
-  });
-  const callSeconds = new Histogram({
-    name: 'gatehouse_call_duration_seconds',
-    help: 'Time from a call reaching the pipeline to its result, gateway work and backend included.',
-    labelNames: ['kind', 'backend', 'outcome'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [registry],
-  });
-  const backendSeconds = new Histogram({
-    name: 'gatehouse_backend_request_duration_seconds',
-    help: 'Time a backend took to answer (headers and body), as seen by the gateway.',
-    labelNames: ['backend'] as const,
-    buckets: LATENCY_BUCKETS,
-    registers: [registry],
-  });
-  const backendResponses = new Counter({
-    name: 'gatehouse_backend_responses_total',
-    help: 'Backend responses by HTTP status code (0: no response — connection error or timeout).',
-    labelNames: ['backend', 'status'] as const,
-    registers: [registry],
-  });
+  // The four metrics every call updates are hot-path series (see HotSeries below).
+  const calls = new HotMetric(
+    registry,
+    'gatehouse_calls_total',
+    'Tool and model calls by backend, target and outcome (ok, error, denied, limited, invalid, unavailable, cancelled, unauthenticated).',
+    'counter',
+  );
+  const callSeconds = new HotMetric(
+    registry,
+    'gatehouse_call_duration_seconds',
+    'Time from a call reaching the pipeline to its result, gateway work and backend included.',
+    'histogram',
+  );
+  const backendSeconds = new HotMetric(
+    registry,
+    'gatehouse_backend_request_duration_seconds',
+    'Time a backend took to answer (headers and body), as seen by the gateway.',
+    'histogram',
+  );
+  const backendResponses = new HotMetric(
+    registry,
+    'gatehouse_backend_responses_total',
+    'Backend responses by HTTP status code (0: no response — connection error or timeout).',
+    'counter',
+  );
   const limited = new Counter({
     name: 'gatehouse_rate_limited_total',
     help: 'Calls refused by a rate-limit rule.',
@@ -146,35 +145,34 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
     },
   });
 
-  // prom-client hashes the label set on every inc/observe; the children per label
-  // set are kept here instead (their number is bounded, see the module comment).
-  const callChildren = new Map<string, { count: { inc(): void }; seconds: { observe(v: number): void } }>();
-  const backendChildren = new Map<string, { count: { inc(): void }; seconds: { observe(v: number): void } }>();
+  // One lookup per call for the series of its label set (their number is bounded, see above).
+  const callSeries = new Map<string, { count: HotSeries; seconds: HotSeries }>();
+  const backendSeries = new Map<string, { count: HotSeries; seconds: HotSeries }>();
 
   return {
     registry,
     call(o) {
       const key = `${o.kind}\0${o.backend}\0${o.target}\0${o.outcome}`;
-      let child = callChildren.get(key);
-      if (child === undefined) {
-        child = {
-          count: calls.labels({ kind: o.kind, backend: o.backend, target: o.target, outcome: o.outcome }),
-          seconds: callSeconds.labels({ kind: o.kind, backend: o.backend, outcome: o.outcome }),
+      let series = callSeries.get(key);
+      if (series === undefined) {
+        series = {
+          count: calls.series({ kind: o.kind, backend: o.backend, target: o.target, outcome: o.outcome }),
+          seconds: callSeconds.series({ kind: o.kind, backend: o.backend, outcome: o.outcome }),
         };
-        callChildren.set(key, child);
+        callSeries.set(key, series);
       }
-      child.count.inc();
-      child.seconds.observe(o.seconds);
+      series.count.count++;
+      series.seconds.observe(o.seconds);
     },
     backendResponse(backend, status, seconds) {
       const key = `${backend}\0${status}`;
-      let child = backendChildren.get(key);
-      if (child === undefined) {
-        child = { count: backendResponses.labels({ backend, status: String(status) }), seconds: backendSeconds.labels({ backend }) };
-        backendChildren.set(key, child);
+      let series = backendSeries.get(key);
+      if (series === undefined) {
+        series = { count: backendResponses.series({ backend, status: String(status) }), seconds: backendSeconds.series({ backend }) };
+        backendSeries.set(key, series);
       }
-      child.count.inc();
-      child.seconds.observe(seconds);
+      series.count.count++;
+      series.seconds.observe(seconds);
     },
     rateLimited: (rule) => limited.inc({ rule }),
     circuit(backend, state) {
@@ -195,4 +193,88 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
       return { contentType: registry.contentType, body: await registry.metrics() };
     },
   };
+}
+
+/** One sample as prom-client's registry formats it. */
+interface ExportedValue {
+  metricName?: string;
+  labels: Record<string, string | number>;
+  value: number;
+}
+
+/**
+ * One series (label set) of a hot-path counter or histogram: updating it is a
+ * few field increments.
+ */
+export class HotSeries {
+  count = 0;
+  sum = 0;
+  /** Per-bucket (not cumulative) counts; the last one is +Inf. */
+  readonly buckets: Float64Array;
+
+  constructor(readonly labels: Readonly<Record<string, string>>) {
+    this.buckets = new Float64Array(LATENCY_BUCKETS.length + 1);
+  }
+
+  observe(value: number): void {
+    this.count++;
+    this.sum += value;
+    let i = 0;
+    while (i < LATENCY_BUCKETS.length && value > LATENCY_BUCKETS[i]!) i++;
+    this.buckets[i]!++;
+  }
+}
+
+/**
+ * A counter or histogram for the metrics every call updates, registered with
+ * prom-client as a custom metric (its `get()` gives the registry the same
+ * values a prom-client Counter or Histogram would; the registry formats them).
+ *
+ * Why not prom-client's own: its `inc`/`observe` validate and hash the label
+ * set on every call, about 1 µs each — four of them per call were a measurable
+ * share of a forwarded call (docs/benchmarks.md, the policy pipeline). Here the
+ * caller keeps the series of a label set and only increments fields.
+ */
+class HotMetric {
+  readonly aggregator = 'sum' as const;
+  private readonly all = new Map<string, HotSeries>();
+
+  constructor(
+    registry: Registry,
+    readonly name: string,
+    readonly help: string,
+    readonly type: 'counter' | 'histogram',
+  ) {
+    registry.registerMetric(this as never);
+  }
+
+  /** The series of a label set, created on first use. */
+  series(labels: Record<string, string>): HotSeries {
+    const key = JSON.stringify(labels);
+    let s = this.all.get(key);
+    if (s === undefined) {
+      s = new HotSeries(labels);
+      this.all.set(key, s);
+    }
+    return s;
+  }
+
+  get(): { name: string; help: string; type: 'counter' | 'histogram'; aggregator: 'sum'; values: ExportedValue[] } {
+    const values: ExportedValue[] = [];
+    for (const s of this.all.values()) {
+      if (this.type === 'counter') {
+        values.push({ labels: { ...s.labels }, value: s.count });
+        continue;
+      }
+      let cumulative = 0;
+      LATENCY_BUCKETS.forEach((le, i) => {
+        cumulative += s.buckets[i]!;
+        values.push({ metricName: `${this.name}_bucket`, labels: { le, ...s.labels }, value: cumulative });
+      });
+      values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf', ...s.labels }, value: s.count });
+      values.push({ metricName: `${this.name}_sum`, labels: { ...s.labels }, value: s.sum });
+      values.push({ metricName: `${this.name}_count`, labels: { ...s.labels }, value: s.count });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: 'sum', values };
+  }
 }
