@@ -31,6 +31,9 @@ export const ERRORS = {
   GH_BACKEND_UNAVAILABLE: { status: 503, meaning: 'The backend kept failing; its circuit breaker is open until the cool-down ends.' },
   GH_AUDIT_QUERY_INVALID: { status: 400, meaning: 'An audit query filter is not valid (bad time bound, outcome or cursor).' },
   GH_AUDIT_UNAVAILABLE: { status: 503, meaning: 'The audit store cannot be queried: it is off or unreachable.' },
+  GH_AI_GUARD_MESSAGES: { status: 400, meaning: 'An ai-proxy request has more messages than the request guard allows.' },
+  GH_AI_GUARD_SIZE: { status: 413, meaning: 'An ai-proxy request has more message text than the request guard allows.' },
+  GH_AI_GUARD_BLOCKED: { status: 400, meaning: 'An ai-proxy request matches a blocked pattern of the request guard.' },
   GH_SHUTTING_DOWN: { status: 503, meaning: 'The gateway is shutting down and takes no new requests; retry on another instance.' },
   GH_INTERNAL: { status: 500, meaning: 'An unexpected error inside Gatehouse.' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
