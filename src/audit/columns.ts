@@ -43,6 +43,9 @@ export const COLUMNS: readonly Column[] = [
   { field: 'tokensIn', name: 'tokens_in', type: 'bigint' },
   { field: 'tokensOut', name: 'tokens_out', type: 'bigint' },
   { field: 'costUsd', name: 'cost_usd', type: 'real' },
+  { field: 'route', name: 'route', type: 'text' },
+  { field: 'attempts', name: 'attempts', type: 'json' },
+  { field: 'ttftMs', name: 'ttft_ms', type: 'real' },
 ];
 
 /** Placeholders for required columns, so one malformed record cannot wedge the queue behind it. */

@@ -142,6 +142,7 @@ CREATE INDEX IF NOT EXISTS ${base}_time ON ${table} (time, id);
 CREATE INDEX IF NOT EXISTS ${base}_principal_time ON ${table} (principal_id, time);
 CREATE INDEX IF NOT EXISTS ${base}_backend_tool_time ON ${table} (backend, tool, time);
 CREATE INDEX IF NOT EXISTS ${base}_outcome_time ON ${table} (outcome, time);
+${COLUMNS.filter((c) => !c.required).map((c) => `ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS ${c.name} ${PG_TYPE[c.type]};`).join('\n')}
 `;
   const client = await pool.connect();
   let failure: Error | undefined;

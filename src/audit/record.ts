@@ -50,6 +50,12 @@ export interface AuditRecord {
   tokensIn?: number;
   tokensOut?: number;
   costUsd?: number;
+  /** ai-proxy: the route the requested model matched. */
+  route?: string;
+  /** ai-proxy: every target tried, in order: `{ target, provider, model, status?, error?, ms }`. */
+  attempts?: unknown;
+  /** ai-proxy streams: milliseconds from the request to the first content sent. */
+  ttftMs?: number;
 }
 
 /** A record read back from a store, with the store's row id (the pagination tie-breaker). */

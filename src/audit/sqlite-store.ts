@@ -48,6 +48,9 @@ export function createSqliteStore(options: SqliteStoreOptions): AuditStore {
       d.pragma('synchronous = NORMAL');
       d.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
       d.exec(schema(table));
+      // A table from an earlier version gains the columns added since (all nullable).
+      const present = new Set((d.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name));
+      for (const c of COLUMNS) if (!present.has(c.name)) d.exec(`ALTER TABLE ${table} ADD COLUMN ${c.name} ${SQL_TYPE[c.type]}`);
     } catch (err) {
       d.close();
       throw err;

@@ -61,6 +61,13 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     const cb = (b as { circuitBreaker?: false | Partial<{ failureThreshold: number; cooldownMs: number }> }).circuitBreaker;
     b.circuitBreaker = cb === false ? false : { failureThreshold: cb?.failureThreshold ?? 5, cooldownMs: cb?.cooldownMs ?? 30_000 };
   }
+  if (config.ai !== undefined) {
+    config.ai.routes.forEach((r, i) => {
+      r.targets.forEach((t, j) => {
+        if (config.ai!.targets[t] === undefined) throw invalid(`ai.routes[${i}].targets[${j}]: "${t}" is not a target in ai.targets`);
+      });
+    });
+  }
   const seen = new Set<string>();
   config.backends.forEach((b, i) => {
     const key = b.name.toLowerCase();

@@ -236,6 +236,105 @@ export const configSchema = {
         adminScope: { type: 'string', minLength: 1, default: 'gatehouse:admin', description: 'Scope GET /admin/audit requires.' },
       },
     },
+    ai: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'The ai-proxy: OpenAI-compatible /v1/chat/completions, /v1/models, /v1/embeddings (off unless set).',
+      required: ['targets', 'routes'],
+      properties: {
+        targets: {
+          type: 'object',
+          minProperties: 1,
+          propertyNames: { pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+          additionalProperties: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['provider'],
+            properties: {
+              provider: { enum: ['openai', 'openai-compatible', 'anthropic', 'ollama'] },
+              model: { type: 'string', minLength: 1, description: 'Upstream model name; default: the model the client asked for.' },
+              baseUrl: { type: 'string', pattern: '^https?://', description: 'Default per provider: api.openai.com/v1, api.anthropic.com, 127.0.0.1:11434.' },
+              apiKey: { type: 'string', description: 'Sent as the provider expects (Bearer, x-api-key); use ${ENV}.' },
+              headers: { type: 'object', additionalProperties: { type: 'string' }, description: 'Extra headers, e.g. OpenAI-Organization.' },
+              timeoutMs: { type: 'integer', minimum: 1, default: 120_000, description: 'Total deadline of one upstream request.' },
+              maxTokens: { type: 'integer', minimum: 1, default: 4096, description: 'max_tokens when the client gives none (Anthropic requires one).' },
+            },
+          },
+        },
+        routes: {
+          type: 'array',
+          minItems: 1,
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['model', 'targets'],
+            properties: {
+              model: { type: 'string', minLength: 1, description: 'The model name clients ask for; * globs allowed.' },
+              aliases: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
+              targets: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 }, description: 'Target names, in fallback order.' },
+            },
+          },
+        },
+        retry: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            attempts: { type: 'integer', minimum: 1, maximum: 10, default: 2, description: 'Tries per target (connection errors, timeouts, 5xx, 429, 529).' },
+            backoffMs: { type: 'integer', minimum: 0, default: 200 },
+            deadlineMs: { type: 'integer', minimum: 1, default: 120_000, description: 'One deadline for every retry and fallback of a request.' },
+          },
+        },
+        cooldown: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            failures: { type: 'integer', minimum: 1, default: 3, description: 'Consecutive failures that bench a target.' },
+            ms: { type: 'integer', minimum: 1, default: 30_000 },
+          },
+        },
+        prices: {
+          type: 'object',
+          description: 'USD per million tokens, per model: { input, output, cache_read, cache_write }; overrides the built-in table.',
+          additionalProperties: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { input: { type: 'number', minimum: 0 }, output: { type: 'number', minimum: 0 }, cache_read: { type: 'number', minimum: 0 }, cache_write: { type: 'number', minimum: 0 } },
+          },
+        },
+        budgets: {
+          type: 'array',
+          default: [],
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name', 'per', 'limitUsd'],
+            properties: {
+              name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+              per: { enum: ['day', 'month'] },
+              limitUsd: { type: 'number', exclusiveMinimum: 0 },
+              match: {
+                type: 'object',
+                additionalProperties: false,
+                properties: { principals: nonEmptyStrings, models: nonEmptyStrings },
+              },
+            },
+          },
+        },
+        guards: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            maxMessages: { type: 'integer', minimum: 1 },
+            maxChars: { type: 'integer', minimum: 1 },
+            blockedPatterns: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Regular expressions (case-insensitive) refused in requests.' },
+            redactPatterns: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Regular expressions replaced by [REDACTED] in answers, streams included.' },
+          },
+        },
+      },
+    },
     metrics: {
       type: 'object',
       additionalProperties: false,
@@ -357,6 +456,28 @@ export interface RateLimitRuleConfig {
   cost: 'requests' | 'tokens';
 }
 
+export type AiProvider = 'openai' | 'openai-compatible' | 'anthropic' | 'ollama';
+
+export interface AiTargetConfig {
+  provider: AiProvider;
+  model?: string;
+  baseUrl?: string;
+  apiKey?: string;
+  headers?: Record<string, string>;
+  timeoutMs: number;
+  maxTokens: number;
+}
+
+export interface AiConfig {
+  targets: Record<string, AiTargetConfig>;
+  routes: Array<{ model: string; aliases: string[]; targets: string[] }>;
+  retry: { attempts: number; backoffMs: number; deadlineMs: number };
+  cooldown: { failures: number; ms: number };
+  prices?: Record<string, { input?: number; output?: number; cache_read?: number; cache_write?: number }>;
+  budgets: Array<{ name: string; per: 'day' | 'month'; limitUsd: number; match?: { principals?: string[]; models?: string[] } }>;
+  guards: { maxMessages?: number; maxChars?: number; blockedPatterns?: string[]; redactPatterns?: string[] };
+}
+
 export interface AuditConfig {
   store: 'sqlite' | 'postgres' | 'none';
   sqlite: { file: string };
@@ -409,6 +530,8 @@ export interface GatehouseConfig {
   rateLimits: { store: 'memory' | 'redis'; onStoreError: 'open' | 'closed'; rules: RateLimitRuleConfig[] };
   audit: AuditConfig;
   metrics: { enabled: boolean };
+  /** The ai-proxy (absent: off). */
+  ai?: AiConfig;
   backends: BackendConfig[];
   /** Directory of the config file: relative spec paths resolve against it. */
   baseDir: string;

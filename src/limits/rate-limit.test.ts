@@ -137,12 +137,22 @@ describe('createRateLimiter (memory)', () => {
     expect((await rl.check({ ...llm, principal: 'bob' })).allowed).toBe(true);
   });
 
-  it('charge() ignores request rules and non-positive amounts', async () => {
+  it('charge() ignores request rules, zero and NaN', async () => {
     const rl = memory([{ name: 'requests', key: ['principal'], limit: 2, windowSeconds: 60 }]);
     await rl.charge(alice, 50);
     await rl.charge(alice, 0);
     await rl.charge(alice, Number.NaN);
+    await rl.charge(alice, -5);
     expect(await allowedCount(() => rl.check(alice), 3)).toBe(2);
+  });
+
+  it('a negative charge refunds a reservation: reserve an estimate, settle with the real usage', async () => {
+    const rl = memory([{ name: 'tpm', key: ['principal'], limit: 1000, windowSeconds: 60, cost: 'tokens' }]);
+    const llm = { principal: 'alice', backend: 'openai', model: 'gpt-5' };
+    await rl.charge(llm, 900); // reserved before the call
+    expect((await rl.check(llm)).states[0]?.remaining).toBe(100);
+    await rl.charge(llm, 120 - 900); // the call used 120
+    expect((await rl.check(llm)).states[0]?.remaining).toBe(880);
   });
 
   it('rejects bad rules, naming the rule and field', () => {

@@ -103,8 +103,9 @@ export interface RateLimiter {
    */
   check(subject: LimitSubject): Promise<LimitDecision>;
   /**
-   * After an LLM call: charge `tokens` to every matching 'tokens' rule (never
-   * refuses; the next check does). Never throws: a store failure is reported
+   * Charges `tokens` to every matching 'tokens' rule; a negative amount
+   * refunds (reserve an estimate before an LLM call, settle after). Never
+   * refuses (the next check does). Never throws: a store failure is reported
    * to `onStoreFailure` and the tokens are not counted, whatever
    * `onStoreError` says, because the call has already happened.
    */
@@ -212,9 +213,13 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
 
   async function charge(subject: LimitSubject, tokens: number): Promise<void> {
     // rate-limiter-flexible counts whole points; a part-token still costs one.
-    const points = Number.isFinite(tokens) ? Math.ceil(tokens) : 0;
-    if (points <= 0) return;
-    const charged = compiled.filter((c) => c.tokens && c.matches(subject)).map((c) => c.limiter.penalty(bucketKey(c.rule, subject), points));
+    // A negative amount gives tokens back: the proxy reserves an estimate before
+    // the call and settles with the real usage after it.
+    const points = Number.isFinite(tokens) ? (tokens >= 0 ? Math.ceil(tokens) : -Math.floor(-tokens)) : 0;
+    if (points === 0) return;
+    const charged = compiled
+      .filter((c) => c.tokens && c.matches(subject))
+      .map((c) => (points > 0 ? c.limiter.penalty(bucketKey(c.rule, subject), points) : c.limiter.reward(bucketKey(c.rule, subject), -points)));
     const results = await Promise.allSettled(charged);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed !== undefined) report(failed.reason);

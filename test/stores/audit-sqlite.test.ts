@@ -193,3 +193,24 @@ describe('SQLite audit store', () => {
     await other.close();
   });
 });
+
+describe('SQLite store upgrades', () => {
+  it('adds the columns a newer version records to a table an older one created', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gh-audit-upgrade-'));
+    const file = join(dir, 'audit.db');
+    const old = new Database(file);
+    old.exec('CREATE TABLE audit (id INTEGER PRIMARY KEY, time INTEGER NOT NULL, request_id TEXT NOT NULL, kind TEXT NOT NULL, outcome TEXT NOT NULL, latency_ms REAL NOT NULL)');
+    old.prepare('INSERT INTO audit (time, request_id, kind, outcome, latency_ms) VALUES (1, ?, ?, ?, 2)').run('old', 'tool', 'ok');
+    old.close();
+    const store = createSqliteStore({ file });
+    await store.init();
+    await store.write([{ time: 2, requestId: 'new', kind: 'model', outcome: 'ok', latencyMs: 3, route: 'gpt', ttftMs: 1.5, attempts: [{ target: 'a', ms: 1 }] }]);
+    const { records } = await store.query({});
+    expect(records.map((r) => [r.requestId, r.route, r.ttftMs, r.attempts])).toEqual([
+      ['new', 'gpt', 1.5, [{ target: 'a', ms: 1 }]],
+      ['old', undefined, undefined, undefined],
+    ]);
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+});
