@@ -47,10 +47,11 @@ export function createSqliteStore(options: SqliteStoreOptions): AuditStore {
       // NORMAL in WAL mode: a crash of the machine may lose the last batches, never corrupt the file.
       d.pragma('synchronous = NORMAL');
       d.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
-      d.exec(schema(table));
+      d.exec(schema(table).table);
       // A table from an earlier version gains the columns added since (all nullable).
       const present = new Set((d.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map((c) => c.name));
       for (const c of COLUMNS) if (!present.has(c.name)) d.exec(`ALTER TABLE ${table} ADD COLUMN ${c.name} ${SQL_TYPE[c.type]}`);
+      d.exec(schema(table).indexes);
     } catch (err) {
       d.close();
       throw err;
@@ -136,15 +137,18 @@ export function createSqliteStore(options: SqliteStoreOptions): AuditStore {
  * backend+tool. `outcome` is scanned within the time range. `id` is the rowid:
  * monotonic, as pruning deletes the oldest rows only.
  */
-function schema(table: string): string {
+function schema(table: string): { table: string; indexes: string } {
   const columns = COLUMNS.map((c) => `  ${c.name} ${SQL_TYPE[c.type]}${c.required ? ' NOT NULL' : ''}`).join(',\n');
-  return `
+  return {
+    table: `
 CREATE TABLE IF NOT EXISTS ${table} (
   id INTEGER PRIMARY KEY,
 ${columns}
-);
+);`,
+    indexes: `
 CREATE INDEX IF NOT EXISTS ${table}_time ON ${table} (time);
 CREATE INDEX IF NOT EXISTS ${table}_principal_time ON ${table} (principal_id, time);
 CREATE INDEX IF NOT EXISTS ${table}_backend_tool_time ON ${table} (backend, tool, time);
-`;
+`,
+  };
 }
