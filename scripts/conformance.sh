@@ -96,7 +96,9 @@ wait_healthy() {
 
 if [[ -z "${GATEHOUSE_CMD:-}" ]]; then
   node scripts/ensure-built.mjs
-  GATEHOUSE_CMD="node dist/cli/main.js"
+  # This node's absolute path: the Inspector runs under node@22 from npx, but the
+  # gateway it spawns must run on the Node its native addons were built for.
+  GATEHOUSE_CMD="$(command -v node) dist/cli/main.js"
 fi
 read -r -a gateway_cmd <<<"$GATEHOUSE_CMD"
 

@@ -21,9 +21,8 @@ export interface AuditStoreConfig {
 }
 
 /**
- * Opens the configured store. SQLite must open (a bad path is a configuration
- * error, thrown). PostgreSQL may be down at start: that is logged, and the
- * table is created by the first write that gets through.
+ * Opens the configured store. Neither has to be reachable at start: a failure
+ * is logged, and the first write that gets through creates the table.
  */
 export async function openAuditStore(config: AuditStoreConfig, log: Logger): Promise<AuditStore> {
   if (config.store === 'postgres') {
@@ -35,6 +34,9 @@ export async function openAuditStore(config: AuditStoreConfig, log: Logger): Pro
   if (!config.sqlite?.file) throw new GatehouseError('GH_CONFIG_INVALID', 'audit.sqlite.file is required when audit.store is "sqlite"');
   // On a worker thread: SQLite's synchronous writes stay off the event loop that serves calls.
   const store = createThreadedSqliteStore({ file: config.sqlite.file });
-  await store.init();
+  // A store that cannot open (unwritable directory, a native module built for another
+  // Node) must not take the gateway down: calls go on, records queue, and the writer
+  // retries and reports the outage (log, gatehouse_audit_store_up 0).
+  await store.init().catch((err: unknown) => log.error({ err, file: config.sqlite!.file }, 'audit: the SQLite store cannot be opened; records are queued until it can'));
   return store;
 }

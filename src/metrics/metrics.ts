@@ -48,6 +48,8 @@ export interface GatewayMetrics {
   storeError(store: 'redis' | 'audit'): void;
   /** A request refused by authentication, by error code. */
   authFailure(code: string): void;
+  /** One LLM call's tokens, cost and time to first token (ai-proxy). */
+  llm(o: { model: string; promptTokens: number; completionTokens: number; cachedTokens: number; costUsd: number; ttftSeconds?: number }): void;
   /** Where the audit queue's depth and health come from (read at scrape time). */
   auditStats(source: () => AuditQueueStats): void;
   auditWritten(records: number): void;
@@ -88,6 +90,20 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
     'Backend responses by HTTP status code (0: no response — connection error or timeout).',
     'counter',
   );
+  const tokens = new Counter({
+    name: 'gatehouse_llm_tokens_total',
+    help: 'Tokens of LLM calls through the ai-proxy, by requested model and type (prompt, completion, cached: the part of prompt read from a cache).',
+    labelNames: ['model', 'type'] as const,
+    registers: [registry],
+  });
+  const cost = new Counter({
+    name: 'gatehouse_llm_cost_usd_total',
+    help: 'What LLM calls cost, in USD, by requested model (from the price table).',
+    labelNames: ['model'] as const,
+    registers: [registry],
+  });
+  const ttft = new HotMetric(registry, 'gatehouse_llm_time_to_first_token_seconds', 'Streams: time from the request to the first content sent to the client.', 'histogram');
+  const ttftSeries = new Map<string, HotSeries>();
   const limited = new Counter({
     name: 'gatehouse_rate_limited_total',
     help: 'Calls refused by a rate-limit rule.',
@@ -173,6 +189,17 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
       }
       series.count.count++;
       series.seconds.observe(seconds);
+    },
+    llm(o) {
+      tokens.inc({ model: o.model, type: 'prompt' }, o.promptTokens);
+      tokens.inc({ model: o.model, type: 'completion' }, o.completionTokens);
+      if (o.cachedTokens > 0) tokens.inc({ model: o.model, type: 'cached' }, o.cachedTokens);
+      if (o.costUsd > 0) cost.inc({ model: o.model }, o.costUsd);
+      if (o.ttftSeconds !== undefined) {
+        let series = ttftSeries.get(o.model);
+        if (series === undefined) ttftSeries.set(o.model, (series = ttft.series({ model: o.model })));
+        series.observe(o.ttftSeconds);
+      }
     },
     rateLimited: (rule) => limited.inc({ rule }),
     circuit(backend, state) {

@@ -132,8 +132,37 @@ export function createHttpHandler(options: AppOptions): { handle: (req: Incoming
     if (missing.length > 0) throw insufficientScope(missing);
     return principal;
   }
+  // The ai-proxy's endpoints, when configured: loaded with the engine.
+  let aiEndpoint: Promise<(req: IncomingMessage, res: ServerResponse, requestId: string) => void> | undefined;
+  const loadAi = async () => {
+    const { createAiEndpoint } = await import('./ai-endpoint.js');
+    return createAiEndpoint({
+      config: config.ai!,
+      proxy: runtime.ai!,
+      pipeline: runtime.pipeline,
+      authenticate: runtime.authenticate,
+      authorizer: runtime.authorizer,
+      maxRequestBytes: config.server.maxRequestBytes,
+      log,
+    });
+  };
+
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? '/';
+    if (runtime.ai !== undefined && url.startsWith('/v1/')) {
+      if (checkHost && !checkHost(req, res)) return;
+      if (!checkOrigin(req, res)) return;
+      const requestId = requestIdOf(req);
+      (aiEndpoint ??= loadAi()).then(
+        (serve) => serve(req, res, requestId),
+        (err: unknown) => {
+          log.error({ err }, 'ai endpoint failed to load');
+          res.statusCode = 500;
+          res.end();
+        },
+      );
+      return;
+    }
     if (url === '/mcp' || url.startsWith('/mcp?')) {
       if (checkHost && !checkHost(req, res)) return;
       if (!checkOrigin(req, res)) return;

@@ -7,7 +7,8 @@ import { createFastPath, type FastPlan, type FastRequest } from '../mcp/fast-pat
 import { createServerFactory, SERVER_INFO } from '../mcp/server-factory.js';
 import { createVisibility } from '../mcp/visibility.js';
 import { createAuthenticator, type Authenticator } from '../policy/authenticate.js';
-import { compileRules } from '../policy/rules.js';
+import { compileRules, type Authorizer } from '../policy/rules.js';
+import type { AiProxy } from '../ai/proxy.js';
 import { createPipeline, type Pipeline } from './pipeline.js';
 import { loadBackends } from '../registry/load-backends.js';
 import { fileImportCache } from '../openapi/import-cache.js';
@@ -26,6 +27,10 @@ export interface Runtime {
   authenticate: Authenticator | undefined;
   /** Rate limits, audit, metrics (see server/pipeline.ts). */
   pipeline: Pipeline;
+  /** The compiled rules (absent: everything allowed); tools and models alike. */
+  authorizer: Authorizer | undefined;
+  /** The ai-proxy engine, when `ai` is configured. */
+  ai: AiProxy | undefined;
   close: () => Promise<void>;
 }
 
@@ -69,13 +74,18 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
   const pageSize = config.mcp.pageSize;
   const factory = createServerFactory({ registry, callTool, pageSize, ...(visibleTools ? { visibleTools } : {}) });
   const fastPath = createFastPath({ registry, callTool, pageSize, serverInfo: SERVER_INFO, ...(visibleTools ? { visibleTools } : {}) });
+  // The ai-proxy engine is loaded only when configured.
+  const ai = config.ai === undefined ? undefined : (await import('../ai/proxy.js')).createAiProxy(config.ai, { log });
   return {
     registry,
     factory,
     fastPath,
     authenticate: createAuthentication(config),
     pipeline,
+    authorizer,
+    ai,
     close: async () => {
+      await ai?.close();
       await pipeline.close();
       await forwarder.close();
     },

@@ -1,0 +1,590 @@
+/**
+ * The ai-proxy engine: a Chat Completions (or embeddings) request in, the route's targets
+ * tried in order with retries, backoff, cooldown and one overall deadline, an OpenAI answer
+ * out — JSON, or a stream whose first content is held back so that a failure before it can
+ * still fall back invisibly. HTTP serving, auth, policy and audit are the caller's.
+ *
+ * Decisions (each also where it is applied):
+ * - HTTP: undici `Agent.request` on one pooled keep-alive Agent, as upstream/forward.ts does:
+ *   it hands back status, headers and the body as a Node stream we read as it arrives; an
+ *   abort destroys that socket at once. `fetch` would add WHATWG stream wrapping for nothing.
+ * - Failure classes (`classify`): retryable (ProviderError.retryable: connection errors,
+ *   timeouts, 408/409, 429, 5xx, 529, cut streams) → retry the same target, then the next;
+ *   401/402/403 and a spent quota → the gateway's credentials or account, not the caller's:
+ *   next target at once, and if it is the last error the client gets a 502 `upstream_auth`
+ *   without the upstream's message (it may quote part of our key); 404 and non-retryable
+ *   5xx → next target at once, error kept; any other 4xx (400, 413, 422…) is the client's
+ *   request → returned at once, no fallback, no cooldown count; a request one provider
+ *   cannot express (translation 400, embeddings on Anthropic) → next target, no cooldown
+ *   count, and the 400 is returned if no target could take it.
+ * - Backoff: equal jitter, backoffMs·2^(n−1)·[0.5, 1). `retry-after-ms` / `retry-after`
+ *   (seconds or HTTP date) replaces it; when the wait would end past the deadline the
+ *   target is given up and the next one tried at once (waiting only to fail is useless).
+ * - Deadline: ctx.deadline ?? start + retry.deadlineMs bounds everything, streams included:
+ *   each attempt's timer is min(target.timeoutMs, time left). Backoff sleeps stop at it.
+ * - Cooldown: `cooldown.failures` consecutive upstream-side failures bench a target for
+ *   `cooldown.ms` (client errors and untranslatable requests do not count; a failure after
+ *   content does). Benched targets are skipped; when every target of a route is benched they
+ *   are all tried anyway, in order: a guaranteed error is worse than a probe that may work.
+ *   Skipped targets are not listed in `attempts` (they were not attempted).
+ * - Streams: the role-only preamble is held back with the first content chunk; an error or
+ *   a cut stream before content is an ordinary failed attempt (retry/fallback); after it,
+ *   `rest` yields `{ error }` and stops. A stream that ends cleanly without content resolves
+ *   with everything in `head` and `rest` yields `{ done: true }`.
+ * - Client abort: chat()/embeddings() reject with a 499 `client_closed_request` (never
+ *   retried); `rest` just ends. Either way the upstream request is aborted immediately.
+ * - Attempt.status is the HTTP status the upstream answered (absent when none came back).
+ * - close() closes the Agent after in-flight requests end (each is bounded by its timer).
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, type Dispatcher } from 'undici';
+import type { AiConfig, AiProvider, AiTargetConfig } from '../config/schema.js';
+import { silentLogger, type Logger } from '../log/logger.js';
+import { splitUrl } from '../upstream/forward.js';
+import {
+  ProviderError,
+  providerError,
+  type ChatCompletion,
+  type ChatCompletionChunk,
+  type ChatCompletionRequest,
+  type EmbeddingRequest,
+  type EmbeddingResponse,
+  type Usage,
+} from './openai-types.js';
+import { ADAPTERS, hasContent, malformed, type AnswerOptions, type DecodeStep, type StreamDecoder, type UpstreamCall } from './providers.js';
+import { createCooldown, createRouter, type ResolvedTarget } from './router.js';
+
+export type { ResolvedTarget } from './router.js';
+
+/** One try of one target, in the order made. */
+export interface Attempt {
+  target: string;
+  provider: AiProvider;
+  /** The upstream model. */
+  model: string;
+  /** The HTTP status the upstream answered; absent when no answer came (connect error, timeout, abort). */
+  status?: number;
+  /** Why the attempt failed (`type/code: message`); absent on success. */
+  error?: string;
+  ms: number;
+}
+
+export interface ChatContext {
+  /** The client went away: abort everything. */
+  signal: AbortSignal;
+  /** overall deadline (epoch ms); default now + retry.deadlineMs */
+  deadline?: number;
+}
+
+/** The end of a stream, as an item of `rest`. */
+export type StreamEnd = { done: true } | { error: ProviderError };
+
+export type ChatOutcome =
+  | { kind: 'json'; completion: ChatCompletion; target: ResolvedTarget; route: string; attempts: Attempt[] }
+  | {
+      kind: 'stream';
+      target: ResolvedTarget;
+      route: string;
+      attempts: Attempt[];
+      /** The chunks held back until the first content (the role-only preamble and that first content chunk, or everything if the stream ended before any content). */
+      head: ChatCompletionChunk[];
+      /** The rest; each item is a chunk, or the end: { done: true } or { error: ProviderError } (after content has started: the HTTP layer writes an error event, never a clean [DONE]). */
+      rest: AsyncIterable<ChatCompletionChunk | StreamEnd>;
+      usage(): Usage | undefined;
+      /** ms from chat() being called to the first content chunk (undefined if none). */
+      ttftMs(): number | undefined;
+    };
+
+export interface AiProxy {
+  /** The route for a requested model: exact model name or alias first, then globs in config order. */
+  resolve(model: string): { route: string; targets: ResolvedTarget[] } | undefined;
+  /** Model ids for /v1/models: every non-glob route model and alias. */
+  models(): string[];
+  /** Throws ProviderError when every target failed before any content reached the caller (the last error; 404-ish 'model_not_found' when no route). */
+  chat(req: ChatCompletionRequest, ctx: ChatContext): Promise<ChatOutcome>;
+  embeddings(req: EmbeddingRequest, ctx: ChatContext): Promise<{ response: EmbeddingResponse; target: ResolvedTarget; route: string; attempts: Attempt[] }>;
+  close(): Promise<void>;
+}
+
+/** A JSON answer larger than this is refused (a model answer is kilobytes; embeddings a few MB). */
+const MAX_JSON_BYTES = 64 * 1024 * 1024;
+/** Of an error answer we read this much: enough for any provider's error body. */
+const MAX_ERROR_BYTES = 64 * 1024;
+
+type CallEnd = 'client' | 'timeout' | 'deadline' | 'done';
+
+/** One upstream request's lifetime: its abort signal, its timer and why it ended. */
+interface Call {
+  signal: AbortSignal;
+  ended(): CallEnd | undefined;
+  /** Abort the upstream request (if still running) and release the timer and listener. */
+  abort(): void;
+  /** Release the timer and listener, leaving the request alone (it completed). */
+  dispose(): void;
+}
+
+/** A failed attempt, with what the retry logic needs beyond the error itself. */
+class AttemptFailure extends Error {
+  constructor(
+    readonly error: ProviderError,
+    readonly info: { status?: number; retryAfterMs?: number; beforeSend?: boolean } = {},
+  ) {
+    super(error.message, { cause: error });
+  }
+}
+
+type FailureClass = 'retry' | 'gateway' | 'next' | 'skip' | 'client';
+
+/** See the decisions at the top of the file. */
+function classify(f: AttemptFailure): FailureClass {
+  if (f.info.beforeSend === true) return 'skip';
+  if (f.error.retryable) return 'retry';
+  const e = f.error.body.error;
+  const auth = (s: number | undefined): boolean => s === 401 || s === 402 || s === 403;
+  if (auth(f.info.status) || auth(f.error.status) || e.type === 'insufficient_quota' || e.code === 'insufficient_quota') {
+    return 'gateway';
+  }
+  if (f.error.status === 404 || f.error.status >= 500) return 'next';
+  return 'client';
+}
+
+export function createAiProxy(config: AiConfig, options: { log?: Logger; now?: () => number } = {}): AiProxy {
+  const log = options.log ?? silentLogger();
+  const now = options.now ?? Date.now;
+  const router = createRouter(config);
+  const cooldown = createCooldown({ failures: config.cooldown.failures, ms: config.cooldown.ms, now });
+  const agent = new Agent({
+    // Each call has its own total timer (timeoutMs, capped by the deadline); undici's
+    // per-phase timers would only cut long generations that are still streaming.
+    headersTimeout: 0,
+    bodyTimeout: 0,
+  });
+
+  function openCall(signal: AbortSignal, timeoutMs: number, deadline: number): Call {
+    const controller = new AbortController();
+    let end: CallEnd | undefined;
+    const left = deadline - now();
+    const byDeadline = left < timeoutMs;
+    const stop = (why: CallEnd): void => {
+      end ??= why;
+      controller.abort();
+    };
+    const timer = setTimeout(() => stop(byDeadline ? 'deadline' : 'timeout'), Math.max(0, Math.min(timeoutMs, left)));
+    timer.unref();
+    const onClientAbort = (): void => stop('client');
+    if (signal.aborted) onClientAbort();
+    else signal.addEventListener('abort', onClientAbort, { once: true });
+    const dispose = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onClientAbort);
+    };
+    return {
+      signal: controller.signal,
+      ended: () => end,
+      abort() {
+        dispose();
+        if (end === undefined) stop('done');
+      },
+      dispose() {
+        dispose();
+        end ??= 'done';
+      },
+    };
+  }
+
+  /** POST the call; a non-2xx answer becomes an AttemptFailure with the provider's error. */
+  async function send(target: ResolvedTarget, upstream: UpstreamCall, call: Call, timeoutMs: number): Promise<Dispatcher.ResponseData> {
+    const { origin, path } = splitUrl(upstream.url);
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await agent.request({ origin, path, method: 'POST', headers: upstream.headers, body: upstream.body, signal: call.signal });
+    } catch (err) {
+      throw transportFailure(err, call, target, timeoutMs);
+    }
+    if (res.statusCode >= 200 && res.statusCode < 300) return res;
+    let text = '';
+    try {
+      text = (await readAll(res.body, MAX_ERROR_BYTES, true)).toString('utf8');
+    } catch {
+      // The status says enough; a broken error body must not hide it.
+    }
+    const retryAfterMs = retryAfter(res.headers, now);
+    throw new AttemptFailure(ADAPTERS[target.provider].error(res.statusCode, text), { status: res.statusCode, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+  }
+
+  function transportFailure(err: unknown, call: Call, target: ResolvedTarget, timeoutMs: number, status?: number): AttemptFailure {
+    if (err instanceof AttemptFailure) return err;
+    const info = status === undefined ? {} : { status };
+    switch (call.ended()) {
+      case 'client':
+        return new AttemptFailure(clientClosed(err), info);
+      case 'timeout':
+        return new AttemptFailure(
+          providerError(504, 'server_error', `The upstream did not finish within ${timeoutMs} ms.`, { code: 'upstream_timeout', retryable: true, cause: err }),
+          info,
+        );
+      case 'deadline':
+        return new AttemptFailure(deadlineError(err), info);
+      default: {
+        const code = typeof (err as { code?: unknown } | null)?.code === 'string' ? ` (${(err as { code: string }).code})` : '';
+        const what = status === undefined ? `could not be reached${code}` : `broke off its answer${code}`;
+        return new AttemptFailure(
+          providerError(502, 'upstream_error', `The upstream ${target.provider} server ${what}.`, { code: status === undefined ? 'upstream_unreachable' : 'upstream_stream_broken', retryable: true, cause: err }),
+          info,
+        );
+      }
+    }
+  }
+
+  interface Run<T> {
+    value: T;
+    target: ResolvedTarget;
+    route: string;
+    attempts: Attempt[];
+  }
+
+  /**
+   * Try the route's targets in order until one answers. `attempt` gets the target and a
+   * live Call; on success it owns the Call (a stream keeps it until `rest` ends).
+   */
+  async function run<T>(model: string, ctx: ChatContext, start: number, attempt: (target: ResolvedTarget, config: AiTargetConfig, call: Call) => Promise<T>): Promise<Run<T>> {
+    const resolved = router.resolve(model);
+    if (resolved === undefined) {
+      throw providerError(404, 'invalid_request_error', `The model "${model}" does not exist or is not served by this gateway.`, { code: 'model_not_found', param: 'model' });
+    }
+    const deadline = ctx.deadline ?? start + config.retry.deadlineMs;
+    const attempts: Attempt[] = [];
+    const active = resolved.targets.filter((t) => !cooldown.cooling(t.name));
+    if (active.length < resolved.targets.length) {
+      log.debug({ route: resolved.route, skipped: resolved.targets.filter((t) => !active.includes(t)).map((t) => t.name) }, 'ai targets cooling down');
+    }
+    const order = active.length > 0 ? active : resolved.targets;
+    let last: ProviderError | undefined;
+
+    for (const target of order) {
+      const targetConfig = config.targets[target.name] as AiTargetConfig;
+      for (let n = 1; n <= config.retry.attempts; n++) {
+        if (ctx.signal.aborted) throw clientClosed(ctx.signal.reason);
+        if (now() >= deadline) throw last ?? deadlineError();
+        const t0 = now();
+        const call = openCall(ctx.signal, targetConfig.timeoutMs, deadline);
+        try {
+          const value = await attempt(target, targetConfig, call);
+          attempts.push({ target: target.name, provider: target.provider, model: target.model, status: 200, ms: now() - t0 });
+          cooldown.success(target.name);
+          return { value, target, route: resolved.route, attempts };
+        } catch (err) {
+          call.abort();
+          const f = err instanceof AttemptFailure ? err : new AttemptFailure(asProviderError(err));
+          const e = f.error.body.error;
+          attempts.push({
+            target: target.name,
+            provider: target.provider,
+            model: target.model,
+            ...(f.info.status === undefined ? {} : { status: f.info.status }),
+            error: `${e.type}${e.code === null ? '' : `/${e.code}`}: ${e.message}`.slice(0, 300),
+            ms: now() - t0,
+          });
+          if (call.ended() === 'client' || ctx.signal.aborted) throw clientClosed(f.error);
+          const kind = classify(f);
+          if (kind === 'client') throw f.error;
+          if (kind !== 'skip') cooldown.failure(target.name);
+          last = kind === 'gateway' ? gatewayError(f.error) : f.error;
+          log.warn({ route: resolved.route, target: target.name, try: n, status: f.info.status, code: e.code, type: e.type, kind, message: e.message }, 'ai upstream attempt failed');
+          if (kind !== 'retry' || n === config.retry.attempts) break;
+          const base = config.retry.backoffMs * 2 ** (n - 1);
+          const wait = f.info.retryAfterMs ?? Math.round(base / 2 + (Math.random() * base) / 2);
+          if (now() + wait >= deadline) break;
+          try {
+            await sleep(wait, undefined, { signal: ctx.signal });
+          } catch (cause) {
+            throw clientClosed(cause);
+          }
+        }
+      }
+    }
+    throw last ?? deadlineError();
+  }
+
+  async function readJson(res: Dispatcher.ResponseData, call: Call, target: ResolvedTarget, timeoutMs: number): Promise<unknown> {
+    let bytes: Buffer;
+    try {
+      bytes = await readAll(res.body, MAX_JSON_BYTES, false);
+    } catch (err) {
+      throw err instanceof ProviderError ? new AttemptFailure(err, { status: res.statusCode }) : transportFailure(err, call, target, timeoutMs, res.statusCode);
+    }
+    try {
+      return JSON.parse(bytes.toString('utf8'));
+    } catch (cause) {
+      throw new AttemptFailure(malformed('the answer is not JSON', cause), { status: res.statusCode });
+    }
+  }
+
+  function build(f: () => UpstreamCall): UpstreamCall {
+    try {
+      return f();
+    } catch (err) {
+      throw new AttemptFailure(asProviderError(err), { beforeSend: true });
+    }
+  }
+
+  async function chat(req: ChatCompletionRequest, ctx: ChatContext): Promise<ChatOutcome> {
+    const start = now();
+    const answerBase = { model: req.model, includeUsage: req.stream_options?.include_usage === true };
+    const answer = (): AnswerOptions => ({ ...answerBase, id: `chatcmpl-${randomUUID().replace(/-/g, '')}`, created: Math.floor(now() / 1000) });
+
+    if (req.stream !== true) {
+      const r = await run(req.model, ctx, start, async (target, targetConfig, call) => {
+        const adapter = ADAPTERS[target.provider];
+        const upstream = build(() => adapter.chatRequest(req, target, targetConfig));
+        const res = await send(target, upstream, call, targetConfig.timeoutMs);
+        const body = await readJson(res, call, target, targetConfig.timeoutMs);
+        try {
+          const completion = adapter.chatResponse(body, answer());
+          call.dispose();
+          return completion;
+        } catch (err) {
+          throw new AttemptFailure(asProviderError(err), { status: res.statusCode });
+        }
+      });
+      return { kind: 'json', completion: r.value, target: r.target, route: r.route, attempts: r.attempts };
+    }
+
+    const r = await run(req.model, ctx, start, async (target, targetConfig, call) => {
+      const adapter = ADAPTERS[target.provider];
+      const upstream = build(() => adapter.chatRequest(req, target, targetConfig));
+      const res = await send(target, upstream, call, targetConfig.timeoutMs);
+      return openStream(res, adapter.streamDecoder(answer()), call, target, targetConfig.timeoutMs, start);
+    });
+    const s = r.value;
+    const rest = streamRest(s, r.target, ctx.signal);
+    return {
+      kind: 'stream',
+      target: r.target,
+      route: r.route,
+      attempts: r.attempts,
+      head: s.head,
+      rest,
+      usage: () => s.decoder.usage(),
+      ttftMs: () => s.ttftMs,
+    };
+  }
+
+  interface OpenStream {
+    head: ChatCompletionChunk[];
+    /** Chunks decoded with the first content but after it (same read), for `rest`. */
+    queued: ChatCompletionChunk[];
+    /** Set when the stream already ended while the head was read. */
+    end?: StreamEnd;
+    decoder: StreamDecoder;
+    body: AsyncIterator<Buffer>;
+    call: Call;
+    ttftMs?: number;
+    timeoutMs: number;
+    status: number;
+  }
+
+  /** Read up to and including the first content chunk; a failure before it throws (fallback is still possible). */
+  async function openStream(res: Dispatcher.ResponseData, decoder: StreamDecoder, call: Call, target: ResolvedTarget, timeoutMs: number, start: number): Promise<OpenStream> {
+    const body = (res.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+    const s: OpenStream = { head: [], queued: [], decoder, body, call, timeoutMs, status: res.statusCode };
+    for (;;) {
+      let step: DecodeStep;
+      try {
+        const next = await body.next();
+        step = next.done === true ? decoder.end() : decoder.push(next.value);
+      } catch (err) {
+        throw transportFailure(err, call, target, timeoutMs, res.statusCode);
+      }
+      for (const chunk of step.chunks) {
+        if (s.ttftMs !== undefined) s.queued.push(chunk);
+        else {
+          s.head.push(chunk);
+          if (hasContent(chunk)) s.ttftMs = now() - start;
+        }
+      }
+      if (step.error !== undefined) {
+        if (s.ttftMs === undefined) throw new AttemptFailure(step.error, { status: res.statusCode });
+        s.end = { error: step.error };
+        return s;
+      }
+      if (step.done === true) {
+        s.end = { done: true };
+        return s;
+      }
+      if (s.ttftMs !== undefined) return s;
+    }
+  }
+
+  /** The stream after the head. Ending early (break, return(), abort) aborts the upstream. */
+  function streamRest(s: OpenStream, target: ResolvedTarget, signal: AbortSignal): AsyncIterable<ChatCompletionChunk | StreamEnd> {
+    let finished = false;
+    const finish = (clean: boolean): void => {
+      if (finished) return;
+      finished = true;
+      if (!clean) {
+        s.call.abort();
+        return;
+      }
+      // Read what follows the end marker (normally nothing) so the socket can be reused;
+      // the call's timer still bounds it.
+      void (async () => {
+        try {
+          let r = await s.body.next();
+          while (r.done !== true) r = await s.body.next();
+          s.call.dispose();
+        } catch {
+          s.call.abort();
+        }
+      })();
+    };
+    const fail = (error: ProviderError): StreamEnd => {
+      cooldown.failure(target.name);
+      log.warn({ target: target.name, code: error.body.error.code, message: error.message }, 'ai upstream stream failed after content');
+      return { error };
+    };
+
+    async function* items(): AsyncGenerator<ChatCompletionChunk | StreamEnd> {
+      let clean = false;
+      try {
+        for (const chunk of s.queued) {
+          if (signal.aborted) return;
+          yield chunk;
+        }
+        if (s.end !== undefined) {
+          clean = 'done' in s.end;
+          yield 'error' in s.end ? fail(s.end.error) : s.end;
+          return;
+        }
+        for (;;) {
+          if (signal.aborted) return;
+          let step: DecodeStep;
+          try {
+            const next = await s.body.next();
+            step = next.done === true ? s.decoder.end() : s.decoder.push(next.value);
+          } catch (err) {
+            if (signal.aborted || s.call.ended() === 'client') return;
+            yield fail(transportFailure(err, s.call, target, s.timeoutMs, s.status).error);
+            return;
+          }
+          for (const chunk of step.chunks) yield chunk;
+          if (step.error !== undefined) {
+            yield fail(step.error);
+            return;
+          }
+          if (step.done === true) {
+            clean = true;
+            yield { done: true };
+            return;
+          }
+        }
+      } finally {
+        finish(clean);
+      }
+    }
+
+    const gen = items();
+    const iterator: AsyncIterator<ChatCompletionChunk | StreamEnd> = {
+      next: () => gen.next(),
+      // A generator that never started skips its `finally`: release the upstream here too.
+      return: async () => {
+        const r = await gen.return(undefined);
+        finish(false);
+        return r;
+      },
+    };
+    return { [Symbol.asyncIterator]: () => iterator };
+  }
+
+  async function embeddings(req: EmbeddingRequest, ctx: ChatContext) {
+    const r = await run(req.model, ctx, now(), async (target, targetConfig, call) => {
+      const adapter = ADAPTERS[target.provider];
+      const upstream = build(() => adapter.embedRequest(req, target, targetConfig));
+      const res = await send(target, upstream, call, targetConfig.timeoutMs);
+      const body = await readJson(res, call, target, targetConfig.timeoutMs);
+      try {
+        const response = adapter.embedResponse(body, req);
+        call.dispose();
+        return response;
+      } catch (err) {
+        throw new AttemptFailure(asProviderError(err), { status: res.statusCode });
+      }
+    });
+    return { response: r.value, target: r.target, route: r.route, attempts: r.attempts };
+  }
+
+  return {
+    resolve: (model) => router.resolve(model),
+    models: () => router.models(),
+    chat: (req, ctx) => onlyProviderErrors(() => chat(req, ctx)),
+    embeddings: (req, ctx) => onlyProviderErrors(() => embeddings(req, ctx)),
+    close: () => agent.close(),
+  };
+}
+
+/** The contract: chat()/embeddings() reject with ProviderError and nothing else. */
+async function onlyProviderErrors<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    throw asProviderError(err);
+  }
+}
+
+function asProviderError(err: unknown): ProviderError {
+  if (err instanceof ProviderError) return err;
+  if (err instanceof AttemptFailure) return err.error;
+  return providerError(502, 'server_error', 'The gateway failed while calling the upstream.', { code: 'gateway_error', cause: err });
+}
+
+function clientClosed(cause: unknown): ProviderError {
+  // 499: nginx's "client closed request"; nobody reads it, but logs and audit do.
+  return providerError(499, 'request_aborted', 'The client closed the request; the upstream call was aborted.', { code: 'client_closed_request', cause });
+}
+
+function deadlineError(cause?: unknown): ProviderError {
+  return providerError(504, 'server_error', 'No upstream answered within the request deadline.', { code: 'deadline_exceeded', cause });
+}
+
+/** 401/402/403 or a spent quota upstream: the gateway's credentials or account, so a 502 to the client — never the upstream's message, which may quote the key. */
+function gatewayError(cause: ProviderError): ProviderError {
+  return providerError(502, 'upstream_error', `The upstream provider refused the gateway's credentials or account (HTTP ${cause.status}); this is a gateway configuration problem.`, {
+    code: 'upstream_auth',
+    cause,
+  });
+}
+
+/**
+ * `retry-after-ms` (OpenAI's, milliseconds) or `retry-after` (RFC 9110 §10.2.3: seconds or
+ * an HTTP date). Undefined when absent or unreadable.
+ */
+export function retryAfter(headers: Dispatcher.ResponseData['headers'], now: () => number = Date.now): number | undefined {
+  const first = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v)?.trim();
+  const ms = first(headers['retry-after-ms']);
+  if (ms !== undefined && /^\d+(\.\d+)?$/.test(ms)) return Math.ceil(Number(ms));
+  const ra = first(headers['retry-after']);
+  if (ra === undefined || ra === '') return undefined;
+  if (/^\d+(\.\d+)?$/.test(ra)) return Math.ceil(Number(ra) * 1000);
+  const at = Date.parse(ra);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now());
+}
+
+/** Read a body up to `limit` bytes; past it either truncate (error bodies) or fail (answers). */
+async function readAll(body: Dispatcher.ResponseData['body'], limit: number, truncate: boolean): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const part of body as AsyncIterable<Buffer>) {
+    if (size + part.length > limit) {
+      body.destroy();
+      if (truncate) {
+        parts.push(part.subarray(0, limit - size));
+        return Buffer.concat(parts);
+      }
+      throw providerError(502, 'upstream_error', `The upstream answer is larger than ${limit} bytes.`, { code: 'upstream_too_large' });
+    }
+    parts.push(part);
+    size += part.length;
+  }
+  return Buffer.concat(parts);
+}

@@ -1,0 +1,477 @@
+/**
+ * The ai-proxy's HTTP surface: `POST /v1/chat/completions` (JSON and SSE),
+ * `GET /v1/models`, `POST /v1/embeddings` — OpenAI's wire format in and out.
+ *
+ * Each LLM call runs the same pipeline as a tool call: authenticate (the
+ * gateway's own JWTs and API keys, sent as the OpenAI SDK sends its key) →
+ * authorise the model (the same rules, `models:` globs) → rate-limit (request
+ * rules, and token rules with a reservation settled by the real usage) →
+ * budget → request guard → the engine (ai/proxy.ts: routing, retries,
+ * fallback) → response redaction → one audit record and metrics. Errors are
+ * always OpenAI's `{error: {message, type, code, param}}`; `code` is the GH_*
+ * code for refusals by Gatehouse itself.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AiConfig } from '../config/schema.js';
+import { GatehouseError, isGatehouseError, type ErrorCode } from '../errors/catalogue.js';
+import type { Logger } from '../log/logger.js';
+import type { Authenticator } from '../policy/authenticate.js';
+import { ANONYMOUS, type Principal } from '../policy/compose.js';
+import type { Authorizer } from '../policy/rules.js';
+import { rateLimitHeaders, type LimitSubject } from '../limits/rate-limit.js';
+import type { AuditRecord } from '../audit/record.js';
+import { createBudgets, type Budgets } from '../ai/budget.js';
+import { createRedactor, createRequestGuard, redactJson, type Redactor, type RequestGuard } from '../ai/guards.js';
+import { isProviderError, type ChatCompletion, type ChatCompletionChunk, type ChatCompletionRequest, type EmbeddingRequest, type OpenAIErrorBody, type ProviderError, type Usage } from '../ai/openai-types.js';
+import { costUsd, loadPriceTable, priceFor, type PriceTable } from '../ai/prices.js';
+import type { AiProxy, Attempt, ChatOutcome, ResolvedTarget } from '../ai/proxy.js';
+import { outcomeOf, type Pipeline } from './pipeline.js';
+
+export interface AiEndpointOptions {
+  config: AiConfig;
+  proxy: AiProxy;
+  pipeline: Pipeline;
+  authenticate: Authenticator | undefined;
+  authorizer: Authorizer | undefined;
+  maxRequestBytes: number;
+  log: Logger;
+}
+
+/** What a refusal or failure looks like to an OpenAI client. */
+interface Refusal {
+  status: number;
+  body: OpenAIErrorBody;
+  code: ErrorCode;
+  headers?: Record<string, string>;
+}
+
+const ERROR_TYPE: Record<number, string> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  413: 'invalid_request_error',
+  429: 'rate_limit_error',
+};
+
+function refusal(err: GatehouseError, headers?: Record<string, string>): Refusal {
+  const type = err.code === 'GH_AI_BUDGET_EXCEEDED' ? 'insufficient_quota' : (ERROR_TYPE[err.status] ?? 'server_error');
+  const param = typeof err.details?.['param'] === 'string' ? err.details['param'] : null;
+  return { status: err.status, body: { error: { message: err.message, type, code: err.code, param } }, code: err.code, ...(headers ? { headers } : {}) };
+}
+
+function upstreamRefusal(err: ProviderError): Refusal {
+  return { status: err.status, body: err.body, code: 'GH_AI_UPSTREAM' };
+}
+
+/** A rough token count for reservations: about four characters a token in English text. */
+export function estimatePromptTokens(req: ChatCompletionRequest): number {
+  let chars = 0;
+  for (const m of req.messages) {
+    const content = (m as { content?: unknown }).content;
+    if (typeof content === 'string') chars += content.length;
+    else if (Array.isArray(content)) for (const part of content) if (typeof part?.text === 'string') chars += part.text.length;
+    chars += 4; // role and framing
+  }
+  return Math.ceil(chars / 4);
+}
+
+export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMessage, res: ServerResponse, requestId: string) => void {
+  const { config, proxy, pipeline, authenticate, authorizer, log } = options;
+  const { limiter, metrics, auditWriter } = pipeline;
+  const prices: PriceTable = loadPriceTable(config.prices ?? {});
+  const budgets: Budgets | undefined = config.budgets.length > 0 ? createBudgets({ rules: config.budgets }) : undefined;
+  const g = config.guards;
+  const guard: RequestGuard | undefined =
+    g.maxMessages !== undefined || g.maxChars !== undefined || (g.blockedPatterns?.length ?? 0) > 0
+      ? createRequestGuard({
+          ...(g.maxMessages !== undefined ? { maxMessages: g.maxMessages } : {}),
+          ...(g.maxChars !== undefined ? { maxChars: g.maxChars } : {}),
+          ...(g.blockedPatterns !== undefined ? { blockedPatterns: g.blockedPatterns } : {}),
+          configPath: 'ai.guards.blockedPatterns',
+        })
+      : undefined;
+  const redactor: Redactor | undefined = (g.redactPatterns?.length ?? 0) > 0 ? createRedactor({ patterns: g.redactPatterns!, configPath: 'ai.guards.redactPatterns' }) : undefined;
+  const firstTargetMaxTokens = new Map(config.routes.map((r) => [r.model, config.targets[r.targets[0]!]?.maxTokens ?? 4096]));
+
+  const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): number => {
+    const text = JSON.stringify(body);
+    if (res.headersSent || res.destroyed) return 0;
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+    res.end(text);
+    return Buffer.byteLength(text);
+  };
+
+  /** The caller, or a refusal. Without auth configured every caller is anonymous (loopback binds only). */
+  async function principalOf(req: IncomingMessage): Promise<Principal> {
+    return authenticate === undefined ? ANONYMOUS : authenticate(req.headers);
+  }
+
+  function mayUse(principal: Principal, model: string): boolean {
+    return authorizer === undefined || authorizer.decide(principal, { kind: 'model', name: model }).allowed;
+  }
+
+  async function readJson(req: IncomingMessage): Promise<{ body: unknown; bytes: number }> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > options.maxRequestBytes) throw new GatehouseError('GH_AI_REQUEST_INVALID', `the request body exceeds ${options.maxRequestBytes} bytes`);
+      chunks.push(chunk);
+    }
+    try {
+      return { body: JSON.parse(Buffer.concat(chunks).toString('utf8')), bytes: size };
+    } catch {
+      throw new GatehouseError('GH_AI_REQUEST_INVALID', 'the request body is not valid JSON');
+    }
+  }
+
+  /** Authorise → rate-limit (requests; token rules are checked, then reserved) → budget. Throws GatehouseError (with headers for 429). */
+  async function admit(principal: Principal, model: string, route: string, reserveTokens: number): Promise<{ subject: LimitSubject; reserved: number }> {
+    if (!mayUse(principal, model)) {
+      const decision = authorizer!.decide(principal, { kind: 'model', name: model });
+      throw new GatehouseError('GH_POLICY_DENIED', `model "${model}" is not allowed for this caller: ${decision.reason}`, {
+        details: { kind: 'model', target: model, ...(decision.scopes ? { error: 'insufficient_scope', scope: decision.scopes.join(' ') } : {}) },
+      });
+    }
+    const subject: LimitSubject = { principal: principal.id, backend: route, model };
+    let reserved = 0;
+    if (limiter !== undefined) {
+      const decision = await limiter.check(subject);
+      if (!decision.allowed) {
+        metrics?.rateLimited(decision.rule);
+        const retryAfterSeconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+        throw Object.assign(
+          new GatehouseError('GH_RATE_LIMITED', `rate limit "${decision.rule}" reached; retry after ${retryAfterSeconds} s`, { details: { rule: decision.rule, retryAfterSeconds } }),
+          { headers: rateLimitHeaders(decision) },
+        );
+      }
+      if (limiter.rules.some((r) => r.cost === 'tokens') && reserveTokens > 0) {
+        await limiter.charge(subject, reserveTokens);
+        reserved = reserveTokens;
+      }
+    }
+    if (budgets !== undefined) {
+      const b = await budgets.check(principal.id, model);
+      if (!b.allowed) {
+        if (reserved > 0) await limiter?.charge(subject, -reserved);
+        throw new GatehouseError('GH_AI_BUDGET_EXCEEDED', `budget "${b.rule}" of ${b.limitUsd} USD is spent (${b.spentUsd.toFixed(4)} USD); it resets at ${b.resetsAt.toISOString()}`, {
+          details: { rule: b.rule, limitUsd: b.limitUsd, spentUsd: b.spentUsd, resetsAt: b.resetsAt.toISOString() },
+        });
+      }
+    }
+    return { subject, reserved };
+  }
+
+  /** Settles tokens and budget, records the call. */
+  function finish(f: {
+    requestId: string;
+    startedAt: number;
+    started: number;
+    principal: Principal;
+    model: string;
+    route?: string;
+    target?: ResolvedTarget;
+    attempts?: Attempt[];
+    usage?: Usage;
+    refusal?: Refusal;
+    status: number;
+    ttftMs?: number;
+    bytesIn: number;
+    bytesOut: number;
+    subject?: LimitSubject;
+    reserved?: number;
+    cancelled?: boolean;
+  }): void {
+    const seconds = (performance.now() - f.started) / 1000;
+    const usage = f.usage;
+    let cost: number | undefined;
+    if (usage !== undefined && f.target !== undefined) {
+      const price = priceFor(prices, f.target.model) ?? priceFor(prices, f.model);
+      if (price !== undefined) {
+        cost = costUsd(price, {
+          promptTokens: usage.prompt_tokens,
+          completionTokens: usage.completion_tokens,
+          ...(usage.prompt_tokens_details?.cached_tokens !== undefined ? { cachedTokens: usage.prompt_tokens_details.cached_tokens } : {}),
+        });
+        if (budgets !== undefined && cost > 0) void Promise.resolve(budgets.charge(f.principal.id, f.model, cost)).catch((err: unknown) => log.warn({ err }, 'ai: budget charge failed'));
+      }
+    }
+    if (f.subject !== undefined && limiter !== undefined && (f.reserved ?? 0) > 0) {
+      // Settle the reservation with what was used; unknown usage keeps the estimate.
+      const used = usage === undefined ? (f.reserved ?? 0) : usage.prompt_tokens + usage.completion_tokens;
+      void limiter.charge(f.subject, used - (f.reserved ?? 0));
+    }
+    const code: ErrorCode | undefined = f.cancelled ? 'GH_UPSTREAM_ABORTED' : f.refusal?.code;
+    const outcome = outcomeOf(code);
+    const backend = f.target?.name ?? f.route ?? '';
+    metrics?.call({ kind: 'model', backend, target: f.model, outcome, seconds });
+    if (usage !== undefined) {
+      metrics?.llm({
+        model: f.model,
+        promptTokens: usage.prompt_tokens,
+        completionTokens: usage.completion_tokens,
+        cachedTokens: usage.prompt_tokens_details?.cached_tokens ?? 0,
+        costUsd: cost ?? 0,
+        ...(f.ttftMs !== undefined ? { ttftSeconds: f.ttftMs / 1000 } : {}),
+      });
+    }
+    if (auditWriter === undefined) return;
+    const p = f.principal;
+    const record: AuditRecord = { time: f.startedAt, requestId: f.requestId, kind: 'model', outcome, latencyMs: Math.round(seconds * 1e6) / 1e3 };
+    record.principalId = p.id;
+    record.principalKind = p.kind;
+    if (p.client !== undefined) record.clientId = p.client;
+    if (p.kind === 'api-key') record.keyId = p.id;
+    record.model = f.model;
+    if (backend !== '') record.backend = backend;
+    if (f.route !== undefined) record.route = f.route;
+    if (f.target !== undefined) record.provider = f.target.provider;
+    if (f.attempts !== undefined && f.attempts.length > 0) record.attempts = f.attempts;
+    if (code !== undefined) record.errorCode = code;
+    record.status = f.status;
+    if (usage !== undefined) {
+      record.tokensIn = usage.prompt_tokens;
+      record.tokensOut = usage.completion_tokens;
+    }
+    if (cost !== undefined) record.costUsd = cost;
+    if (f.ttftMs !== undefined) record.ttftMs = f.ttftMs;
+    record.bytesIn = f.bytesIn;
+    record.bytesOut = f.bytesOut;
+    auditWriter.record(record);
+  }
+
+  async function chat(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+    const startedAt = Date.now();
+    const started = performance.now();
+    let principal: Principal = ANONYMOUS;
+    let model = '';
+    let bytesIn = 0;
+    let route: string | undefined;
+    let admitted: { subject: LimitSubject; reserved: number } | undefined;
+    const fail = (r: Refusal, extra: { target?: ResolvedTarget; attempts?: Attempt[] } = {}) => {
+      const bytesOut = send(res, r.status, r.body, r.headers);
+      finish({ requestId, startedAt, started, principal, model, ...(route !== undefined ? { route } : {}), ...extra, refusal: r, status: r.status, bytesIn, bytesOut, ...(admitted ?? {}) });
+    };
+    let body: ChatCompletionRequest;
+    try {
+      principal = await principalOf(req);
+      const read = await readJson(req);
+      bytesIn = read.bytes;
+      body = validChat(read.body);
+      model = body.model;
+      const resolved = proxy.resolve(model);
+      if (resolved === undefined) throw new GatehouseError('GH_AI_MODEL_NOT_FOUND', `no route for model "${model}"; GET /v1/models lists the models you may use`, { details: { param: 'model' } });
+      route = resolved.route;
+      guard?.(body);
+      const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? firstTargetMaxTokens.get(route) ?? 4096;
+      admitted = await admit(principal, model, route, estimatePromptTokens(body) + maxTokens);
+    } catch (err) {
+      if (isGatehouseError(err)) {
+        if (err.code === 'GH_AUTH_REQUIRED' || err.code === 'GH_AUTH_INVALID' || err.code === 'GH_AUTH_UNAVAILABLE') metrics?.authFailure(err.code);
+        fail(refusal(err, (err as { headers?: Record<string, string> }).headers));
+      } else {
+        log.error({ err, requestId }, 'ai: request failed unexpectedly');
+        fail(refusal(new GatehouseError('GH_INTERNAL', 'internal error')));
+      }
+      return;
+    }
+
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort(new Error('the client closed the connection'));
+    });
+    let outcome: ChatOutcome;
+    try {
+      outcome = await proxy.chat(body, { signal: abort.signal });
+    } catch (err) {
+      if (abort.signal.aborted) {
+        finish({ requestId, startedAt, started, principal, model, route, status: 499, bytesIn, bytesOut: 0, cancelled: true, ...admitted });
+        return;
+      }
+      const e = isProviderError(err) ? err : undefined;
+      if (e === undefined) log.error({ err, requestId }, 'ai: engine failed unexpectedly');
+      const attempts = (err as { attempts?: Attempt[] }).attempts;
+      fail(e ? upstreamRefusal(e) : refusal(new GatehouseError('GH_INTERNAL', 'internal error')), attempts ? { attempts } : {});
+      return;
+    }
+
+    if (outcome.kind === 'json') {
+      const completion: ChatCompletion = redactor ? redactJson(outcome.completion, redactor) : outcome.completion;
+      const bytesOut = send(res, 200, completion, { 'x-request-id': requestId });
+      finish({ requestId, startedAt, started, principal, model, route: outcome.route, target: outcome.target, attempts: outcome.attempts, ...(completion.usage ? { usage: completion.usage } : {}), status: 200, bytesIn, bytesOut, ...admitted });
+      return;
+    }
+
+    // A stream: SSE frames of chunks; content deltas through the redactor, which may hold text back.
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-request-id': requestId });
+    let bytesOut = 0;
+    const write = (data: string) => {
+      const frame = `data: ${data}\n\n`;
+      bytesOut += Buffer.byteLength(frame);
+      res.write(frame);
+    };
+    const held = redactor?.stream();
+    const emit = (chunk: ChatCompletionChunk) => {
+      if (held !== undefined) {
+        const choice = chunk.choices[0];
+        if (choice?.finish_reason) {
+          const rest = held.flush();
+          if (rest !== '') write(JSON.stringify({ ...chunk, choices: [{ index: 0, delta: { content: rest }, finish_reason: null }] }));
+        }
+        const content = choice?.delta.content;
+        if (typeof content === 'string' && content !== '') {
+          const safe = held.push(content);
+          if (safe === '') return;
+          chunk = { ...chunk, choices: [{ ...choice!, delta: { ...choice!.delta, content: safe } }] };
+        }
+      }
+      write(JSON.stringify(chunk));
+    };
+    let endError: ProviderError | undefined;
+    let clean = false;
+    try {
+      for (const chunk of outcome.head) emit(chunk);
+      for await (const item of outcome.rest) {
+        if ('done' in item) {
+          clean = true;
+          break;
+        }
+        if ('error' in item) {
+          endError = item.error;
+          break;
+        }
+        emit(item);
+      }
+    } catch (err) {
+      endError = isProviderError(err) ? err : undefined;
+      if (endError === undefined && !abort.signal.aborted) log.error({ err, requestId }, 'ai: stream failed unexpectedly');
+    }
+    if (abort.signal.aborted) {
+      finish({ requestId, startedAt, started, principal, model, route: outcome.route, target: outcome.target, attempts: outcome.attempts, ...usageOf(outcome), status: 499, bytesIn, bytesOut, cancelled: true, ...stream(outcome), ...admitted });
+      return;
+    }
+    if (clean) {
+      const rest = held?.flush();
+      if (rest) write(JSON.stringify({ id: `chatcmpl-${requestId}`, object: 'chat.completion.chunk', created: Math.floor(startedAt / 1000), model, choices: [{ index: 0, delta: { content: rest }, finish_reason: null }] }));
+      write('[DONE]');
+    } else {
+      // After content has reached the client there is no clean way out: an error event, never [DONE].
+      const e = endError ?? undefined;
+      write(JSON.stringify(e?.body ?? { error: { message: 'the upstream stream ended unexpectedly', type: 'server_error', code: 'GH_AI_UPSTREAM', param: null } }));
+    }
+    res.end();
+    const failed: Refusal | undefined = clean ? undefined : { status: endError?.status ?? 502, body: endError?.body ?? { error: { message: 'stream ended', type: 'server_error', code: null, param: null } }, code: 'GH_AI_UPSTREAM' };
+    finish({ requestId, startedAt, started, principal, model, route: outcome.route, target: outcome.target, attempts: outcome.attempts, ...usageOf(outcome), ...(failed ? { refusal: failed } : {}), status: 200, bytesIn, bytesOut, ...stream(outcome), ...admitted });
+  }
+
+  async function embeddings(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+    const startedAt = Date.now();
+    const started = performance.now();
+    let principal: Principal = ANONYMOUS;
+    let model = '';
+    let bytesIn = 0;
+    let route: string | undefined;
+    let admitted: { subject: LimitSubject; reserved: number } | undefined;
+    try {
+      principal = await principalOf(req);
+      const read = await readJson(req);
+      bytesIn = read.bytes;
+      const body = read.body as EmbeddingRequest;
+      if (body === null || typeof body !== 'object' || typeof body.model !== 'string' || body.model === '') {
+        throw new GatehouseError('GH_AI_REQUEST_INVALID', '`model` must be a non-empty string', { details: { param: 'model' } });
+      }
+      if (body.input === undefined) throw new GatehouseError('GH_AI_REQUEST_INVALID', '`input` is required', { details: { param: 'input' } });
+      model = body.model;
+      const resolved = proxy.resolve(model);
+      if (resolved === undefined) throw new GatehouseError('GH_AI_MODEL_NOT_FOUND', `no route for model "${model}"`, { details: { param: 'model' } });
+      route = resolved.route;
+      admitted = await admit(principal, model, route, 0);
+      const abort = new AbortController();
+      res.on('close', () => {
+        if (!res.writableFinished) abort.abort(new Error('the client closed the connection'));
+      });
+      const out = await proxy.embeddings(body, { signal: abort.signal });
+      const bytesOut = send(res, 200, out.response, { 'x-request-id': requestId });
+      const usage = out.response.usage;
+      finish({
+        requestId, startedAt, started, principal, model, route, target: out.target, attempts: out.attempts,
+        ...(usage ? { usage: { prompt_tokens: usage.prompt_tokens, completion_tokens: 0, total_tokens: usage.total_tokens } } : {}),
+        status: 200, bytesIn, bytesOut, ...admitted,
+      });
+    } catch (err) {
+      const r = isGatehouseError(err)
+        ? refusal(err, (err as { headers?: Record<string, string> }).headers)
+        : isProviderError(err)
+          ? upstreamRefusal(err)
+          : (log.error({ err, requestId }, 'ai: embeddings failed unexpectedly'), refusal(new GatehouseError('GH_INTERNAL', 'internal error')));
+      const bytesOut = send(res, r.status, r.body, r.headers);
+      finish({ requestId, startedAt, started, principal, model, ...(route !== undefined ? { route } : {}), refusal: r, status: r.status, bytesIn, bytesOut, ...(admitted ?? {}) });
+    }
+  }
+
+  async function models(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let principal: Principal;
+    try {
+      principal = await principalOf(req);
+    } catch (err) {
+      const e = isGatehouseError(err) ? err : new GatehouseError('GH_INTERNAL', 'internal error');
+      send(res, e.status, refusal(e).body);
+      return;
+    }
+    const data = proxy
+      .models()
+      .filter((id) => mayUse(principal, id))
+      .map((id) => ({ id, object: 'model', created: 0, owned_by: 'gatehouse' }));
+    send(res, 200, { object: 'list', data });
+  }
+
+  return (req, res, requestId) => {
+    res.setHeader('x-request-id', requestId);
+    const path = (req.url ?? '/').split('?')[0];
+    const run =
+      req.method === 'POST' && path === '/v1/chat/completions'
+        ? chat(req, res, requestId)
+        : req.method === 'POST' && path === '/v1/embeddings'
+          ? embeddings(req, res, requestId)
+          : req.method === 'GET' && path === '/v1/models'
+            ? models(req, res)
+            : undefined;
+    if (run === undefined) {
+      send(res, 404, { error: { message: `${req.method} ${path} is not an endpoint of this proxy`, type: 'not_found_error', code: null, param: null } });
+      return;
+    }
+    run.catch((err: unknown) => {
+      log.error({ err, requestId }, 'ai: request failed');
+      if (!res.headersSent) send(res, 500, { error: { message: 'internal error', type: 'server_error', code: 'GH_INTERNAL', param: null } });
+      else res.destroy();
+    });
+  };
+}
+
+function usageOf(outcome: Extract<ChatOutcome, { kind: 'stream' }>): { usage?: Usage } {
+  const u = outcome.usage();
+  return u === undefined ? {} : { usage: u };
+}
+
+function stream(outcome: Extract<ChatOutcome, { kind: 'stream' }>): { ttftMs?: number } {
+  const t = outcome.ttftMs();
+  return t === undefined ? {} : { ttftMs: Math.round(t * 1000) / 1000 };
+}
+
+/** The minimal shape every provider needs; the rest is the providers' to judge. */
+function validChat(body: unknown): ChatCompletionRequest {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new GatehouseError('GH_AI_REQUEST_INVALID', 'the request body must be a JSON object');
+  const b = body as Record<string, unknown>;
+  if (typeof b['model'] !== 'string' || b['model'] === '') throw new GatehouseError('GH_AI_REQUEST_INVALID', '`model` must be a non-empty string', { details: { param: 'model' } });
+  if (!Array.isArray(b['messages']) || b['messages'].length === 0) {
+    throw new GatehouseError('GH_AI_REQUEST_INVALID', '`messages` must be a non-empty array', { details: { param: 'messages' } });
+  }
+  (b['messages'] as unknown[]).forEach((m, i) => {
+    if (m === null || typeof m !== 'object' || typeof (m as { role?: unknown }).role !== 'string') {
+      throw new GatehouseError('GH_AI_REQUEST_INVALID', `messages[${i}] must be an object with a role`, { details: { param: `messages[${i}]` } });
+    }
+  });
+  return body as ChatCompletionRequest;
+}
+

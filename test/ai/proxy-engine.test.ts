@@ -1,0 +1,497 @@
+/**
+ * The ai-proxy engine against real fake upstreams on port 0 (no mocks): what crossed the
+ * wire to each provider, what comes back to the caller, and how retries, fallback,
+ * cooldown, deadlines and aborts behave.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { AiConfig, AiTargetConfig } from '../../src/config/schema.js';
+import { ProviderError, type ChatCompletionChunk, type ChatCompletionRequest } from '../../src/ai/openai-types.js';
+import { createAiProxy, retryAfter, type AiProxy, type ChatOutcome, type StreamEnd } from '../../src/ai/proxy.js';
+import { anthropic, defaultAnthropicScript, defaultOpenAIScript, openai, startFakeAnthropic, startFakeOpenAI, type FakeLLM } from '../helpers/fake-llm.js';
+import { startFakeOllama, type FakeOllama } from '../helpers/fake-ollama.js';
+
+let oa: FakeLLM;
+let ob: FakeLLM;
+let an: FakeLLM;
+let ol: FakeOllama;
+const proxies: AiProxy[] = [];
+
+beforeAll(async () => {
+  [oa, ob, an, ol] = await Promise.all([startFakeOpenAI(), startFakeOpenAI(), startFakeAnthropic(), startFakeOllama()]);
+});
+afterAll(async () => {
+  await Promise.all([oa.close(), ob.close(), an.close(), ol.close()]);
+});
+beforeEach(() => {
+  for (const f of [oa, ob]) {
+    f.received.length = 0;
+    f.script = defaultOpenAIScript;
+    f.aborted = 0;
+  }
+  an.received.length = 0;
+  an.script = defaultAnthropicScript;
+  an.aborted = 0;
+  ol.received.length = 0;
+  ol.script({});
+});
+afterEach(async () => {
+  await Promise.all(proxies.splice(0).map((p) => p.close()));
+});
+
+type TargetSpec = Partial<AiTargetConfig> & Pick<AiTargetConfig, 'provider'>;
+
+function proxyFor(
+  targets: Record<string, TargetSpec>,
+  routes: Array<{ model: string; aliases?: string[]; targets: string[] }>,
+  over: { retry?: Partial<AiConfig['retry']>; cooldown?: Partial<AiConfig['cooldown']> } = {},
+): AiProxy {
+  const config: AiConfig = {
+    targets: Object.fromEntries(Object.entries(targets).map(([k, t]) => [k, { timeoutMs: 10_000, maxTokens: 1024, ...t }])),
+    routes: routes.map((r) => ({ aliases: [], ...r })),
+    retry: { attempts: 1, backoffMs: 5, deadlineMs: 10_000, ...over.retry },
+    cooldown: { failures: 100, ms: 60_000, ...over.cooldown },
+    budgets: [],
+    guards: {},
+  };
+  const p = createAiProxy(config);
+  proxies.push(p);
+  return p;
+}
+
+const ctx = (signal: AbortSignal = new AbortController().signal) => ({ signal });
+const ask = (model: string, extra: Partial<ChatCompletionRequest> = {}): ChatCompletionRequest => ({ model, messages: [{ role: 'user', content: 'Hi' }], ...extra });
+
+type Item = ChatCompletionChunk | StreamEnd;
+function asStream(o: ChatOutcome): Extract<ChatOutcome, { kind: 'stream' }> {
+  if (o.kind !== 'stream') throw new Error(`expected a stream, got ${o.kind}`);
+  return o;
+}
+async function collect(o: ChatOutcome): Promise<{ head: ChatCompletionChunk[]; rest: Item[]; all: Item[] }> {
+  const s = asStream(o);
+  const rest: Item[] = [];
+  for await (const item of s.rest) rest.push(item);
+  return { head: s.head, rest, all: [...s.head, ...rest] };
+}
+const isChunk = (i: Item): i is ChatCompletionChunk => 'object' in i;
+const textOf = (items: Item[]): string =>
+  items
+    .filter(isChunk)
+    .flatMap((c) => c.choices.map((ch) => ch.delta.content ?? ''))
+    .join('');
+async function rejection(p: Promise<unknown>): Promise<ProviderError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(ProviderError);
+    return err as ProviderError;
+  }
+  throw new Error('expected a rejection');
+}
+async function until(cond: () => boolean, ms = 2000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('routing', () => {
+  it('resolves exact names and aliases before globs, lists non-glob models, 404s unknown models', async () => {
+    const p = proxyFor(
+      { o: { provider: 'openai', baseUrl: 'http://127.0.0.1:1/v1', model: 'gpt-4o-2024' }, l: { provider: 'ollama' } },
+      [
+        { model: 'llama*', targets: ['l'] },
+        { model: 'gpt-4o', aliases: ['fast', 'llama-special'], targets: ['o'] },
+      ],
+    );
+    expect(p.resolve('llama3.1')).toEqual({ route: 'llama*', targets: [{ name: 'l', provider: 'ollama', model: 'llama3.1', baseUrl: 'http://127.0.0.1:11434' }] });
+    expect(p.resolve('llama-special')?.route).toBe('gpt-4o');
+    expect(p.resolve('fast')?.targets[0]?.model).toBe('gpt-4o-2024');
+    expect(p.resolve('claude')).toBeUndefined();
+    expect(p.models()).toEqual(['gpt-4o', 'fast', 'llama-special']);
+    const err = await rejection(p.chat(ask('claude'), ctx()));
+    expect(err.status).toBe(404);
+    expect(err.body.error.code).toBe('model_not_found');
+  });
+
+  it('refuses a route naming an unknown target and an openai-compatible target without baseUrl', () => {
+    expect(() => proxyFor({ o: { provider: 'openai' } }, [{ model: 'm', targets: ['nope'] }])).toThrow(/ai\.routes\[0\]\.targets\[0\]/);
+    expect(() => proxyFor({ c: { provider: 'openai-compatible' } }, [{ model: 'm', targets: ['c'] }])).toThrow(/ai\.targets\.c\.baseUrl/);
+  });
+
+  it('reads retry-after as milliseconds, seconds or an HTTP date', () => {
+    expect(retryAfter({ 'retry-after-ms': '250' })).toBe(250);
+    expect(retryAfter({ 'retry-after': '2' })).toBe(2000);
+    expect(retryAfter({ 'retry-after': new Date(10_000).toUTCString() }, () => 7_000)).toBe(3000);
+    expect(retryAfter({ 'retry-after': 'soon' })).toBeUndefined();
+    expect(retryAfter({})).toBeUndefined();
+  });
+});
+
+describe('providers', () => {
+  it('openai JSON: upstream model, bearer key, client model echoed', async () => {
+    const p = proxyFor({ o: { provider: 'openai', baseUrl: `${oa.url}/v1`, apiKey: 'sk-a', model: 'gpt-4o-2024' } }, [{ model: 'gpt-4o', aliases: ['fast'], targets: ['o'] }]);
+    const out = await p.chat(ask('fast', { temperature: 0.3 }), ctx());
+    if (out.kind !== 'json') throw new Error('expected json');
+    expect(out.completion.model).toBe('fast');
+    expect(out.completion.choices[0]?.message.content).toBe('Hello');
+    expect(out.route).toBe('gpt-4o');
+    expect(out.target).toEqual({ name: 'o', provider: 'openai', model: 'gpt-4o-2024', baseUrl: `${oa.url}/v1` });
+    expect(out.attempts).toEqual([{ target: 'o', provider: 'openai', model: 'gpt-4o-2024', status: 200, ms: expect.any(Number) }]);
+    expect(oa.received[0]).toMatchObject({ method: 'POST', path: '/v1/chat/completions', body: { model: 'gpt-4o-2024', temperature: 0.3 } });
+    expect(oa.received[0]?.headers['authorization']).toBe('Bearer sk-a');
+  });
+
+  it('openai stream: usage requested upstream but not shown to a client that did not ask; model rewritten; ttft and usage reported', async () => {
+    oa.script = (req) => openai.stream({ model: (req.body as { model: string }).model, text: ['Hel', 'lo'], includeUsage: true, usage: { prompt_tokens: 11, completion_tokens: 3 } });
+    const p = proxyFor({ o: { provider: 'openai', baseUrl: `${oa.url}/v1`, model: 'gpt-4o-2024' } }, [{ model: 'gpt-4o', targets: ['o'] }]);
+    const t0 = Date.now();
+    const out = asStream(await p.chat(ask('gpt-4o', { stream: true }), ctx()));
+    expect((oa.received[0]?.body as { stream_options?: unknown }).stream_options).toEqual({ include_usage: true });
+    expect(out.head.map((c) => c.choices[0]?.delta)).toEqual([{ role: 'assistant', content: '', refusal: null }, { content: 'Hel' }]);
+    const ttft = out.ttftMs();
+    expect(ttft).toBeGreaterThan(0);
+    expect(ttft).toBeLessThanOrEqual(Date.now() - t0);
+    const { all, rest } = await collect(out);
+    expect(textOf(all)).toBe('Hello');
+    expect(rest.at(-1)).toEqual({ done: true });
+    const chunks = all.filter(isChunk);
+    expect(chunks.every((c) => c.model === 'gpt-4o' && !('usage' in c) && c.choices.length > 0)).toBe(true);
+    expect(out.usage()).toMatchObject({ prompt_tokens: 11, completion_tokens: 3, total_tokens: 14 });
+  });
+
+  it('openai stream: a client asking for include_usage gets the usage chunk', async () => {
+    const p = proxyFor({ o: { provider: 'openai', baseUrl: `${oa.url}/v1` } }, [{ model: 'gpt-*', targets: ['o'] }]);
+    const out = await p.chat(ask('gpt-x', { stream: true, stream_options: { include_usage: true } }), ctx());
+    const { rest } = await collect(out);
+    const last = rest.filter(isChunk).at(-1);
+    expect(last).toMatchObject({ model: 'gpt-x', choices: [], usage: { prompt_tokens: 5, completion_tokens: 2 } });
+    expect(oa.received[0]?.body).toMatchObject({ model: 'gpt-x' });
+  });
+
+  it('openai-compatible: base URL and custom headers, JSON and stream', async () => {
+    const p = proxyFor(
+      { c: { provider: 'openai-compatible', baseUrl: `${ob.url}/v1/`, apiKey: 'k-c', headers: { 'x-tenant': 'acme' }, model: 'qwen' } },
+      [{ model: 'local', targets: ['c'] }],
+    );
+    const json = await p.chat(ask('local'), ctx());
+    expect(json.kind === 'json' && json.completion.model).toBe('local');
+    const stream = await collect(await p.chat(ask('local', { stream: true }), ctx()));
+    expect(textOf(stream.all)).toBe('Hello');
+    expect(stream.all.filter(isChunk).every((c) => c.model === 'local')).toBe(true);
+    for (const r of ob.received) {
+      expect(r.path).toBe('/v1/chat/completions');
+      expect(r.headers['x-tenant']).toBe('acme');
+      expect(r.headers['authorization']).toBe('Bearer k-c');
+      expect((r.body as { model: string }).model).toBe('qwen');
+    }
+    expect(ob.received).toHaveLength(2);
+  });
+
+  it('anthropic JSON and stream: /v1/messages, x-api-key, anthropic-version, max_tokens default, client model echoed', async () => {
+    const p = proxyFor({ a: { provider: 'anthropic', baseUrl: an.url, apiKey: 'ak', model: 'claude-sonnet-4-5', maxTokens: 777 } }, [{ model: 'claude', targets: ['a'] }]);
+    const json = await p.chat(ask('claude'), ctx());
+    if (json.kind !== 'json') throw new Error('expected json');
+    expect(json.completion).toMatchObject({ model: 'claude', choices: [{ message: { content: 'Hello' }, finish_reason: 'stop' }], usage: { prompt_tokens: 10, completion_tokens: 5 } });
+    const out = asStream(await p.chat(ask('claude', { stream: true }), ctx()));
+    expect(out.head.map((c) => c.choices[0]?.delta)).toEqual([{ role: 'assistant', content: '' }, { content: 'Hel' }]);
+    const { all, rest } = await collect(out);
+    expect(textOf(all)).toBe('Hello');
+    expect(rest.at(-1)).toEqual({ done: true });
+    expect(all.filter(isChunk).every((c) => c.model === 'claude' && !('usage' in c))).toBe(true);
+    expect(out.usage()).toMatchObject({ prompt_tokens: 10, completion_tokens: 5 });
+    expect(out.ttftMs()).toBeGreaterThan(0);
+    for (const r of an.received) {
+      expect(r.path).toBe('/v1/messages');
+      expect(r.headers['x-api-key']).toBe('ak');
+      expect(r.headers['anthropic-version']).toBe('2023-06-01');
+      expect(r.body).toMatchObject({ model: 'claude-sonnet-4-5', max_tokens: 777 });
+    }
+    expect((an.received[1]?.body as { stream?: boolean }).stream).toBe(true);
+  });
+
+  it('ollama JSON and stream: /api/chat, upstream model, usage from the done line', async () => {
+    const p = proxyFor({ l: { provider: 'ollama', baseUrl: ol.url, model: 'llama3.2:1b' } }, [{ model: 'llama', targets: ['l'] }]);
+    const json = await p.chat(ask('llama'), ctx());
+    if (json.kind !== 'json') throw new Error('expected json');
+    expect(json.completion).toMatchObject({ model: 'llama', choices: [{ message: { content: 'Hello!' } }], usage: { prompt_tokens: 26, completion_tokens: 282 } });
+    const out = asStream(await p.chat(ask('llama', { stream: true }), ctx()));
+    const { all, rest } = await collect(out);
+    expect(textOf(all)).toBe('Hello!');
+    expect(rest.at(-1)).toEqual({ done: true });
+    expect(all.filter(isChunk).every((c) => c.model === 'llama')).toBe(true);
+    expect(out.usage()).toEqual({ prompt_tokens: 26, completion_tokens: 282, total_tokens: 308 });
+    expect(ol.received.map((r) => [r.url, (r.body as { model: string; stream: boolean }).model, (r.body as { stream: boolean }).stream])).toEqual([
+      ['/api/chat', 'llama3.2:1b', false],
+      ['/api/chat', 'llama3.2:1b', true],
+    ]);
+  });
+
+  it('embeddings: openai pass-through, ollama translated, anthropic refused with 400', async () => {
+    const p = proxyFor(
+      { o: { provider: 'openai', baseUrl: `${oa.url}/v1`, model: 'text-embedding-3-small' }, l: { provider: 'ollama', baseUrl: ol.url, model: 'nomic' }, a: { provider: 'anthropic', baseUrl: an.url } },
+      [
+        { model: 'emb-o', targets: ['o'] },
+        { model: 'emb-l', targets: ['l'] },
+        { model: 'emb-a', targets: ['a'] },
+      ],
+    );
+    const o = await p.embeddings({ model: 'emb-o', input: ['a', 'b'] }, ctx());
+    expect(o.response).toMatchObject({ model: 'emb-o', data: [{ index: 0 }, { index: 1 }] });
+    expect(oa.received[0]).toMatchObject({ path: '/v1/embeddings', body: { model: 'text-embedding-3-small', input: ['a', 'b'] } });
+    const l = await p.embeddings({ model: 'emb-l', input: 'x' }, ctx());
+    expect(l.response).toMatchObject({ model: 'emb-l', data: [{ index: 0, embedding: [0.1, 0.2, -0.3] }], usage: { prompt_tokens: 7 } });
+    expect(ol.received[0]).toMatchObject({ url: '/api/embed', body: { model: 'nomic', input: 'x' } });
+    const err = await rejection(p.embeddings({ model: 'emb-a', input: 'x' }, ctx()));
+    expect(err.status).toBe(400);
+    expect(an.received).toHaveLength(0);
+  });
+});
+
+describe('retries and fallback', () => {
+  const two = (over: Parameters<typeof proxyFor>[2] = {}) =>
+    proxyFor(
+      { a: { provider: 'openai', baseUrl: `${oa.url}/v1`, model: 'ma' }, b: { provider: 'openai-compatible', baseUrl: `${ob.url}/v1`, model: 'mb' } },
+      [{ model: 'm', targets: ['a', 'b'] }],
+      over,
+    );
+
+  it('503 from the first target (retried) → the second answers; every attempt recorded', async () => {
+    oa.script = () => openai.error(503, 'overloaded', 'server_error');
+    const out = await two({ retry: { attempts: 2 } }).chat(ask('m'), ctx());
+    expect(out.target.name).toBe('b');
+    expect(out.attempts.map((a) => [a.target, a.status])).toEqual([
+      ['a', 503],
+      ['a', 503],
+      ['b', 200],
+    ]);
+    expect(out.attempts[0]?.error).toMatch(/overloaded/);
+    expect(oa.received).toHaveLength(2);
+  });
+
+  it('429 with retry-after is honoured, then the same target succeeds', async () => {
+    let calls = 0;
+    oa.script = () => (calls++ === 0 ? { ...openai.error(429, 'slow down', 'rate_limit_error'), headers: { 'retry-after': '1' } } : openai.completion({ text: ['ok'] }));
+    const t0 = Date.now();
+    const out = await two({ retry: { attempts: 2, backoffMs: 0 } }).chat(ask('m'), ctx());
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(950);
+    expect(out.target.name).toBe('a');
+    expect(out.attempts.map((a) => a.status)).toEqual([429, 200]);
+    expect(ob.received).toHaveLength(0);
+  });
+
+  it('a retry-after beyond the deadline is not waited for: the next target is tried at once', async () => {
+    oa.script = () => ({ ...openai.error(429, 'slow down', 'rate_limit_error'), headers: { 'retry-after': '30' } });
+    const t0 = Date.now();
+    const out = await two({ retry: { attempts: 3, deadlineMs: 5_000 } }).chat(ask('m'), ctx());
+    expect(Date.now() - t0).toBeLessThan(1_000);
+    expect(out.attempts.map((a) => [a.target, a.status])).toEqual([
+      ['a', 429],
+      ['b', 200],
+    ]);
+  });
+
+  it('400 from the upstream is the client’s error: returned as is, no fallback', async () => {
+    oa.script = () => openai.error(400, 'messages: bad role', 'invalid_request_error', null, 'messages');
+    const err = await rejection(two({ retry: { attempts: 3 } }).chat(ask('m'), ctx()));
+    expect(err.status).toBe(400);
+    expect(err.body.error).toMatchObject({ message: 'messages: bad role', param: 'messages' });
+    expect(oa.received).toHaveLength(1);
+    expect(ob.received).toHaveLength(0);
+  });
+
+  it('401 upstream is the gateway’s misconfiguration: fall back; 502 without the upstream message if all fail', async () => {
+    oa.script = () => openai.error(401, 'Incorrect API key provided: sk-abc***xyz', 'invalid_request_error', 'invalid_api_key');
+    const ok = await two({ retry: { attempts: 3 } }).chat(ask('m'), ctx());
+    expect(ok.target.name).toBe('b');
+    expect(ok.attempts.map((a) => [a.target, a.status])).toEqual([
+      ['a', 401],
+      ['b', 200],
+    ]);
+
+    an.script = () => anthropic.error(403, 'permission_error', 'key sk-ant-123 lacks access');
+    ob.script = () => openai.error(401, 'Incorrect API key provided: sk-abc***xyz', 'invalid_request_error', 'invalid_api_key');
+    const p = proxyFor(
+      { b: { provider: 'openai', baseUrl: `${ob.url}/v1` }, a: { provider: 'anthropic', baseUrl: an.url } },
+      [{ model: 'm', targets: ['b', 'a'] }],
+      { retry: { attempts: 2 } },
+    );
+    const err = await rejection(p.chat(ask('m'), ctx()));
+    expect(err.status).toBe(502);
+    expect(err.body.error.code).toBe('upstream_auth');
+    expect(err.message).not.toMatch(/sk-/);
+    expect(an.received).toHaveLength(1);
+  });
+
+  it('cooldown: a target that failed is skipped on the next request; when all are benched they are tried anyway', async () => {
+    oa.script = () => openai.error(503, 'down', 'server_error');
+    const p = two({ cooldown: { failures: 1, ms: 60_000 } });
+    const first = await p.chat(ask('m'), ctx());
+    expect(first.attempts.map((a) => a.target)).toEqual(['a', 'b']);
+    const second = await p.chat(ask('m'), ctx());
+    expect(second.attempts.map((a) => a.target)).toEqual(['b']);
+    expect(oa.received).toHaveLength(1);
+
+    ob.script = () => openai.error(500, 'down too', 'server_error');
+    await rejection(p.chat(ask('m'), ctx()));
+    oa.script = defaultOpenAIScript;
+    const fourth = await p.chat(ask('m'), ctx());
+    expect(fourth.attempts.map((a) => [a.target, a.status])).toEqual([['a', 200]]);
+  });
+
+  it('the deadline caps the total time, whatever the per-target timeouts and retries', async () => {
+    oa.script = () => ({ type: 'hang' });
+    ob.script = () => ({ type: 'hang' });
+    const p = two({ retry: { attempts: 3, deadlineMs: 300 } });
+    const t0 = Date.now();
+    const err = await rejection(p.chat(ask('m'), ctx()));
+    const took = Date.now() - t0;
+    expect(took).toBeGreaterThanOrEqual(280);
+    expect(took).toBeLessThan(1_500);
+    expect(err.status).toBe(504);
+    expect(err.body.error.code).toBe('deadline_exceeded');
+    // ctx.deadline overrides retry.deadlineMs.
+    const t1 = Date.now();
+    await rejection(p.chat(ask('m'), { ...ctx(), deadline: Date.now() + 100 }));
+    expect(Date.now() - t1).toBeLessThan(1_000);
+  });
+
+  it('a target timeout is retryable: the next target answers', async () => {
+    oa.script = () => ({ type: 'hang' });
+    const p = proxyFor(
+      { a: { provider: 'openai', baseUrl: `${oa.url}/v1`, timeoutMs: 150 }, b: { provider: 'openai', baseUrl: `${ob.url}/v1` } },
+      [{ model: 'm', targets: ['a', 'b'] }],
+      { retry: { attempts: 2, backoffMs: 1 } },
+    );
+    const out = await p.chat(ask('m'), ctx());
+    expect(out.attempts.map((a) => [a.target, a.status, a.error?.split(':')[0]])).toEqual([
+      ['a', undefined, 'server_error/upstream_timeout'],
+      ['a', undefined, 'server_error/upstream_timeout'],
+      ['b', 200, undefined],
+    ]);
+  });
+
+  it('a connection refused is retryable and falls back', async () => {
+    const p = proxyFor({ dead: { provider: 'ollama', baseUrl: 'http://127.0.0.1:1' }, b: { provider: 'openai', baseUrl: `${ob.url}/v1` } }, [{ model: 'm', targets: ['dead', 'b'] }]);
+    const out = await p.chat(ask('m'), ctx());
+    expect(out.attempts[0]).toMatchObject({ target: 'dead', error: expect.stringMatching(/upstream_unreachable/) });
+    expect(out.target.name).toBe('b');
+  });
+});
+
+describe('streams', () => {
+  it('fails after the preamble but before content → falls back; the head starts with the second target’s role chunk, once', async () => {
+    oa.script = () => openai.stream({ id: 'chatcmpl-A', errorAfter: 1 });
+    ob.script = () => openai.stream({ id: 'chatcmpl-B', text: ['Hi', '!'] });
+    an.script = () => anthropic.stream({ errorAfter: 3 }); // message_start, ping, content_block_start (empty text), error
+    const p = proxyFor(
+      { a: { provider: 'openai', baseUrl: `${oa.url}/v1` }, c: { provider: 'anthropic', baseUrl: an.url }, b: { provider: 'openai', baseUrl: `${ob.url}/v1` } },
+      [{ model: 'm', targets: ['a', 'c', 'b'] }],
+    );
+    const out = asStream(await p.chat(ask('m', { stream: true }), ctx()));
+    expect(out.target.name).toBe('b');
+    expect(out.attempts.map((a) => [a.target, a.status])).toEqual([
+      ['a', 200],
+      ['c', 200],
+      ['b', 200],
+    ]);
+    expect(out.attempts[1]?.error).toMatch(/overloaded/);
+    expect(out.head[0]).toMatchObject({ id: 'chatcmpl-B', choices: [{ delta: { role: 'assistant' } }] });
+    const { all } = await collect(out);
+    expect(all.filter(isChunk).filter((c) => c.choices[0]?.delta.role === 'assistant')).toHaveLength(1);
+    expect(all.filter(isChunk).every((c) => c.id === 'chatcmpl-B')).toBe(true);
+    expect(textOf(all)).toBe('Hi!');
+  });
+
+  it('fails after content → an { error } item in rest, no fallback', async () => {
+    oa.script = () => openai.stream({ text: ['Hel', 'lo', ' world'], errorAfter: 3 });
+    const p = proxyFor({ a: { provider: 'openai', baseUrl: `${oa.url}/v1` }, b: { provider: 'openai', baseUrl: `${ob.url}/v1` } }, [{ model: 'm', targets: ['a', 'b'] }], { retry: { attempts: 3 } });
+    const out = await p.chat(ask('m', { stream: true }), ctx());
+    const { all, rest } = await collect(out);
+    expect(textOf(all)).toBe('Hello');
+    const end = rest.at(-1);
+    expect(end !== undefined && 'error' in end && end.error).toBeInstanceOf(ProviderError);
+    expect(end !== undefined && 'error' in end && end.error.status).toBe(500);
+    expect(rest.some((i) => 'done' in i)).toBe(false);
+    expect(oa.received).toHaveLength(1);
+    expect(ob.received).toHaveLength(0);
+  });
+
+  it('a stream cut (socket destroyed) after content → an error item', async () => {
+    oa.script = () => openai.stream({ text: ['Hel', 'lo'], omitDone: true, cut: true });
+    const p = proxyFor({ a: { provider: 'openai', baseUrl: `${oa.url}/v1` } }, [{ model: 'm', targets: ['a'] }]);
+    const { rest } = await collect(await p.chat(ask('m', { stream: true }), ctx()));
+    const end = rest.at(-1);
+    expect(end !== undefined && 'error' in end && end.error.body.error.code).toMatch(/upstream_stream_(truncated|broken)/);
+  });
+
+  it('an Anthropic stream that ends without message_stop after content → an error item', async () => {
+    an.script = () => anthropic.stream({ omitStop: true });
+    const p = proxyFor({ a: { provider: 'anthropic', baseUrl: an.url } }, [{ model: 'm', targets: ['a'] }]);
+    const { rest } = await collect(await p.chat(ask('m', { stream: true }), ctx()));
+    const end = rest.at(-1);
+    expect(end !== undefined && 'error' in end && end.error.body.error.code).toBe('upstream_stream_truncated');
+  });
+
+  it('an Ollama mid-stream error after content → an error item', async () => {
+    ol.script({ content: ['Hel', 'lo'], midStreamError: 'model crashed' });
+    const p = proxyFor({ l: { provider: 'ollama', baseUrl: ol.url } }, [{ model: 'm', targets: ['l'] }]);
+    const { all, rest } = await collect(await p.chat(ask('m', { stream: true }), ctx()));
+    expect(textOf(all)).toBe('Hello');
+    const end = rest.at(-1);
+    expect(end !== undefined && 'error' in end && end.error.message).toMatch(/model crashed/);
+  });
+
+  it('a stream that ends cleanly without content resolves with everything in head', async () => {
+    oa.script = () => openai.stream({ text: [] });
+    const p = proxyFor({ a: { provider: 'openai', baseUrl: `${oa.url}/v1` } }, [{ model: 'm', targets: ['a'] }]);
+    const out = asStream(await p.chat(ask('m', { stream: true }), ctx()));
+    expect(out.head.map((c) => c.choices[0]?.finish_reason)).toEqual([null, 'stop']);
+    expect(out.ttftMs()).toBeUndefined();
+    const { rest } = await collect(out);
+    expect(rest).toEqual([{ done: true }]);
+  });
+});
+
+describe('client abort', () => {
+  it('aborts a hanging upstream at once; the fake sees the socket closed', async () => {
+    oa.script = () => ({ type: 'hang' });
+    const p = proxyFor({ a: { provider: 'openai', baseUrl: `${oa.url}/v1` } }, [{ model: 'm', targets: ['a'] }], { retry: { attempts: 3 } });
+    const ac = new AbortController();
+    const pending = p.chat(ask('m', { stream: true }), ctx(ac.signal));
+    await until(() => oa.received.length === 1);
+    const t0 = Date.now();
+    ac.abort();
+    const err = await rejection(pending);
+    expect(Date.now() - t0).toBeLessThan(200);
+    expect(err.status).toBe(499);
+    await until(() => oa.aborted === 1);
+    expect(oa.received).toHaveLength(1);
+  });
+
+  it('aborting while iterating rest ends the iterator and closes the upstream socket', async () => {
+    an.script = () => anthropic.stream({ blocks: [{ type: 'text', text: Array.from({ length: 50 }, (_, i) => `w${i} `) }], delayMs: 40 });
+    const p = proxyFor({ a: { provider: 'anthropic', baseUrl: an.url } }, [{ model: 'm', targets: ['a'] }]);
+    const ac = new AbortController();
+    const out = asStream(await p.chat(ask('m', { stream: true }), ctx(ac.signal)));
+    const seen: Item[] = [];
+    const t0 = Date.now();
+    setTimeout(() => ac.abort(), 150);
+    for await (const item of out.rest) seen.push(item);
+    expect(Date.now() - t0).toBeLessThan(600);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.some((i) => !isChunk(i))).toBe(false);
+    await until(() => an.aborted === 1);
+  });
+
+  it('breaking out of rest early aborts the upstream too', async () => {
+    oa.script = () => openai.stream({ text: Array.from({ length: 50 }, (_, i) => `w${i} `), delayMs: 40 });
+    const p = proxyFor({ a: { provider: 'openai', baseUrl: `${oa.url}/v1` } }, [{ model: 'm', targets: ['a'] }]);
+    const out = asStream(await p.chat(ask('m', { stream: true }), ctx()));
+    for await (const item of out.rest) {
+      expect(isChunk(item)).toBe(true);
+      break;
+    }
+    await until(() => oa.aborted === 1);
+  });
+});
