@@ -37,10 +37,11 @@
  * - close() closes the Agent after in-flight requests end (each is bounded by its timer).
  */
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { EventEmitter } from 'node:events';
 import { Agent, type Dispatcher } from 'undici';
 import type { AiConfig, AiProvider, AiTargetConfig } from '../config/schema.js';
 import { silentLogger, type Logger } from '../log/logger.js';
+import type { CancelSignal } from '../policy/compose.js';
 import { splitUrl } from '../upstream/forward.js';
 import {
   ProviderError,
@@ -72,7 +73,8 @@ export interface Attempt {
 
 export interface ChatContext {
   /** The client went away: abort everything. */
-  signal: AbortSignal;
+  /** The client's cancellation (an AbortSignal is one; the HTTP edge passes a lighter OneShotSignal). */
+  signal: CancelSignal;
   /** overall deadline (epoch ms); default now + retry.deadlineMs */
   deadline?: number;
 }
@@ -116,7 +118,12 @@ type CallEnd = 'client' | 'timeout' | 'deadline' | 'done';
 
 /** One upstream request's lifetime: its abort signal, its timer and why it ended. */
 interface Call {
-  signal: AbortSignal;
+  /**
+   * What undici listens to: it accepts an EventEmitter as its signal, and on Node 20
+   * an AbortController costs ~10 µs a call where an EventEmitter costs ~0.25 µs
+   * (the same choice as upstream/forward.ts).
+   */
+  signal: EventEmitter;
   ended(): CallEnd | undefined;
   /** Abort the upstream request (if still running) and release the timer and listener. */
   abort(): void;
@@ -161,14 +168,17 @@ export function createAiProxy(config: AiConfig, options: { log?: Logger; now?: (
     bodyTimeout: 0,
   });
 
-  function openCall(signal: AbortSignal, timeoutMs: number, deadline: number): Call {
-    const controller = new AbortController();
+  function openCall(signal: CancelSignal, timeoutMs: number, deadline: number): Call {
+    const emitter = new EventEmitter();
     let end: CallEnd | undefined;
+    let aborted = false;
     const left = deadline - now();
     const byDeadline = left < timeoutMs;
     const stop = (why: CallEnd): void => {
       end ??= why;
-      controller.abort();
+      if (aborted) return;
+      aborted = true;
+      emitter.emit('abort');
     };
     const timer = setTimeout(() => stop(byDeadline ? 'deadline' : 'timeout'), Math.max(0, Math.min(timeoutMs, left)));
     timer.unref();
@@ -180,7 +190,7 @@ export function createAiProxy(config: AiConfig, options: { log?: Logger; now?: (
       signal.removeEventListener('abort', onClientAbort);
     };
     return {
-      signal: controller.signal,
+      signal: emitter,
       ended: () => end,
       abort() {
         dispose();
@@ -297,7 +307,7 @@ export function createAiProxy(config: AiConfig, options: { log?: Logger; now?: (
           const wait = f.info.retryAfterMs ?? Math.round(base / 2 + (Math.random() * base) / 2);
           if (now() + wait >= deadline) break;
           try {
-            await sleep(wait, undefined, { signal: ctx.signal });
+            await sleepUnlessCancelled(wait, ctx.signal);
           } catch (cause) {
             throw clientClosed(cause);
           }
@@ -418,7 +428,7 @@ export function createAiProxy(config: AiConfig, options: { log?: Logger; now?: (
   }
 
   /** The stream after the head. Ending early (break, return(), abort) aborts the upstream. */
-  function streamRest(s: OpenStream, target: ResolvedTarget, signal: AbortSignal): AsyncIterable<ChatCompletionChunk | StreamEnd> {
+  function streamRest(s: OpenStream, target: ResolvedTarget, signal: CancelSignal): AsyncIterable<ChatCompletionChunk | StreamEnd> {
     let finished = false;
     const finish = (clean: boolean): void => {
       if (finished) return;
@@ -587,4 +597,23 @@ async function readAll(body: Dispatcher.ResponseData['body'], limit: number, tru
     size += part.length;
   }
   return Buffer.concat(parts);
+}
+
+/** Waits `ms`, or rejects as soon as `signal` fires. */
+function sleepUnlessCancelled(ms: number, signal: CancelSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason ?? new Error('cancelled'));
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal.reason ?? new Error('cancelled'));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }

@@ -26,6 +26,36 @@ export interface CancelSignal {
 }
 
 /**
+ * A one-shot cancel signal. An AbortController plus a listener costs about
+ * 10 µs a call on Node 20 (a measurable share of a forwarded call); this does
+ * the one thing the call path needs: tell its listeners, once, that the client left.
+ */
+export class OneShotSignal implements CancelSignal {
+  aborted = false;
+  reason: unknown;
+  private listeners: (() => void)[] | undefined;
+
+  addEventListener(_type: 'abort', listener: () => void): void {
+    if (this.aborted) return;
+    (this.listeners ??= []).push(listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    const i = this.listeners?.indexOf(listener) ?? -1;
+    if (i >= 0) this.listeners!.splice(i, 1);
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    const listeners = this.listeners;
+    this.listeners = undefined;
+    for (const listener of listeners ?? []) listener();
+  }
+}
+
+/**
  * The context of one call — one tool call or one LLM request. Knows nothing
  * of express or MCP: the protocol edges build it.
  */

@@ -16,7 +16,7 @@ import type { AiConfig } from '../config/schema.js';
 import { GatehouseError, isGatehouseError, type ErrorCode } from '../errors/catalogue.js';
 import type { Logger } from '../log/logger.js';
 import type { Authenticator } from '../policy/authenticate.js';
-import { ANONYMOUS, type Principal } from '../policy/compose.js';
+import { ANONYMOUS, OneShotSignal, type Principal } from '../policy/compose.js';
 import type { Authorizer } from '../policy/rules.js';
 import { rateLimitHeaders, type LimitSubject } from '../limits/rate-limit.js';
 import type { AuditRecord } from '../audit/record.js';
@@ -111,19 +111,28 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
     return authorizer === undefined || authorizer.decide(principal, { kind: 'model', name: model }).allowed;
   }
 
-  async function readJson(req: IncomingMessage): Promise<{ body: unknown; bytes: number }> {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > options.maxRequestBytes) throw new GatehouseError('GH_AI_REQUEST_INVALID', `the request body exceeds ${options.maxRequestBytes} bytes`);
-      chunks.push(chunk);
-    }
-    try {
-      return { body: JSON.parse(Buffer.concat(chunks).toString('utf8')), bytes: size };
-    } catch {
-      throw new GatehouseError('GH_AI_REQUEST_INVALID', 'the request body is not valid JSON');
-    }
+  /** The body as JSON. Read with events, not an async iterator: it is on every call's path. */
+  function readJson(req: IncomingMessage): Promise<{ body: unknown; bytes: number }> {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size <= options.maxRequestBytes) chunks.push(chunk);
+      });
+      req.on('error', reject);
+      req.on('end', () => {
+        if (size > options.maxRequestBytes) {
+          reject(new GatehouseError('GH_AI_REQUEST_INVALID', `the request body exceeds ${options.maxRequestBytes} bytes`));
+          return;
+        }
+        try {
+          resolve({ body: JSON.parse((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8')), bytes: size });
+        } catch {
+          reject(new GatehouseError('GH_AI_REQUEST_INVALID', 'the request body is not valid JSON'));
+        }
+      });
+    });
   }
 
   /** Authorise → rate-limit (requests; token rules are checked, then reserved) → budget. Throws GatehouseError (with headers for 429). */
@@ -277,15 +286,16 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
       return;
     }
 
-    const abort = new AbortController();
+    // A client that goes away cancels the call (see OneShotSignal for why not an AbortController).
+    const abort = new OneShotSignal();
     res.on('close', () => {
       if (!res.writableFinished) abort.abort(new Error('the client closed the connection'));
     });
     let outcome: ChatOutcome;
     try {
-      outcome = await proxy.chat(body, { signal: abort.signal });
+      outcome = await proxy.chat(body, { signal: abort });
     } catch (err) {
-      if (abort.signal.aborted) {
+      if (abort.aborted) {
         finish({ requestId, startedAt, started, principal, model, route, status: 499, bytesIn, bytesOut: 0, cancelled: true, ...admitted });
         return;
       }
@@ -345,9 +355,9 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
       }
     } catch (err) {
       endError = isProviderError(err) ? err : undefined;
-      if (endError === undefined && !abort.signal.aborted) log.error({ err, requestId }, 'ai: stream failed unexpectedly');
+      if (endError === undefined && !abort.aborted) log.error({ err, requestId }, 'ai: stream failed unexpectedly');
     }
-    if (abort.signal.aborted) {
+    if (abort.aborted) {
       finish({ requestId, startedAt, started, principal, model, route: outcome.route, target: outcome.target, attempts: outcome.attempts, ...usageOf(outcome), status: 499, bytesIn, bytesOut, cancelled: true, ...stream(outcome), ...admitted });
       return;
     }
@@ -387,11 +397,11 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
       if (resolved === undefined) throw new GatehouseError('GH_AI_MODEL_NOT_FOUND', `no route for model "${model}"`, { details: { param: 'model' } });
       route = resolved.route;
       admitted = await admit(principal, model, route, 0);
-      const abort = new AbortController();
+      const abort = new OneShotSignal();
       res.on('close', () => {
         if (!res.writableFinished) abort.abort(new Error('the client closed the connection'));
       });
-      const out = await proxy.embeddings(body, { signal: abort.signal });
+      const out = await proxy.embeddings(body, { signal: abort });
       const bytesOut = send(res, 200, out.response, { 'x-request-id': requestId });
       const usage = out.response.usage;
       finish({

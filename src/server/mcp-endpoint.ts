@@ -4,7 +4,7 @@ import { toNodeHandler } from '@modelcontextprotocol/node';
 import type { Logger } from '../log/logger.js';
 import type { FastPlan, FastRequest } from '../mcp/fast-path.js';
 import { planFastPath } from '../mcp/fast-path.js';
-import type { CancelSignal, Principal } from '../policy/compose.js';
+import { OneShotSignal, type Principal } from '../policy/compose.js';
 
 export interface McpEndpointOptions {
   /** The SDK's handler: the authority for everything the fast path does not take. */
@@ -95,36 +95,6 @@ export function createMcpEndpoint(options: McpEndpointOptions): (req: IncomingMe
         if (!res.headersSent && !res.destroyed) void sdk(req, res, body);
       },
     );
-  }
-}
-
-/**
- * A one-shot cancel signal. An AbortController plus a listener costs about
- * 10 µs a call on Node 20 (a measurable share of a forwarded call); this does
- * the one thing the call path needs: tell its listeners, once, that the client left.
- */
-class OneShotSignal implements CancelSignal {
-  aborted = false;
-  reason: unknown;
-  private listeners: (() => void)[] | undefined;
-
-  addEventListener(_type: 'abort', listener: () => void): void {
-    if (this.aborted) return;
-    (this.listeners ??= []).push(listener);
-  }
-
-  removeEventListener(_type: 'abort', listener: () => void): void {
-    const i = this.listeners?.indexOf(listener) ?? -1;
-    if (i >= 0) this.listeners!.splice(i, 1);
-  }
-
-  abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    const listeners = this.listeners;
-    this.listeners = undefined;
-    for (const listener of listeners ?? []) listener();
   }
 }
 
