@@ -33,7 +33,9 @@ export function createThreadedSqliteStore(options: SqliteStoreOptions): AuditSto
   };
 
   const spawn = (): Worker => {
-    const w = new Worker(WORKER_URL, { workerData: options });
+    // A small heap: the thread only turns batches into rows, and every MB of young
+    // generation it may grow is resident memory the gateway pays for under load.
+    const w = new Worker(WORKER_URL, { workerData: options, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 128 } });
     w.on('message', (reply: WorkerReply) => {
       const p = pending.get(reply.id);
       if (p === undefined) return;
