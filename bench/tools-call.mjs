@@ -28,6 +28,9 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     connections: { type: 'string', default: '32' },
     era: { type: 'string', default: 'modern' },
+    // `--audit off`: no audit trail and no metrics (the configuration the first
+    // figures were taken with, before the pipeline existed); default: as shipped.
+    audit: { type: 'string', default: 'on' },
   },
 });
 const CALLS = Number(values.calls);
@@ -53,6 +56,8 @@ writeFileSync(
   configFile,
   `server: { host: 127.0.0.1, port: ${gatewayPort} }
 log: { level: warn }
+dataDir: ${join(dir, 'data')}
+${values.audit === 'off' ? 'audit: { store: none }\nmetrics: { enabled: false }' : ''}
 backends:
   - name: bench
     spec: ${new URL('./fixtures-api.yaml', import.meta.url).pathname}
@@ -144,6 +149,7 @@ const referenceRps = await cannon({ url: `${referenceUrl}/mcp`, method: 'POST', 
 const f = (x) => x.toFixed(3);
 const report = {
   era: ERA,
+  audit: values.audit,
   calls: CALLS,
   latencyMs: {
     direct: { p50: f(pct(d, 50)), p99: f(pct(d, 99)) },
