@@ -207,6 +207,19 @@ describe('governance shared with tool calls', () => {
     expect(start - (await remaining())).toBe(7);
   });
 
+  it('streams settle tokens and budgets with the usage the upstream reports at the end', async () => {
+    const limiter = gateway.runtime.pipeline.limiter!;
+    const subject = { principal: 'app', backend: 'counted', model: 'counted' };
+    const remaining = async () => (await limiter.check(subject)).states.find((s) => s.rule === 'tpm')!.remaining;
+    const start = await remaining();
+    let text = '';
+    for await (const chunk of await client.chat.completions.create({ model: 'counted', messages: user('Hi'), max_tokens: 5000, stream: true })) text += chunk.choices[0]?.delta.content ?? '';
+    expect(text).toBe('Hello');
+    expect(start - (await remaining())).toBe(7);
+    const [rec] = (await audit({ model: 'counted' })).filter((r) => r.ttftMs !== undefined);
+    expect(rec).toMatchObject({ outcome: 'ok', tokensIn: 5, tokensOut: 2 });
+  });
+
   it('a spent USD budget refuses with 429 insufficient_quota', async () => {
     await client.chat.completions.create({ model: 'budgeted', messages: user('Hi') });
     await expect(client.chat.completions.create({ model: 'budgeted', messages: user('Hi') })).rejects.toMatchObject({
