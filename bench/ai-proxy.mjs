@@ -10,7 +10,6 @@
 //
 //   npm run bench:ai
 //   node bench/ai-proxy.mjs [--calls 2000] [--seconds 10] [--connections 50]
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -18,7 +17,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Pool } from 'undici';
-import { freePort, listen, memoryMb } from './lib.mjs';
+import { freePort, listen, memoryMb, startGatewayProcess } from './lib.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -84,16 +83,7 @@ ai:
     - { model: bench-model, targets: [fake] }
 `,
 );
-const gateway = spawn(process.execPath, ['dist/cli/main.js', 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit'] });
-const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
-for (let i = 0; ; i++) {
-  try {
-    if ((await fetch(`${gatewayUrl}/healthz`)).ok) break;
-  } catch {
-    if (i > 200) throw new Error('gateway did not start');
-  }
-  await new Promise((r) => setTimeout(r, 50));
-}
+const { child: gateway, url: gatewayUrl } = await startGatewayProcess(configFile, gatewayPort);
 
 const messages = [{ role: 'user', content: 'What is the answer?' }];
 const jsonBody = JSON.stringify({ model: 'bench-model', messages });

@@ -1,4 +1,5 @@
 // Small helpers the benchmarks share.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
@@ -25,4 +26,19 @@ export function memoryMb(pid) {
   } catch {
     return { rss: NaN, peak: NaN };
   }
+}
+
+/** Runs `gatehouse serve --config FILE` (the built CLI) and resolves once it answers /readyz on `port`. */
+export async function startGatewayProcess(configFile, port, name = 'gateway') {
+  const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) break;
+    } catch {
+      if (i > 200) throw new Error(`${name} did not start`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, url };
 }

@@ -9,7 +9,6 @@
 //
 //   npm run bench:pipeline
 //   node bench/pipeline-overhead.mjs [--calls 4000] [--seconds 10] [--connections 32] [--rounds 2]
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -18,7 +17,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { Pool } from 'undici';
-import { freePort, listen, memoryMb } from './lib.mjs';
+import { freePort, listen, memoryMb, startGatewayProcess } from './lib.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -74,16 +73,7 @@ backends:
   - { name: bench, spec: ${spec}, baseUrl: "http://127.0.0.1:${backendPort}"${backendExtra} }
 `,
   );
-  const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', '--config', file], { stdio: ['ignore', 'inherit', 'inherit'] });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${url}/readyz`)).ok) break;
-    } catch {
-      if (i > 200) throw new Error(`gateway ${name} did not start`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const { child, url } = await startGatewayProcess(file, port, `gateway ${name}`);
   return { name, child, url, pool: new Pool(url, { connections: 1 }) };
 }
 

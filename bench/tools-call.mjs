@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { Pool } from 'undici';
-import { freePort, listen, memoryMb } from './lib.mjs';
+import { freePort, listen, memoryMb, startGatewayProcess } from './lib.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -64,20 +64,10 @@ backends:
     baseUrl: http://127.0.0.1:${backendPort}
 `,
 );
-const gateway = spawn(process.execPath, ['dist/cli/main.js', 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit'] });
-const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
 const referencePort = await freePort();
 const reference = spawn(process.execPath, [new URL('./reference-forwarder.mjs', import.meta.url).pathname, String(referencePort), `http://127.0.0.1:${backendPort}`], { stdio: 'inherit' });
 const referenceUrl = `http://127.0.0.1:${referencePort}`;
-for (let i = 0; ; i++) {
-  try {
-    const r = await fetch(`${gatewayUrl}/readyz`);
-    if (r.ok) break;
-  } catch {
-    if (i > 200) throw new Error('gateway did not start');
-  }
-  await new Promise((r) => setTimeout(r, 50));
-}
+const { child: gateway, url: gatewayUrl } = await startGatewayProcess(configFile, gatewayPort);
 
 const rssMb = () => memoryMb(gateway.pid).rss;
 

@@ -1,13 +1,11 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load-config.js';
 import { silentLogger } from '../src/log/logger.js';
 import { startGateway } from '../src/server/gateway.js';
+import { gatehouse } from './helpers/cli.js';
 import { FIXTURES } from './helpers/gateway.js';
 import { startStubBackend, type StubBackend } from './helpers/stub-backend.js';
 
@@ -15,19 +13,6 @@ import { startStubBackend, type StubBackend } from './helpers/stub-backend.js';
  * `gatehouse audit` reads the trail a gateway wrote (SQLite under dataDir):
  * filters, JSON output, paging, and clear refusals.
  */
-
-const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
-const run = promisify(execFile);
-
-async function gatehouse(args: string[]) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 let stub: StubBackend;
 let dir: string;

@@ -107,6 +107,13 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
     return authenticate === undefined ? ANONYMOUS : authenticate(req.headers);
   }
 
+  /** The route serving `model`, or GH_AI_MODEL_NOT_FOUND. */
+  function routeOf(model: string): string {
+    const resolved = proxy.resolve(model);
+    if (resolved === undefined) throw new GatehouseError('GH_AI_MODEL_NOT_FOUND', `no route for model "${model}"; GET /v1/models lists the models you may use`, { details: { param: 'model' } });
+    return resolved.route;
+  }
+
   function mayUse(principal: Principal, model: string): boolean {
     return authorizer === undefined || authorizer.decide(principal, { kind: 'model', name: model }).allowed;
   }
@@ -269,9 +276,7 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
       bytesIn = read.bytes;
       body = validChat(read.body);
       model = body.model;
-      const resolved = proxy.resolve(model);
-      if (resolved === undefined) throw new GatehouseError('GH_AI_MODEL_NOT_FOUND', `no route for model "${model}"; GET /v1/models lists the models you may use`, { details: { param: 'model' } });
-      route = resolved.route;
+      route = routeOf(model);
       guard?.(body);
       const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? firstTargetMaxTokens.get(route) ?? 4096;
       admitted = await admit(principal, model, route, estimatePromptTokens(body) + maxTokens);
@@ -393,9 +398,7 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
       }
       if (body.input === undefined) throw new GatehouseError('GH_AI_REQUEST_INVALID', '`input` is required', { details: { param: 'input' } });
       model = body.model;
-      const resolved = proxy.resolve(model);
-      if (resolved === undefined) throw new GatehouseError('GH_AI_MODEL_NOT_FOUND', `no route for model "${model}"`, { details: { param: 'model' } });
-      route = resolved.route;
+      route = routeOf(model);
       admitted = await admit(principal, model, route, 0);
       const abort = new OneShotSignal();
       res.on('close', () => {

@@ -1,78 +1,18 @@
 import { userInfo } from 'node:os';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createAuditWriter, createPostgresStore, AuditQueryError, type AuditOutcome, type AuditQuery, type AuditRecord, type AuditStore } from '../../src/audit/index.js';
+import { createAuditWriter, createPostgresStore, AuditQueryError, type AuditQuery, type AuditRecord, type AuditStore } from '../../src/audit/index.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+import { FULL, T0, all, fixtures, ids } from '../helpers/audit-fixtures.js';
+
+const rec = (i: number, tag: string): AuditRecord => ({ time: T0 + i, requestId: `${tag}-${i}`, kind: 'tool', outcome: 'ok', latencyMs: 1, principalId: 'load' });
 
 const PG_PORT = 5432;
 /** Trust auth as the OS user, as psql does (pg alone reads only $USER, unset in some CI shells). */
 const PG_USER = encodeURIComponent(process.env.PGUSER ?? userInfo().username);
 const url = (port = PG_PORT) => `postgres://${PG_USER}@127.0.0.1:${port}/test`;
 
-/** Every field set, to prove each one has a column and comes back unchanged. */
-const FULL: AuditRecord = {
-  time: 1_750_000_000_123,
-  requestId: 'req-full',
-  kind: 'model',
-  uid: 'uid-full',
-  principalId: 'alice',
-  principalKind: 'jwt',
-  clientId: 'cli-1',
-  keyId: 'key-9',
-  clientName: 'claude-code',
-  clientVersion: '1.2.3',
-  protocol: '2025-11-25',
-  backend: 'petstore',
-  tool: 'petstore_getPet',
-  httpMethod: 'GET',
-  urlTemplate: '/pets/{petId}',
-  arguments: { petId: 7, nested: { list: [1, 'two', null, true], text: 'é "quoted" \\ back' } },
-  argumentsHash: 'ab'.repeat(32),
-  outcome: 'error',
-  errorCode: 'GH_UPSTREAM_STATUS',
-  status: 503,
-  latencyMs: 12.75,
-  bytesIn: 321,
-  bytesOut: 5_000_000_000,
-  provider: 'anthropic',
-  model: 'claude-sonnet',
-  tokensIn: 1200,
-  tokensOut: 345,
-  costUsd: 0.01234,
-};
-
-const OUTCOMES: AuditOutcome[] = ['ok', 'error', 'denied', 'limited'];
-const T0 = 1_760_000_000_000;
-
-/** 40 records over three principals, two backends, four outcomes; times collide in pairs to exercise the id tie-break. */
-function fixtures(): AuditRecord[] {
-  return Array.from({ length: 40 }, (_, i) => ({
-    time: T0 + Math.floor(i / 2) * 1000,
-    requestId: `r${i}`,
-    kind: 'tool' as const,
-    principalId: ['alice', 'bob', 'carol'][i % 3],
-    backend: i % 2 === 0 ? 'pets' : 'store',
-    tool: `t${i % 4}`,
-    outcome: OUTCOMES[i % 4] as AuditOutcome,
-    latencyMs: i,
-  }));
-}
-
-const rec = (i: number, tag: string): AuditRecord => ({ time: T0 + i, requestId: `${tag}-${i}`, kind: 'tool', outcome: 'ok', latencyMs: 1, principalId: 'load' });
-
-async function all(store: AuditStore, q: AuditQuery): Promise<AuditRecord[]> {
-  const out: AuditRecord[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await store.query({ ...q, cursor });
-    out.push(...page.records);
-    cursor = page.nextCursor;
-  } while (cursor);
-  return out;
-}
-
-const ids = (rs: readonly AuditRecord[]) => rs.map((r) => r.requestId).sort();
 
 let admin: pg.Client;
 let seq = 0;
