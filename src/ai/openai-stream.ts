@@ -28,8 +28,12 @@ export interface OpenAIStreamObserver {
   end(): { error?: ProviderError };
 }
 
-/** Parse, never alter: the observer sees a copy and returns facts. */
-export function createOpenAIStreamObserver(): OpenAIStreamObserver {
+/**
+ * Parse, never alter: the observer sees a copy and returns facts. `onChunk` is
+ * given every chunk object the stream carries (not errors, not `[DONE]`), for
+ * a caller that re-emits them (the proxy's OpenAI decoder, providers.ts).
+ */
+export function createOpenAIStreamObserver(options: { onChunk?: (chunk: Record<string, unknown>) => void } = {}): OpenAIStreamObserver {
   const decoder = new TextDecoder();
   let pending: EventSourceMessage[] = [];
   let lastUsage: Usage | undefined;
@@ -59,6 +63,7 @@ export function createOpenAIStreamObserver(): OpenAIStreamObserver {
       return;
     }
     if (isRecord(data['usage'])) lastUsage = data['usage'] as unknown as Usage;
+    options.onChunk?.(data);
     const choices = Array.isArray(data['choices']) ? data['choices'] : [];
     for (const choice of choices) {
       const delta = isRecord(choice) && isRecord(choice['delta']) ? choice['delta'] : undefined;

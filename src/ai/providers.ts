@@ -4,11 +4,10 @@
  * stream and errors back. The translations themselves live in anthropic.ts, ollama.ts and
  * openai-stream.ts; the HTTP call lives in proxy.ts.
  */
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import type { AiProvider, AiTargetConfig } from '../config/schema.js';
 import { createAnthropicStreamTranslator, fromAnthropicError, fromAnthropicResponse, toAnthropicRequest } from './anthropic.js';
 import { createOllamaStreamTranslator, fromOllamaChatResponse, fromOllamaEmbedResponse, fromOllamaError, toOllamaChatRequest, toOllamaEmbedRequest, type OllamaChatResponse, type OllamaEmbedResponse } from './ollama.js';
-import { fromOpenAIError } from './openai-stream.js';
+import { createOpenAIStreamObserver, fromOpenAIError } from './openai-stream.js';
 import {
   ProviderError,
   providerError,
@@ -121,71 +120,37 @@ const openaiAdapter: ProviderAdapter = {
  * usage is recorded either way. Same end and error rules as createOpenAIStreamObserver.
  */
 export function createOpenAIChunkDecoder(answer: AnswerOptions): StreamDecoder {
-  const text = new TextDecoder();
-  let events: EventSourceMessage[] = [];
-  let usage: Usage | undefined;
-  let done = false;
-  let failure: ProviderError | undefined;
-  const parser = createParser({ onEvent: (event) => events.push(event) });
-
-  const handle = (event: EventSourceMessage, out: ChatCompletionChunk[]): void => {
-    if (event.data.trim() === '[DONE]') {
-      done = true;
-      return;
-    }
-    let data: unknown;
-    try {
-      data = JSON.parse(event.data);
-    } catch (cause) {
-      failure = malformed('a stream data line is not JSON', cause);
-      return;
-    }
-    if (!isRecord(data)) return;
-    if (isRecord(data['error']) || event.event === 'error') {
-      failure = fromOpenAIError(200, data);
-      return;
-    }
-    if (isRecord(data['usage'])) usage = data['usage'] as unknown as Usage;
-    const chunk = { ...(data as unknown as ChatCompletionChunk), model: answer.model };
-    if (!answer.includeUsage) {
-      if (Array.isArray(chunk.choices) && chunk.choices.length === 0 && isRecord(data['usage'])) return;
-      delete chunk.usage;
-    }
-    out.push(chunk);
+  let out: ChatCompletionChunk[] = [];
+  const observer = createOpenAIStreamObserver({
+    onChunk(data) {
+      const chunk = { ...(data as unknown as ChatCompletionChunk), model: answer.model };
+      if (!answer.includeUsage) {
+        if (Array.isArray(chunk.choices) && chunk.choices.length === 0 && isRecord(data['usage'])) return;
+        delete chunk.usage;
+      }
+      out.push(chunk);
+    },
+  });
+  let ended: DecodeStep | undefined;
+  const take = (): ChatCompletionChunk[] => {
+    const chunks = out;
+    out = [];
+    return chunks;
   };
-
-  const step = (out: ChatCompletionChunk[]): DecodeStep => {
-    if (failure !== undefined) return { chunks: out, error: failure };
-    return done ? { chunks: out, done: true } : { chunks: out };
-  };
-
-  const drain = (): DecodeStep => {
-    const out: ChatCompletionChunk[] = [];
-    const batch = events;
-    events = [];
-    for (const event of batch) {
-      if (done || failure !== undefined) break;
-      handle(event, out);
-    }
-    return step(out);
-  };
-
   return {
     push(data) {
-      if (done || failure !== undefined) return step([]);
-      parser.feed(text.decode(data, { stream: true }));
-      return drain();
+      if (ended !== undefined) return { chunks: [], ...(ended.error ? { error: ended.error } : { done: true as const }) };
+      const s = observer.push(data);
+      if (s.error !== undefined) return (ended = { chunks: take(), error: s.error });
+      if (s.done === true) return (ended = { chunks: take(), done: true });
+      return { chunks: take() };
     },
     end() {
-      if (done || failure !== undefined) return step([]);
-      const tail = text.decode();
-      if (tail !== '') parser.feed(tail);
-      const last = drain();
-      if (last.done === true || last.error !== undefined) return last;
-      failure = providerError(502, 'upstream_error', 'The upstream stream ended before [DONE]; the answer is incomplete.', { code: 'upstream_stream_truncated', retryable: true });
-      return step(last.chunks);
+      if (ended !== undefined) return { chunks: [], ...(ended.error ? { error: ended.error } : { done: true as const }) };
+      const { error } = observer.end();
+      return error === undefined ? { chunks: take(), done: true } : { chunks: take(), error };
     },
-    usage: () => usage,
+    usage: () => observer.usage(),
   };
 }
 
