@@ -100,6 +100,10 @@ export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) =
     const facts = call.facts ?? {};
     facts.operation = tool;
     facts.args = args;
+    // The call's own logger, carrying its request id: made on first use, as
+    // most calls log nothing (a pino child costs a few µs).
+    let callLog: Logger | undefined;
+    const logOf = (): Logger => (callLog ??= log.child({ requestId: call.requestId }));
     const ctx: CallContext = {
       kind: 'tool',
       target: def.name,
@@ -107,7 +111,9 @@ export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) =
       principal: call.principal,
       args,
       requestId: call.requestId,
-      log,
+      get log() {
+        return logOf();
+      },
       signal,
     };
     const guard = guards.get(def.backend) ?? unguarded;
@@ -147,11 +153,11 @@ export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) =
     } catch (err) {
       if (isGatehouseError(err)) {
         facts.errorCode = err.code;
-        if (err.code !== 'GH_UPSTREAM_ABORTED' && err.code !== 'GH_TOOL_ARGS_INVALID') log.warn({ tool: def.name, code: err.code, requestId: call.requestId }, err.message);
+        if (err.code !== 'GH_UPSTREAM_ABORTED' && err.code !== 'GH_TOOL_ARGS_INVALID') logOf().warn({ tool: def.name, code: err.code }, err.message);
         return errorResult(err);
       }
       facts.errorCode = 'GH_INTERNAL';
-      log.error({ err, tool: def.name, requestId: call.requestId }, 'tool call failed unexpectedly');
+      logOf().error({ err, tool: def.name }, 'tool call failed unexpectedly');
       return errorResult(new GatehouseError('GH_INTERNAL', `Internal error while calling ${def.name}`, { cause: err }));
     }
   };
