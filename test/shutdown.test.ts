@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSqliteStore } from '../src/audit/sqlite-store.js';
 import { startTestGateway } from './helpers/gateway.js';
@@ -41,7 +42,17 @@ describe('graceful close', () => {
     const inFlight = Array.from({ length: 8 }, (_, i) => call(gateway.url, i));
     while (stub.received.length < 8) await new Promise((r) => setTimeout(r, 10));
     const store = gateway.runtime.pipeline.auditStore!;
+    // A kept-alive connection for a readiness probe, opened before the drain.
+    const probe = new Agent({ connections: 1 });
+    expect((await request(`${gateway.url}/readyz`, { dispatcher: probe })).statusCode).toBe(200);
     const closing = gateway.close();
+    // Unready as soon as the drain starts: the idle probe connection is closed and
+    // new ones are refused (a request on a busy kept-alive connection gets 503 GH_SHUTTING_DOWN).
+    const during = await request(`${gateway.url}/readyz`, { dispatcher: probe }).then(
+      (r) => r.statusCode,
+      () => 'refused',
+    );
+    expect(during === 503 || during === 'refused').toBe(true);
     const answered = await Promise.all(inFlight);
     expect(answered.map((r) => r.status)).toEqual(Array(8).fill(200));
     for (const r of answered) expect(await r.text()).toContain('"result"');
@@ -55,5 +66,6 @@ describe('graceful close', () => {
     expect(records.map((r) => r.requestId).sort()).toEqual(Array.from({ length: 8 }, (_, i) => `shutdown-${i}`).sort());
     expect(records.every((r) => r.outcome === 'ok' && r.status === 200)).toBe(true);
     await reopened.close();
+    await probe.close();
   });
 });
