@@ -82,11 +82,20 @@ function parse<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArg
 async function serve(file: string): Promise<number> {
   const config = loadConfig(file);
   const log = createLogger({ level: config.log.level });
-  const { startGateway } = await import('../server/gateway.js');
+  const [{ startGateway }, { startConfigWatch }] = await Promise.all([import('../server/gateway.js'), import('../server/config-watch.js')]);
   const gateway = await startGateway(config, log);
   log.info({ url: `${gateway.url}/mcp`, tools: gateway.runtime.registry().tools.length }, `Gatehouse ${VERSION} serving MCP at ${gateway.url}/mcp`);
+  // Backends reload live: when the file changes, and on SIGHUP (the conventional "re-read your config").
+  const watch = startConfigWatch(gateway.runtime, config.file, log);
+  const onHangup = () => {
+    log.info('SIGHUP: reloading the configuration');
+    gateway.runtime.reload().catch((err: unknown) => log.error({ err }, 'config reload failed unexpectedly'));
+  };
+  process.on('SIGHUP', onHangup);
   await waitForSignal();
   log.info('shutting down');
+  process.off('SIGHUP', onHangup);
+  watch.close();
   await gateway.close();
   log.flush();
   return 0;

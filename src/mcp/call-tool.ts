@@ -116,7 +116,11 @@ export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) =
       },
       signal,
     };
+    // The backend's state is read once, as the call starts: a reload that swaps it
+    // meanwhile (new credentials, a removed backend) never reaches a call in flight.
     const guard = guards.get(def.backend) ?? unguarded;
+    const timeoutMs = timeouts.get(def.backend);
+    const backendCredentials = credentials.get(def.backend);
     try {
       return await chain(ctx, async () => {
         const problems = tool.validate(args);
@@ -124,9 +128,7 @@ export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) =
           throw new GatehouseError('GH_TOOL_ARGS_INVALID', `Invalid arguments for ${def.name}:\n- ${problems.join('\n- ')}`, { details: { errors: problems } });
         }
         const request = buildRequest(def.binding, args);
-        const timeoutMs = timeouts.get(def.backend);
         const forwardOptions = timeoutMs === undefined ? { signal } : { signal, timeoutMs };
-        const backendCredentials = credentials.get(def.backend);
         // Bytes and backend time are counted once the guard lets the request go: a call the
         // circuit breaker or the bulkhead refuses sent nothing, and time queued for a slot is not the backend's.
         let sent: number | undefined;

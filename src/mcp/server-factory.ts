@@ -51,6 +51,12 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
   const { registry, callTool, pageSize } = options;
   return (context) => {
     const principal = principalOf(context.authInfo);
+    // listChanged stays false although the tool list can change on a config reload:
+    // each HTTP request gets a fresh, stateless Server, so there is no session to send
+    // notifications/tools/list_changed on (MCP 2025-11-25 server/tools#list-changed-notification).
+    // Claiming it would tell clients to wait for a notification that never comes; clients
+    // list again instead (tools/list always reads the current snapshot) and an unknown
+    // tool is a protocol error naming it.
     const server = new Server(
       SERVER_INFO,
       { capabilities: { tools: { listChanged: false } }, ...(options.instructions ? { instructions: options.instructions } : {}) },

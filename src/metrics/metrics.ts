@@ -57,6 +57,10 @@ export interface GatewayMetrics {
   auditFailure(): void;
   /** Calls in flight per backend, read at scrape time. */
   inFlight(source: () => ReadonlyMap<string, number>): void;
+  /** One configuration reload: applied (`ok`), refused (`invalid`), or applied but some backends kept their previous version (`partial`). */
+  configReload(result: 'ok' | 'invalid' | 'partial'): void;
+  /** A reload removed this backend: its per-backend gauges go (its counters stay, as counters do). */
+  forgetBackend(backend: string): void;
   /** The text exposition format. */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -157,8 +161,16 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
     registers: [registry],
     collect() {
       if (inFlightSource === undefined) return;
+      this.reset(); // a backend removed by a reload leaves no stale series
       for (const [backend, n] of inFlightSource()) this.set({ backend }, n);
     },
+  });
+
+  const reloads = new Counter({
+    name: 'gatehouse_config_reloads_total',
+    help: 'Configuration reloads by result: ok, invalid (the file was refused; nothing changed), partial (some backends kept their previous version).',
+    labelNames: ['result'] as const,
+    registers: [registry],
   });
 
   // One lookup per call for the series of its label set (their number is bounded, see above).
@@ -215,6 +227,10 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
     auditFailure: () => auditFailures.inc(),
     inFlight(source) {
       inFlightSource = source;
+    },
+    configReload: (result) => reloads.inc({ result }),
+    forgetBackend(backend) {
+      for (const state of CIRCUIT_STATES) circuitState.remove({ backend, state });
     },
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() };

@@ -6,6 +6,13 @@ import type { ImportCache } from '../openapi/import-cache.js';
 import type { ToolDefinition } from '../openapi/tool-definition.js';
 import { ToolRegistry, type BackendListing, type BackendStatus } from './registry.js';
 
+/** One backend as imported: its status and, when ready, its tools. */
+export interface LoadedBackend {
+  status: BackendStatus;
+  tools: ToolDefinition[];
+  title?: string;
+}
+
 /**
  * Imports every backend concurrently. A backend whose spec fails to load is
  * reported (status `failed`, logged with its code) and skipped: it never takes
@@ -18,56 +25,74 @@ export async function loadBackends(
   log: Logger,
   options: { cache?: ImportCache } = {},
 ): Promise<ToolRegistry> {
-  const results = await Promise.all(
-    backends.map(async (b): Promise<{ status: BackendStatus; tools: ToolDefinition[]; title?: string }> => {
-      const started = performance.now();
-      try {
-        const imported = await importBackend({
-          name: b.name,
-          spec: b.spec,
-          baseDir,
-          allowExternalRefs: b.allowExternalRefs,
-          include: b.include,
-          exclude: b.exclude,
-          deprecated: b.deprecated,
-          overrides: b.overrides,
-          ...(options.cache !== undefined ? { cache: options.cache } : {}),
-          ...(b.baseUrl !== undefined ? { baseUrl: b.baseUrl } : {}),
-        });
-        const ms = Math.round(performance.now() - started);
-        log.info({ backend: b.name, tools: imported.tools.length, ms }, `backend ${b.name}: ${imported.tools.length} tools`);
-        for (const w of imported.warnings) log.warn({ backend: b.name }, w);
-        return {
-          status: {
-            name: b.name,
-            state: 'ready',
-            tools: imported.tools.length,
-            warnings: imported.warnings,
-            ...(imported.apiKeySchemes !== undefined ? { apiKeySchemes: imported.apiKeySchemes } : {}),
-          },
-          tools: imported.tools,
-          ...(imported.title !== undefined ? { title: imported.title } : {}),
-        };
-      } catch (err) {
-        const e = isGatehouseError(err) ? err : new GatehouseError('GH_SPEC_LOAD_FAILED', String(err), { cause: err });
-        log.error({ backend: b.name, code: e.code }, `backend ${b.name} not loaded: ${e.message}`);
-        return { status: { name: b.name, state: 'failed', error: { code: e.code, message: e.message } }, tools: [] };
-      }
-    }),
+  const loaded = await Promise.all(backends.map((b) => importOne(b, baseDir, log, options)));
+  return buildRegistry(
+    backends.map((config, i) => ({ config, loaded: loaded[i]! })),
+    log,
   );
-  const listings = new Map<string, BackendListing>(
-    backends.map((b, i) => [b.name, { mode: b.tools, toolBudget: b.toolBudget, title: results[i]?.title }]),
-  );
+}
+
+/** Imports one backend; never throws (a failure is a `failed` status, logged). */
+export async function importOne(b: BackendConfig, baseDir: string, log: Logger, options: { cache?: ImportCache } = {}): Promise<LoadedBackend> {
+  const started = performance.now();
+  try {
+    const imported = await importBackend({
+      name: b.name,
+      spec: b.spec,
+      baseDir,
+      allowExternalRefs: b.allowExternalRefs,
+      include: b.include,
+      exclude: b.exclude,
+      deprecated: b.deprecated,
+      overrides: b.overrides,
+      ...(options.cache !== undefined ? { cache: options.cache } : {}),
+      ...(b.baseUrl !== undefined ? { baseUrl: b.baseUrl } : {}),
+    });
+    const ms = Math.round(performance.now() - started);
+    log.info({ backend: b.name, tools: imported.tools.length, ms }, `backend ${b.name}: ${imported.tools.length} tools`);
+    for (const w of imported.warnings) log.warn({ backend: b.name }, w);
+    return {
+      status: {
+        name: b.name,
+        state: 'ready',
+        tools: imported.tools.length,
+        warnings: imported.warnings,
+        ...(imported.apiKeySchemes !== undefined ? { apiKeySchemes: imported.apiKeySchemes } : {}),
+      },
+      tools: imported.tools,
+      ...(imported.title !== undefined ? { title: imported.title } : {}),
+    };
+  } catch (err) {
+    const e = isGatehouseError(err) ? err : new GatehouseError('GH_SPEC_LOAD_FAILED', String(err), { cause: err });
+    log.error({ backend: b.name, code: e.code }, `backend ${b.name} not loaded: ${e.message}`);
+    return { status: { name: b.name, state: 'failed', error: { code: e.code, message: e.message } }, tools: [] };
+  }
+}
+
+/**
+ * The registry of imported backends, in configuration order. `previous` (a
+ * reload) lends its RegisteredTools to the definitions it already served;
+ * `announce` limits the listing logs to the backends that are new or changed.
+ */
+export function buildRegistry(
+  entries: ReadonlyArray<{ config: BackendConfig; loaded: LoadedBackend }>,
+  log: Logger,
+  options: { previous?: ToolRegistry; announce?: ReadonlySet<string> } = {},
+): ToolRegistry {
+  const listings = new Map<string, BackendListing>(entries.map(({ config: b, loaded }) => [b.name, { mode: b.tools, toolBudget: b.toolBudget, title: loaded.title }]));
   const registry = ToolRegistry.build(
-    results.flatMap((r) => r.tools),
-    results.map((r) => r.status),
+    entries.flatMap((e) => e.loaded.tools),
+    entries.map((e) => e.loaded.status),
     listings,
+    options.previous,
   );
   registry.backends.forEach((s, i) => {
-    const b = backends[i];
-    if (s.state !== 'ready' || b === undefined) return;
+    const entry = entries[i];
+    if (s.state !== 'ready' || entry === undefined) return;
+    if (options.announce !== undefined && !options.announce.has(s.name)) return;
+    const b = entry.config;
     // Warnings the registry added (a meta-tool name taken by an operation).
-    const before = results[i]?.status.state === 'ready' ? results[i].status.warnings.length : 0;
+    const before = entry.loaded.status.state === 'ready' ? entry.loaded.status.warnings.length : 0;
     for (const w of s.warnings.slice(before)) log.warn({ backend: s.name }, w);
     if (s.listing === 'search') {
       const why = b.tools === 'search' ? 'tools: search' : `${s.tools} tools > toolBudget ${b.toolBudget}`;

@@ -17,6 +17,8 @@ export type BackendStatus =
       listing?: 'all' | 'search';
       /** The spec's apiKey security schemes (see upstream/credentials.ts `placeApiKey`). */
       apiKeySchemes?: Record<string, ApiKeyPlacement>;
+      /** The last reload could not import this backend's new version: the previous one is still served. */
+      reloadError?: { code: string; message: string };
     }
   | { name: string; state: 'failed'; error: { code: string; message: string } };
 
@@ -89,15 +91,24 @@ export class ToolRegistry {
   /**
    * Builds a snapshot. Names must already be unique across backends (prefixes
    * guarantee it). A backend without a `listings` entry lists every tool.
+   *
+   * With `previous` (a reload), a definition that is the very object `previous`
+   * served keeps its RegisteredTool: the same `tools/list` object and the
+   * validator it may already have compiled. Only new definitions are registered.
    */
   static build(
     definitions: readonly ToolDefinition[],
     backends: readonly BackendStatus[] = [],
     listings: ReadonlyMap<string, BackendListing> = new Map(),
+    previous?: ToolRegistry,
   ): ToolRegistry {
     const ajv = createArgsAjv();
     const compile = (schema: ToolDefinition['inputSchema']) => () => compileArgsValidator(ajv, schema);
-    const tools = definitions.map((d) => registerTool(d, compile(d.inputSchema)));
+    const reuse = (d: ToolDefinition): RegisteredTool | undefined => {
+      const t = previous?.byName.get(d.name);
+      return t?.kind === 'operation' && t.definition === d ? t : undefined;
+    };
+    const tools = definitions.map((d) => reuse(d) ?? registerTool(d, compile(d.inputSchema)));
     const byName = new Map<string, ServedTool>(tools.map((t) => [t.definition.name, t]));
 
     const perBackend = new Map<string, RegisteredTool[]>();

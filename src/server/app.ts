@@ -111,7 +111,9 @@ export function createHttpHandler(options: AppOptions): { handle: (req: Incoming
     });
     app.get('/readyz', (_req, res) => {
       const registry = runtime.registry();
-      res.json({ status: 'ready', tools: registry.tools.length, backends: registry.backends });
+      // Still ready after a refused or partial reload: the previous tools keep serving; `lastReload` says what happened.
+      const lastReload = runtime.lastReload();
+      res.json({ status: 'ready', tools: registry.tools.length, backends: registry.backends, ...(lastReload !== undefined ? { lastReload } : {}) });
     });
     return app;
   };

@@ -10,7 +10,7 @@
  */
 import { resolve } from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/server';
-import type { GatehouseConfig } from '../config/schema.js';
+import type { BackendConfig, GatehouseConfig } from '../config/schema.js';
 import { GatehouseError, type ErrorCode } from '../errors/catalogue.js';
 import type { Logger } from '../log/logger.js';
 import type { BackendGuard, ObservedCall } from '../mcp/call-tool.js';
@@ -29,6 +29,11 @@ export interface Pipeline {
   policies: Policy<CallToolResult>[];
   /** Per-backend bulkhead and circuit breaker around the backend request. */
   guards: ReadonlyMap<string, BackendGuard>;
+  /**
+   * Makes `guards` follow a reload: guards for added backends and for those whose
+   * bulkhead or circuit-breaker settings changed; removed backends lose theirs.
+   */
+  updateBackends(backends: readonly BackendConfig[]): void;
   /** Records a finished call (audit record, metrics). */
   observe(observed: ObservedCall): void;
   /** Records a request refused before any call ran (authentication, required scopes). */
@@ -90,6 +95,11 @@ export function windowSeconds(window: string): number {
 
 /** Errors that say the backend is unwell: they count towards opening its circuit. */
 const BACKEND_FAILURES: ReadonlySet<ErrorCode> = new Set(['GH_UPSTREAM_CONNECT', 'GH_UPSTREAM_TIMEOUT', 'GH_UPSTREAM_FAILED']);
+
+/** The settings a backend's guard is built from. */
+function guardKey(b: BackendConfig): string {
+  return JSON.stringify([b.maxConcurrent, b.maxQueued, b.queueTimeoutMs, b.circuitBreaker]);
+}
 
 export interface PipelineOptions {
   config: GatehouseConfig;
@@ -155,13 +165,16 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
   // Backend protection: a bulkhead and a circuit breaker per backend.
   const guards = new Map<string, BackendGuard>();
   const bulkheads = new Map<string, Bulkhead>();
-  for (const b of config.backends) {
+  /** What each guard was built from: a reload rebuilds a guard only when these settings change. */
+  const guardSettings = new Map<string, string>();
+  const addGuard = (b: BackendConfig): void => {
     const bulkhead = createBulkhead({ maxConcurrent: b.maxConcurrent, maxQueued: b.maxQueued, queueTimeoutMs: b.queueTimeoutMs, name: b.name });
     bulkheads.set(b.name, bulkhead);
+    guardSettings.set(b.name, guardKey(b));
     const breakerConfig = b.circuitBreaker;
     if (breakerConfig === false) {
       guards.set(b.name, (send) => bulkhead.run(send));
-      continue;
+      return;
     }
     const breaker = createCircuitBreaker({
       ...breakerConfig,
@@ -182,8 +195,23 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
           error !== undefined ? error instanceof GatehouseError && BACKEND_FAILURES.has(error.code) : value !== undefined && value.status >= 500,
       ),
     );
-  }
+  };
+  for (const b of config.backends) addGuard(b);
   metrics?.inFlight(() => new Map([...bulkheads].map(([name, b]) => [name, b.inFlight])));
+
+  const updateBackends = (backends: readonly BackendConfig[]): void => {
+    const names = new Set(backends.map((b) => b.name));
+    for (const name of [...guards.keys()]) {
+      if (names.has(name)) continue;
+      guards.delete(name);
+      bulkheads.delete(name);
+      guardSettings.delete(name);
+      metrics?.forgetBackend(name);
+    }
+    // A guard whose settings did not change is kept: its circuit state and the calls it counts survive the reload.
+    // A rebuilt one starts afresh; calls in flight finish under the guard they started with.
+    for (const b of backends) if (guardSettings.get(b.name) !== guardKey(b)) addGuard(b);
+  };
 
   // Audit: a store (SQLite by default), an optional JSON-lines stream, one bounded writer.
   let auditStore: AuditStore | undefined;
@@ -278,6 +306,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
   return {
     policies,
     guards,
+    updateBackends,
     observe,
     refused,
     metrics,

@@ -10,16 +10,28 @@ import { createAuthenticator, type Authenticator } from '../policy/authenticate.
 import { compileRules, type Authorizer } from '../policy/rules.js';
 import type { AiProxy } from '../ai/proxy.js';
 import { createPipeline, type Pipeline } from './pipeline.js';
-import { loadBackends } from '../registry/load-backends.js';
+import { loadConfig } from '../config/load-config.js';
+import { loadBackendSet, reloadBackendSet, sectionsNeedingRestart, type BackendSet, type ReloadResult } from './backend-set.js';
 import { fileImportCache } from '../openapi/import-cache.js';
 import type { ToolRegistry } from '../registry/registry.js';
 import { createForwarder } from '../upstream/forward.js';
-import { createCredentials, placeApiKey, type Credentials } from '../upstream/credentials.js';
-import { GatehouseError } from '../errors/catalogue.js';
+import type { Credentials } from '../upstream/credentials.js';
+import { GatehouseError, isGatehouseError } from '../errors/catalogue.js';
+
+export type { ReloadResult } from './backend-set.js';
 
 /** Everything both serving modes (HTTP and stdio) share. */
 export interface Runtime {
+  /** The current registry snapshot: read it per request (a reload swaps it). */
   registry: () => ToolRegistry;
+  /**
+   * Reads the config file again and applies its `backends` (see server/backend-set.ts):
+   * changed backends are re-imported, the rest reused, and the new registry swapped in.
+   * An invalid file changes nothing. Other sections need a restart (reported, not applied).
+   */
+  reload: () => Promise<ReloadResult>;
+  /** What the last reload did (undefined before the first). */
+  lastReload: () => ReloadResult | undefined;
   factory: McpServerFactory;
   /** The hot path for plain tools/call and tools/list (see mcp/fast-path.ts). */
   fastPath: (plan: FastPlan, request: FastRequest) => Promise<string | undefined>;
@@ -36,7 +48,9 @@ export interface Runtime {
 
 export async function createRuntime(config: GatehouseConfig, log: Logger): Promise<Runtime> {
   const cache = config.importCache ? fileImportCache(resolve(config.baseDir, config.importCache.dir)) : undefined;
-  const snapshot = await loadBackends(config.backends, config.baseDir, log, cache ? { cache } : {});
+  let backends = await loadBackendSet(config, log, cache);
+  // The snapshot every request reads; a reload replaces it in one assignment.
+  let snapshot = backends.registry;
   const registry = () => snapshot;
   const forwarder = createForwarder({
     connectTimeoutMs: config.upstream.connectTimeoutMs,
@@ -44,23 +58,21 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
     maxResponseBytes: config.upstream.maxResponseBytes,
     connections: config.upstream.connections,
   });
-  const backendTimeouts = new Map(config.backends.flatMap((b) => (b.timeoutMs === undefined ? [] : [[b.name, b.timeoutMs] as const])));
+  // Per-backend state the tool caller reads as each call starts; refilled by a reload together with the snapshot.
+  const backendTimeouts = new Map<string, number>();
+  const credentials = new Map<string, Credentials>();
+  const fillBackendState = (set: BackendSet): void => {
+    backendTimeouts.clear();
+    credentials.clear();
+    for (const s of set.backends) {
+      if (s.config.timeoutMs !== undefined) backendTimeouts.set(s.config.name, s.config.timeoutMs);
+      if (s.credentials !== undefined) credentials.set(s.config.name, s.credentials);
+    }
+  };
+  fillBackendState(backends);
   // Authorisation: the same rules decide calls (a policy in the pipeline) and what tools/list shows.
   const authorizer = config.rules !== undefined && config.rules.length > 0 ? compileRules(config.rules) : undefined;
   const visibleTools = authorizer === undefined ? undefined : createVisibility(authorizer);
-  const credentials = new Map<string, Credentials>();
-  for (const b of config.backends) {
-    if (b.credentials === undefined && !b.passthrough) continue;
-    try {
-      const status = snapshot.backends.find((s) => s.name === b.name);
-      if (status?.state !== 'ready') continue; // a backend that failed to load has no tools to call
-      const config = placeApiKey(b.credentials ?? { type: 'none' }, status.apiKeySchemes);
-      credentials.set(b.name, createCredentials(config, {}, { passthrough: b.passthrough === true }));
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      throw new GatehouseError('GH_CONFIG_INVALID', `${config.file}: backends "${b.name}" credentials: ${message}`, { cause: err });
-    }
-  }
   const pipeline = await createPipeline({ config, log, registry, authorizer });
   const callTool = createToolCaller({
     forwarder,
@@ -76,8 +88,51 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
   const fastPath = createFastPath({ registry, callTool, pageSize, serverInfo: SERVER_INFO, ...(visibleTools ? { visibleTools } : {}) });
   // The ai-proxy engine is loaded only when configured.
   const ai = config.ai === undefined ? undefined : (await import('../ai/proxy.js')).createAiProxy(config.ai, { log });
+
+  let lastReload: ReloadResult | undefined;
+  const reloadOnce = async (): Promise<ReloadResult> => {
+    const started = performance.now();
+    const finish = (r: Omit<ReloadResult, 'at' | 'ms' | 'tools'>): ReloadResult => {
+      lastReload = { ...r, at: new Date().toISOString(), ms: Math.round(performance.now() - started), tools: snapshot.tools.length };
+      pipeline.metrics?.configReload(lastReload.result);
+      return lastReload;
+    };
+    let next: GatehouseConfig;
+    try {
+      next = loadConfig(config.file);
+    } catch (err) {
+      const e = isGatehouseError(err) ? err : new GatehouseError('GH_CONFIG_INVALID', String(err), { cause: err });
+      log.error({ code: e.code }, `config reload refused, still serving the previous configuration: ${e.message}`);
+      return finish({ result: 'invalid', error: { code: e.code, message: e.message }, added: [], removed: [], reimported: [], unchanged: [], failed: [], restartRequired: [] });
+    }
+    // Compared with the configuration the process started with: the warning repeats until a restart applies it.
+    const restartRequired = sectionsNeedingRestart(config, next);
+    if (restartRequired.length > 0) log.warn({ sections: restartRequired }, `config reload: changes to ${restartRequired.join(', ')} take effect only after a restart`);
+    const { set, changes } = await reloadBackendSet(backends, next, log, cache);
+    // The swap: synchronous, so no request sees half of it. Calls in flight keep the tool and backend state they started with.
+    backends = set;
+    fillBackendState(set);
+    pipeline.updateBackends(set.backends.map((s) => s.config));
+    snapshot = set.registry;
+    const result = finish({ result: changes.failed.length > 0 ? 'partial' : 'ok', ...changes, restartRequired });
+    log.info(
+      { ...changes, unchanged: changes.unchanged.length, failed: changes.failed.map((f) => f.backend), tools: result.tools, ms: result.ms },
+      `config reloaded: ${changes.added.length} added, ${changes.reimported.length} re-imported, ${changes.removed.length} removed, ${changes.unchanged.length} unchanged, ${changes.failed.length} failed`,
+    );
+    return result;
+  };
+  // One reload at a time, in the order asked: a reload reads the file when its turn comes.
+  let reloading: Promise<unknown> = Promise.resolve();
+  const reload = (): Promise<ReloadResult> => {
+    const run = reloading.then(reloadOnce);
+    reloading = run.catch(() => undefined);
+    return run;
+  };
+
   return {
     registry,
+    reload,
+    lastReload: () => lastReload,
     factory,
     fastPath,
     authenticate: createAuthentication(config),
