@@ -1,4 +1,5 @@
-import type { AuditOutcome, AuditQuery, AuditRecord, AuditStore } from '../../src/audit/index.js';
+import { expect } from 'vitest';
+import { AuditQueryError, type AuditOutcome, type AuditQuery, type AuditRecord, type AuditStore } from '../../src/audit/index.js';
 
 /** Records and readers the audit store tests share (SQLite and PostgreSQL must behave alike). */
 
@@ -63,3 +64,51 @@ export async function all(store: AuditStore, q: AuditQuery): Promise<AuditRecord
 }
 
 export const ids = (rs: readonly AuditRecord[]) => rs.map((r) => r.requestId).sort();
+
+/**
+ * The query contract every audit store keeps, checked the same way for SQLite and
+ * PostgreSQL: filters (each one, and ANDed), keyset pagination, pruning.
+ */
+export async function expectFiltersWork(store: AuditStore): Promise<void> {
+  const rows = fixtures();
+  await store.write(rows);
+  const cases: Array<[AuditQuery, (r: AuditRecord) => boolean]> = [
+    [{ since: T0 + 10_000 }, (r) => r.time >= T0 + 10_000],
+    [{ until: T0 + 5_000 }, (r) => r.time < T0 + 5_000],
+    [{ principal: 'bob' }, (r) => r.principalId === 'bob'],
+    [{ backend: 'store' }, (r) => r.backend === 'store'],
+    [{ tool: 't2' }, (r) => r.tool === 't2'],
+    [{ outcome: 'denied' }, (r) => r.outcome === 'denied'],
+    [{ principal: 'alice', outcome: 'ok', since: T0 + 3_000, until: T0 + 15_000 }, (r) => r.principalId === 'alice' && r.outcome === 'ok' && r.time >= T0 + 3_000 && r.time < T0 + 15_000],
+  ];
+  for (const [q, keep] of cases) {
+    const expected = rows.filter(keep);
+    expect(expected.length, JSON.stringify(q)).toBeGreaterThan(0);
+    expect(ids(await all(store, { ...q, limit: 1000 })), JSON.stringify(q)).toEqual(ids(expected));
+  }
+}
+
+export async function expectPagination(store: AuditStore): Promise<void> {
+  await store.write(fixtures());
+  const seen = await all(store, { limit: 7 });
+  expect(seen).toHaveLength(40);
+  expect(new Set(seen.map((r) => r.requestId)).size).toBe(40);
+  for (let i = 1; i < seen.length; i++) {
+    const [a, b] = [seen[i - 1] as AuditRecord & { id: number }, seen[i] as AuditRecord & { id: number }];
+    expect(a.time > b.time || (a.time === b.time && a.id > b.id)).toBe(true);
+  }
+  const first = await store.query({ limit: 7 });
+  expect(first.records).toHaveLength(7);
+  expect(first.nextCursor).toBeTypeOf('string');
+  await expect(store.query({ cursor: 'garbage' })).rejects.toBeInstanceOf(AuditQueryError);
+}
+
+export async function expectPrune(store: AuditStore): Promise<void> {
+  await store.write(fixtures());
+  const cut = T0 + 10_000;
+  expect(await store.prune(cut)).toBe(20);
+  const left = await all(store, {});
+  expect(left).toHaveLength(20);
+  expect(left.every((r) => r.time >= cut)).toBe(true);
+  expect(await store.prune(cut)).toBe(0);
+}

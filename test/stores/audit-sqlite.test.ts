@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createAuditWriter, createSqliteStore, openAuditStore, AuditQueryError, type AuditQuery, type AuditRecord, type AuditStore } from '../../src/audit/index.js';
+import { createAuditWriter, createSqliteStore, openAuditStore, type AuditRecord, type AuditStore } from '../../src/audit/index.js';
 import { silentLogger } from '../../src/log/logger.js';
-import { FULL, T0, all, fixtures, ids } from '../helpers/audit-fixtures.js';
+import { FULL, T0, expectFiltersWork, expectPagination, expectPrune } from '../helpers/audit-fixtures.js';
 
 
 let dir: string;
@@ -48,49 +48,11 @@ describe('SQLite audit store', () => {
     ]);
   });
 
-  it('filters on each field, ANDed', async () => {
-    const rows = fixtures();
-    await store.write(rows);
-    const cases: Array<[AuditQuery, (r: AuditRecord) => boolean]> = [
-      [{ since: T0 + 10_000 }, (r) => r.time >= T0 + 10_000],
-      [{ until: T0 + 5_000 }, (r) => r.time < T0 + 5_000],
-      [{ principal: 'bob' }, (r) => r.principalId === 'bob'],
-      [{ backend: 'store' }, (r) => r.backend === 'store'],
-      [{ tool: 't2' }, (r) => r.tool === 't2'],
-      [{ outcome: 'denied' }, (r) => r.outcome === 'denied'],
-      [{ principal: 'alice', outcome: 'ok', since: T0 + 3_000, until: T0 + 15_000 }, (r) => r.principalId === 'alice' && r.outcome === 'ok' && r.time >= T0 + 3_000 && r.time < T0 + 15_000],
-    ];
-    for (const [q, keep] of cases) {
-      const expected = rows.filter(keep);
-      expect(expected.length, JSON.stringify(q)).toBeGreaterThan(0);
-      expect(ids(await all(store, { ...q, limit: 1000 })), JSON.stringify(q)).toEqual(ids(expected));
-    }
-  });
+  it('filters on each field, ANDed', () => expectFiltersWork(store));
 
-  it('paginates newest first and visits every row exactly once', async () => {
-    await store.write(fixtures());
-    const seen = await all(store, { limit: 7 });
-    expect(seen).toHaveLength(40);
-    expect(new Set(seen.map((r) => r.requestId)).size).toBe(40);
-    for (let i = 1; i < seen.length; i++) {
-      const [a, b] = [seen[i - 1] as AuditRecord & { id: number }, seen[i] as AuditRecord & { id: number }];
-      expect(a.time > b.time || (a.time === b.time && a.id > b.id)).toBe(true);
-    }
-    const first = await store.query({ limit: 7 });
-    expect(first.records).toHaveLength(7);
-    expect(first.nextCursor).toBeTypeOf('string');
-    await expect(store.query({ cursor: 'garbage' })).rejects.toBeInstanceOf(AuditQueryError);
-  });
+  it('paginates newest first and visits every row exactly once', () => expectPagination(store));
 
-  it('prunes records older than a time and returns the count', async () => {
-    await store.write(fixtures());
-    const cut = T0 + 10_000;
-    expect(await store.prune(cut)).toBe(20);
-    const left = await all(store, {});
-    expect(left).toHaveLength(20);
-    expect(left.every((r) => r.time >= cut)).toBe(true);
-    expect(await store.prune(cut)).toBe(0);
-  });
+  it('prunes records older than a time and returns the count', () => expectPrune(store));
 
   it('writes a batch all or nothing, so a retried batch was never half written', async () => {
     const bad = { ...FULL, uid: 'bad', time: Number.NaN } as AuditRecord;
