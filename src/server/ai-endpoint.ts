@@ -16,9 +16,9 @@ import type { AiConfig } from '../config/schema.js';
 import { GatehouseError, isGatehouseError, type ErrorCode } from '../errors/catalogue.js';
 import type { Logger } from '../log/logger.js';
 import type { Authenticator } from '../policy/authenticate.js';
-import { ANONYMOUS, OneShotSignal, type Principal } from '../policy/compose.js';
+import { ANONYMOUS, OneShotSignal, type CancelSignal, type Principal } from '../policy/compose.js';
 import type { Authorizer } from '../policy/rules.js';
-import { rateLimitHeaders, type LimitSubject } from '../limits/rate-limit.js';
+import type { LimitSubject } from '../limits/rate-limit.js';
 import type { AuditRecord } from '../audit/record.js';
 import { createBudgets, type Budgets } from '../ai/budget.js';
 import { createRedactor, createRequestGuard, redactJson, type Redactor, type RequestGuard } from '../ai/guards.js';
@@ -54,7 +54,9 @@ const ERROR_TYPE: Record<number, string> = {
   429: 'rate_limit_error',
 };
 
-function refusal(err: GatehouseError, headers?: Record<string, string>): Refusal {
+/** A refusal by Gatehouse itself; a rate-limit refusal carries its RateLimit headers in details. */
+function refusal(err: GatehouseError): Refusal {
+  const headers = err.details?.['headers'] as Record<string, string> | undefined;
   const type = err.code === 'GH_AI_BUDGET_EXCEEDED' ? 'insufficient_quota' : (ERROR_TYPE[err.status] ?? 'server_error');
   const param = typeof err.details?.['param'] === 'string' ? err.details['param'] : null;
   return { status: err.status, body: { error: { message: err.message, type, code: err.code, param } }, code: err.code, ...(headers ? { headers } : {}) };
@@ -76,9 +78,13 @@ export function estimatePromptTokens(req: ChatCompletionRequest): number {
   return Math.ceil(chars / 4);
 }
 
+/** Checks run before the call exists: nothing to cancel yet. */
+const NEVER_CANCELLED: CancelSignal = { aborted: false, addEventListener() {}, removeEventListener() {} };
+
 export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMessage, res: ServerResponse, requestId: string) => void {
   const { config, proxy, pipeline, authenticate, authorizer, log } = options;
   const { limiter, metrics, auditWriter } = pipeline;
+  const tokenRules = limiter?.rules.some((r) => r.cost === 'tokens') === true;
   const prices: PriceTable = loadPriceTable(config.prices ?? {});
   const budgets: Budgets | undefined = config.budgets.length > 0 ? createBudgets({ rules: config.budgets }) : undefined;
   const g = config.guards;
@@ -143,29 +149,17 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
   }
 
   /** Authorise → rate-limit (requests; token rules are checked, then reserved) → budget. Throws GatehouseError (with headers for 429). */
-  async function admit(principal: Principal, model: string, route: string, reserveTokens: number): Promise<{ subject: LimitSubject; reserved: number }> {
-    if (!mayUse(principal, model)) {
-      const decision = authorizer!.decide(principal, { kind: 'model', name: model });
-      throw new GatehouseError('GH_POLICY_DENIED', `model "${model}" is not allowed for this caller: ${decision.reason}`, {
-        details: { kind: 'model', target: model, ...(decision.scopes ? { error: 'insufficient_scope', scope: decision.scopes.join(' ') } : {}) },
-      });
-    }
+  /**
+   * The pipeline's checks (authorise the model, rate-limit), the same as for a
+   * tool call; then what only model calls have: a token reservation and the budget.
+   */
+  async function admit(principal: Principal, model: string, route: string, requestId: string, reserveTokens: number): Promise<{ subject: LimitSubject; reserved: number }> {
+    await pipeline.admit({ kind: 'model', target: model, backend: route, principal, args: {}, requestId, log, signal: NEVER_CANCELLED });
     const subject: LimitSubject = { principal: principal.id, backend: route, model };
     let reserved = 0;
-    if (limiter !== undefined) {
-      const decision = await limiter.check(subject);
-      if (!decision.allowed) {
-        metrics?.rateLimited(decision.rule);
-        const retryAfterSeconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
-        throw Object.assign(
-          new GatehouseError('GH_RATE_LIMITED', `rate limit "${decision.rule}" reached; retry after ${retryAfterSeconds} s`, { details: { rule: decision.rule, retryAfterSeconds } }),
-          { headers: rateLimitHeaders(decision) },
-        );
-      }
-      if (limiter.rules.some((r) => r.cost === 'tokens') && reserveTokens > 0) {
-        await limiter.charge(subject, reserveTokens);
-        reserved = reserveTokens;
-      }
+    if (limiter !== undefined && tokenRules && reserveTokens > 0) {
+      await limiter.charge(subject, reserveTokens);
+      reserved = reserveTokens;
     }
     if (budgets !== undefined) {
       const b = await budgets.check(principal.id, model);
@@ -279,11 +273,11 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
       route = routeOf(model);
       guard?.(body);
       const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? firstTargetMaxTokens.get(route) ?? 4096;
-      admitted = await admit(principal, model, route, estimatePromptTokens(body) + maxTokens);
+      admitted = await admit(principal, model, route, requestId, estimatePromptTokens(body) + maxTokens);
     } catch (err) {
       if (isGatehouseError(err)) {
         if (err.code === 'GH_AUTH_REQUIRED' || err.code === 'GH_AUTH_INVALID' || err.code === 'GH_AUTH_UNAVAILABLE') metrics?.authFailure(err.code);
-        fail(refusal(err, (err as { headers?: Record<string, string> }).headers));
+        fail(refusal(err));
       } else {
         log.error({ err, requestId }, 'ai: request failed unexpectedly');
         fail(refusal(new GatehouseError('GH_INTERNAL', 'internal error')));
@@ -399,7 +393,7 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
       if (body.input === undefined) throw new GatehouseError('GH_AI_REQUEST_INVALID', '`input` is required', { details: { param: 'input' } });
       model = body.model;
       route = routeOf(model);
-      admitted = await admit(principal, model, route, 0);
+      admitted = await admit(principal, model, route, requestId, 0);
       const abort = new OneShotSignal();
       res.on('close', () => {
         if (!res.writableFinished) abort.abort(new Error('the client closed the connection'));
@@ -414,7 +408,7 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
       });
     } catch (err) {
       const r = isGatehouseError(err)
-        ? refusal(err, (err as { headers?: Record<string, string> }).headers)
+        ? refusal(err)
         : isProviderError(err)
           ? upstreamRefusal(err)
           : (log.error({ err, requestId }, 'ai: embeddings failed unexpectedly'), refusal(new GatehouseError('GH_INTERNAL', 'internal error')));

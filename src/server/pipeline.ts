@@ -14,19 +14,26 @@ import type { BackendConfig, GatehouseConfig } from '../config/schema.js';
 import { GatehouseError, type ErrorCode } from '../errors/catalogue.js';
 import type { Logger } from '../log/logger.js';
 import type { BackendGuard, ObservedCall } from '../mcp/call-tool.js';
-import type { Policy, Principal } from '../policy/compose.js';
+import { compose, type CallContext, type Policy, type Principal } from '../policy/compose.js';
 import { authorize, toolTarget, type Authorizer } from '../policy/rules.js';
 import type { ToolRegistry } from '../registry/registry.js';
 import { createArgumentRedactor, createAuditWriter, createJsonlSink, openAuditStore, startRetention, type AuditOutcome, type AuditRecord, type AuditSink, type AuditStore, type AuditWriter, type Retention } from '../audit/index.js';
 import { createBulkhead, type Bulkhead } from '../limits/bulkhead.js';
 import { createCircuitBreaker } from '../limits/circuit-breaker.js';
-import { createRateLimiter, type RateLimiter } from '../limits/rate-limit.js';
+import { createRateLimiter, rateLimitHeaders, type RateLimiter } from '../limits/rate-limit.js';
 import { closeRedis, createRedisClient } from '../limits/redis.js';
 import { createMetrics, type GatewayMetrics } from '../metrics/metrics.js';
 
 export interface Pipeline {
   /** The policy chain every operation call runs, in order. */
   policies: Policy<CallToolResult>[];
+  /**
+   * The checks every call passes before it runs — authorise, then rate-limit —
+   * for a tool or a model alike: the tool chain above runs them, and the
+   * ai-proxy calls this directly. Rejects with GH_POLICY_DENIED or
+   * GH_RATE_LIMITED (whose details carry the RateLimit headers for HTTP).
+   */
+  admit(ctx: CallContext): Promise<void>;
   /** Per-backend bulkhead and circuit breaker around the backend request. */
   guards: ReadonlyMap<string, BackendGuard>;
   /**
@@ -114,10 +121,11 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
   const closers: Array<() => Promise<void>> = [];
 
   // Authorisation: the same rules decide calls (here) and what tools/list shows (mcp/visibility.ts).
-  const policies: Policy<CallToolResult>[] = [];
+  const checks: Policy<void>[] = [];
   if (authorizer !== undefined) {
-    policies.push(
+    checks.push(
       authorize(authorizer, (ctx) => {
+        if (ctx.kind === 'model') return { kind: 'model', name: ctx.target };
         const served = registry().get(ctx.target);
         // The chain only runs for operations (call_operation runs it under the operation's name).
         return served?.kind === 'operation' ? toolTarget(served.definition) : { kind: 'tool', name: ctx.target, backend: ctx.backend, method: '', readOnly: false };
@@ -149,18 +157,21 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       onStoreFailure: () => metrics?.storeError('redis'),
     });
     const limits = limiter;
-    policies.push(async function rateLimitPolicy(ctx, next) {
+    checks.push(async function rateLimitPolicy(ctx, next) {
       const decision = await limits.check({ principal: ctx.principal.id, backend: ctx.backend, ...(ctx.kind === 'tool' ? { tool: ctx.target } : { model: ctx.target }) });
       if (!decision.allowed) {
         metrics?.rateLimited(decision.rule);
         const retryAfterSeconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
         throw new GatehouseError('GH_RATE_LIMITED', `rate limit "${decision.rule}" reached; retry after ${retryAfterSeconds} s`, {
-          details: { rule: decision.rule, retryAfterSeconds },
+          details: { rule: decision.rule, retryAfterSeconds, headers: rateLimitHeaders(decision) },
         });
       }
       return next();
     });
   }
+  const runChecks = compose(checks);
+  const admit = (ctx: CallContext): Promise<void> => runChecks(ctx, () => Promise.resolve());
+  const policies: Policy<CallToolResult>[] = checks.length === 0 ? [] : [(ctx, next) => admit(ctx).then(next)];
 
   // Backend protection: a bulkhead and a circuit breaker per backend.
   const guards = new Map<string, BackendGuard>();
@@ -305,6 +316,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
 
   return {
     policies,
+    admit,
     guards,
     updateBackends,
     observe,
