@@ -175,7 +175,9 @@ export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) =
     const startedAt = Date.now();
     const started = performance.now();
     const facts: CallFacts = {};
-    const result = await dispatch({ ...call, facts });
+    // Each edge builds a fresh ToolCall per request, so it is filled in place (no copy per call).
+    call.facts = facts;
+    const result = await dispatch(call);
     // A meta-tool's own refusal (bad arguments, unknown operation) carries its code in the text.
     if (result.isError === true && facts.errorCode === undefined) facts.errorCode = codeOf(result);
     try {
