@@ -108,7 +108,13 @@ async function stdio(file: string): Promise<number> {
   const log = createLogger({ level: config.log.level, stream: process.stderr });
   const [{ createRuntime }, { serveStdio }] = await Promise.all([import('../server/runtime.js'), import('@modelcontextprotocol/server/stdio')]);
   const runtime = await createRuntime(config, log);
-  const handle = serveStdio(runtime.factory, { onerror: (err) => log.error({ err }, 'stdio error') });
+  // Over stdio the connection outlives a change: both eras are told when the tools change.
+  const servers = new Set<{ sendToolListChanged(): Promise<void> }>();
+  const factory = runtime.createFactory({ listChanged: () => true, onServer: (server) => servers.add(server) });
+  runtime.onToolsChanged(() => {
+    for (const server of servers) server.sendToolListChanged().catch(() => servers.delete(server));
+  });
+  const handle = serveStdio(factory, { onerror: (err) => log.error({ err }, 'stdio error') });
   log.info({ tools: runtime.registry().tools.length }, `Gatehouse ${VERSION} serving MCP over stdio`);
   await Promise.race([waitForSignal(), new Promise<void>((resolve) => process.stdin.once('close', resolve))]);
   await handle.close();

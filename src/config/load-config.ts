@@ -5,7 +5,7 @@ import addFormatsModule from 'ajv-formats';
 import { parseDocument } from 'yaml';
 import { GatehouseError } from '../errors/catalogue.js';
 import { interpolateEnv } from './interpolate.js';
-import { configSchema, type GatehouseConfig } from './schema.js';
+import { configSchema, type BackendConfig, type GatehouseConfig } from './schema.js';
 
 // ajv-formats ships CommonJS; under NodeNext its default export is the module object.
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
@@ -13,6 +13,7 @@ const addFormats = addFormatsModule as unknown as typeof addFormatsModule.defaul
 const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: true, strict: false });
 addFormats(ajv);
 const validate = ajv.compile(configSchema);
+const validateBackend = ajv.compile(configSchema.properties.backends.items);
 
 /** Reads, interpolates and validates a config file. Throws GatehouseError naming the file and field. */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): GatehouseConfig {
@@ -51,16 +52,13 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const invalid = (problem: string) => new GatehouseError('GH_CONFIG_INVALID', `${file}: invalid configuration:\n  - ${problem}`);
   if (config.rateLimits.store === 'redis' && config.redis === undefined) throw invalid('rateLimits.store: redis needs redis.url');
   if (config.audit.store === 'postgres' && config.audit.postgres === undefined) throw invalid('audit.store: postgres needs audit.postgres.url');
+  if (config.admin?.store === 'postgres' && config.admin.postgres === undefined) throw invalid('admin.store: postgres needs admin.postgres.url');
   const ruleNames = new Set<string>();
   config.rateLimits.rules.forEach((r, i) => {
     if (ruleNames.has(r.name)) throw invalid(`rateLimits.rules[${i}].name: "${r.name}" is used by another rule; names must be unique`);
     ruleNames.add(r.name);
   });
-  for (const b of config.backends) {
-    // Defaults inside oneOf are not applied by ajv: filled here.
-    const cb = (b as { circuitBreaker?: false | Partial<{ failureThreshold: number; cooldownMs: number }> }).circuitBreaker;
-    b.circuitBreaker = cb === false ? false : { failureThreshold: cb?.failureThreshold ?? 5, cooldownMs: cb?.cooldownMs ?? 30_000 };
-  }
+  for (const b of config.backends) fillBackendDefaults(b);
   if (config.ai !== undefined) {
     config.ai.routes.forEach((r, i) => {
       r.targets.forEach((t, j) => {
@@ -75,6 +73,43 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     seen.add(key);
   });
   return { ...config, baseDir: dirname(file), file };
+}
+
+/** Environment variables a backend registered at runtime may reference: no others, so the admin API cannot read the gateway's own secrets. */
+export const RUNTIME_ENV_PREFIX = 'GATEHOUSE_BACKEND_';
+
+/**
+ * Checks one backend entry on its own (a backend registered through the admin
+ * API): the same schema as a `backends[]` entry of the file, defaults applied.
+ * `${VAR}` references resolve from `env`, and only names starting with
+ * RUNTIME_ENV_PREFIX may be referenced. The input is not modified. Throws
+ * GH_ADMIN_INVALID naming each wrong field.
+ */
+export function parseBackendEntry(entry: unknown, env: NodeJS.ProcessEnv = process.env): BackendConfig {
+  const foreign = [...JSON.stringify(entry ?? null).matchAll(/(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!).filter((n) => !n.startsWith(RUNTIME_ENV_PREFIX));
+  if (foreign.length > 0) {
+    throw new GatehouseError('GH_ADMIN_INVALID', `invalid backend: \${${foreign[0]}}: a runtime backend may reference only environment variables named ${RUNTIME_ENV_PREFIX}*`);
+  }
+  let raw: unknown;
+  try {
+    raw = interpolateEnv(entry, env);
+  } catch (err) {
+    if (err instanceof GatehouseError) throw new GatehouseError('GH_ADMIN_INVALID', `invalid backend: ${err.message}`, { cause: err });
+    throw err;
+  }
+  if (!validateBackend(raw)) {
+    const messages = [...new Set((validateBackend.errors ?? []).map(describeError))];
+    throw new GatehouseError('GH_ADMIN_INVALID', `invalid backend:\n  - ${messages.join('\n  - ')}`, { details: { errors: messages } });
+  }
+  const b = raw as BackendConfig;
+  fillBackendDefaults(b);
+  return b;
+}
+
+function fillBackendDefaults(b: BackendConfig): void {
+  // Defaults inside oneOf are not applied by ajv: filled here.
+  const cb = (b as { circuitBreaker?: false | Partial<{ failureThreshold: number; cooldownMs: number }> }).circuitBreaker;
+  b.circuitBreaker = cb === false ? false : { failureThreshold: cb?.failureThreshold ?? 5, cooldownMs: cb?.cooldownMs ?? 30_000 };
 }
 
 /** `/backends/0/name` → `backends[0].name`. */

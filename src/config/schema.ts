@@ -45,7 +45,6 @@ export const configSchema = {
   $id: 'https://gatehouse.dev/schemas/config.json',
   type: 'object',
   additionalProperties: false,
-  required: ['backends'],
   properties: {
     server: {
       type: 'object',
@@ -236,6 +235,32 @@ export const configSchema = {
         adminScope: { type: 'string', minLength: 1, default: 'gatehouse:admin', description: 'Scope GET /admin/audit requires.' },
       },
     },
+    admin: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'The admin API for backends registered at runtime (/admin/backends, /admin/tools; off unless set).',
+      properties: {
+        scope: { type: 'string', minLength: 1, description: 'Scope the /admin endpoints require (default: audit.adminScope).' },
+        apiKey: { type: 'string', minLength: 16, description: 'A key that also grants admin access (Bearer or the API key header); use ${ENV}.' },
+        store: { enum: ['sqlite', 'postgres'], default: 'sqlite', description: 'Where runtime backends persist: sqlite (one gateway) or postgres (a fleet).' },
+        sqlite: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: { file: { type: 'string', minLength: 1, default: 'registry.db', description: 'Relative to dataDir.' } },
+        },
+        postgres: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['url'],
+          properties: {
+            url: { type: 'string', pattern: '^postgres(ql)?://' },
+            table: { type: 'string', pattern: '^[a-z_][a-z0-9_]{0,62}$', default: 'gatehouse_backends' },
+          },
+        },
+        resyncSeconds: { type: 'integer', minimum: 1, default: 30, description: 'Re-read the store this often (a safety net under change notifications).' },
+      },
+    },
     ai: {
       type: 'object',
       additionalProperties: false,
@@ -353,6 +378,8 @@ export const configSchema = {
     },
     backends: {
       type: 'array',
+      default: [],
+      description: 'The backends to serve (may be empty: backends can be registered through the admin API).',
       items: {
         type: 'object',
         additionalProperties: false,
@@ -490,6 +517,16 @@ export interface AuditConfig {
   adminScope: string;
 }
 
+/** `admin`: the admin API and where runtime-registered backends persist. */
+export interface AdminConfig {
+  scope?: string;
+  apiKey?: string;
+  store: 'sqlite' | 'postgres';
+  sqlite: { file: string };
+  postgres?: { url: string; table: string };
+  resyncSeconds: number;
+}
+
 /** The validated configuration, defaults applied. */
 export interface GatehouseConfig {
   server: {
@@ -530,6 +567,8 @@ export interface GatehouseConfig {
   rateLimits: { store: 'memory' | 'redis'; onStoreError: 'open' | 'closed'; rules: RateLimitRuleConfig[] };
   audit: AuditConfig;
   metrics: { enabled: boolean };
+  /** The admin API for runtime backends (absent: off). */
+  admin?: AdminConfig;
   /** The ai-proxy (absent: off). */
   ai?: AiConfig;
   backends: BackendConfig[];

@@ -38,6 +38,11 @@ export const ERRORS = {
   GH_AI_GUARD_MESSAGES: { status: 400, meaning: 'An ai-proxy request has more messages than the request guard allows.' },
   GH_AI_GUARD_SIZE: { status: 413, meaning: 'An ai-proxy request has more message text than the request guard allows.' },
   GH_AI_GUARD_BLOCKED: { status: 400, meaning: 'An ai-proxy request matches a blocked pattern of the request guard.' },
+  GH_ADMIN_INVALID: { status: 400, meaning: 'An admin API request is not valid; the message names each wrong field.' },
+  GH_ADMIN_NOT_FOUND: { status: 404, meaning: 'No backend of that name is served or registered.' },
+  GH_ADMIN_CONFLICT: { status: 409, meaning: 'The backend exists already (POST), or the config file defines it and only the file can change it.' },
+  GH_ADMIN_IMPORT_FAILED: { status: 422, meaning: "The backend's spec could not be imported; nothing changed and the previous version, if any, still serves." },
+  GH_ADMIN_STORE_UNAVAILABLE: { status: 503, meaning: 'The store of runtime backends is unreachable; nothing changed.' },
   GH_SHUTTING_DOWN: { status: 503, meaning: 'The gateway is shutting down and takes no new requests; retry on another instance.' },
   GH_INTERNAL: { status: 500, meaning: 'An unexpected error inside Gatehouse.' },
 } as const satisfies Record<string, { status: number; meaning: string }>;

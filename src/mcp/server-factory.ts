@@ -14,6 +14,16 @@ export interface ServerFactoryOptions {
   instructions?: string;
   /** The listed tools a principal may see (default: all). */
   visibleTools?: (registry: ToolRegistry, principal: Principal) => readonly Tool[];
+  /**
+   * Whether instances of this era can be told that the tool list changed
+   * (`tools.listChanged`). Default: the 2026-07-28 era only, whose clients
+   * hold a `subscriptions/listen` stream; a stateless 2025-era HTTP instance
+   * lives for one request and has no session to notify. Over stdio both eras
+   * keep their connection, so both can.
+   */
+  listChanged?: (era: 'legacy' | 'modern') => boolean;
+  /** Told about each instance made (stdio: the connection's, to notify on changes). */
+  onServer?: (server: Server, era: 'legacy' | 'modern') => void;
 }
 
 /** Who Gatehouse says it is, in both eras. */
@@ -51,16 +61,9 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
   const { registry, callTool, pageSize } = options;
   return (context) => {
     const principal = principalOf(context.authInfo);
-    // listChanged stays false although the tool list can change on a config reload:
-    // each HTTP request gets a fresh, stateless Server, so there is no session to send
-    // notifications/tools/list_changed on (MCP 2025-11-25 server/tools#list-changed-notification).
-    // Claiming it would tell clients to wait for a notification that never comes; clients
-    // list again instead (tools/list always reads the current snapshot) and an unknown
-    // tool is a protocol error naming it.
-    const server = new Server(
-      SERVER_INFO,
-      { capabilities: { tools: { listChanged: false } }, ...(options.instructions ? { instructions: options.instructions } : {}) },
-    );
+    const listChanged = options.listChanged?.(context.era) ?? context.era === 'modern';
+    const server = new Server(SERVER_INFO, { capabilities: { tools: { listChanged } }, ...(options.instructions ? { instructions: options.instructions } : {}) });
+    options.onServer?.(server, context.era);
     server.setRequestHandler('tools/list', (request) => {
       const snapshot = registry();
       const page = snapshot.page(request.params?.cursor, pageSize, options.visibleTools?.(snapshot, principal));

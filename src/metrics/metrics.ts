@@ -59,6 +59,8 @@ export interface GatewayMetrics {
   inFlight(source: () => ReadonlyMap<string, number>): void;
   /** One configuration reload: applied (`ok`), refused (`invalid`), or applied but some backends kept their previous version (`partial`). */
   configReload(result: 'ok' | 'invalid' | 'partial'): void;
+  /** A backend whose import failed (`source`: file reload, admin API, a change from the fleet); its previous version, if any, still serves. */
+  backendImportFailed(backend: string, source: 'file' | 'admin' | 'fleet'): void;
   /** A reload removed this backend: its per-backend gauges go (its counters stay, as counters do). */
   forgetBackend(backend: string): void;
   /** The text exposition format. */
@@ -172,6 +174,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
     labelNames: ['result'] as const,
     registers: [registry],
   });
+  const importFailures = new Counter({
+    name: 'gatehouse_backend_import_failures_total',
+    help: 'Backend imports that failed, by backend and what asked for them (file, admin, fleet); the previous version, if any, kept serving.',
+    labelNames: ['backend', 'source'] as const,
+    registers: [registry],
+  });
 
   // One lookup per call for the series of its label set (their number is bounded, see above).
   const callSeries = new Map<string, { count: HotSeries; seconds: HotSeries }>();
@@ -229,6 +237,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
       inFlightSource = source;
     },
     configReload: (result) => reloads.inc({ result }),
+    backendImportFailed: (backend, source) => importFailures.inc({ backend, source }),
     forgetBackend(backend) {
       for (const state of CIRCUIT_STATES) circuitState.remove({ backend, state });
     },

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Express } from 'express';
 import { hostHeaderValidation, originValidation } from '@modelcontextprotocol/node';
@@ -11,6 +11,7 @@ import { AUDIT_FILTERS, parseAuditFilters, queryAudit, type AuditFilterName } fr
 import { ANONYMOUS, type Principal } from '../policy/compose.js';
 import { resourceUrl, type Runtime } from './runtime.js';
 import { createMcpEndpoint } from './mcp-endpoint.js';
+import { mountAdminRoutes } from '../admin/routes.js';
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
 
@@ -38,6 +39,8 @@ export function createHttpHandler(options: AppOptions): { handle: (req: Incoming
     maxRequestBodySize: config.server.maxRequestBytes,
     onerror: (err) => log.debug({ err: err.message }, 'mcp request rejected'),
   });
+  // A change to the tools reaches the 2026-07-28 clients holding a subscriptions/listen stream.
+  const unsubscribe = runtime.onToolsChanged(() => mcp.notify.toolsChanged());
   const endpoint = createMcpEndpoint({
     handler: mcp,
     ...(options.disableFastPath ? {} : { fastPath: runtime.fastPath }),
@@ -99,15 +102,14 @@ export function createHttpHandler(options: AppOptions): { handle: (req: Incoming
           const page = await queryAudit(runtime.pipeline.auditStore, parseAuditFilters(filters));
           res.json(page);
         })
-        .catch((err: unknown) => {
-          const e = isGatehouseError(err) ? err : new GatehouseError('GH_INTERNAL', 'audit query failed', { cause: err });
-          if (e.status === 401 || e.code === 'GH_AUTH_FORBIDDEN' || e.code === 'GH_AUTH_UNAVAILABLE') {
-            sendAuthError(req, res, e);
-            return;
-          }
-          if (e.code === 'GH_INTERNAL') log.error({ err }, e.message);
-          res.status(e.status).json({ code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) });
-        });
+        .catch((err: unknown) => sendAdminError(req, res, err));
+    });
+    mountAdminRoutes(app, (limit) => express.json({ limit }), {
+      runtime,
+      authorize: adminPrincipal,
+      sendError: sendAdminError,
+      // An inline spec can be much larger than an MCP request (the GitHub API's is over 10 MB).
+      maxBodyBytes: Math.max(config.server.maxRequestBytes, ADMIN_MAX_BODY_BYTES),
     });
     app.get('/readyz', (_req, res) => {
       const registry = runtime.registry();
@@ -119,9 +121,16 @@ export function createHttpHandler(options: AppOptions): { handle: (req: Incoming
   };
 
   const { pipeline } = runtime;
-  const adminScope = config.audit.adminScope;
-  /** The caller of an /admin endpoint, if it holds the admin scope; else the error to answer. */
+  const adminScope = config.admin?.scope ?? config.audit.adminScope;
+  const adminKey = config.admin?.apiKey === undefined ? undefined : sha256(config.admin.apiKey);
+  const apiKeyHeader = (config.auth?.apiKeyHeader ?? 'x-api-key').toLowerCase();
+  /** The caller of an /admin endpoint, if it holds the admin scope or the admin API key; else the error to answer. */
   async function adminPrincipal(req: IncomingMessage): Promise<Principal> {
+    if (adminKey !== undefined) {
+      const header = req.headers[apiKeyHeader];
+      const presented = bearerToken(req.headers.authorization) ?? (typeof header === 'string' ? header : undefined);
+      if (presented !== undefined && timingSafeEqual(sha256(presented), adminKey)) return ADMIN_KEY_PRINCIPAL;
+    }
     if (runtime.authenticate === undefined) {
       // No credentials configured: only a loopback bind serves anonymous callers at all,
       // and an exposed anonymous gateway does not hand out its audit trail.
@@ -220,6 +229,18 @@ export function createHttpHandler(options: AppOptions): { handle: (req: Incoming
       },
     );
   };
+  /** An /admin endpoint's error: auth errors as challenges, the rest as `{ code, message, details }`. */
+  function sendAdminError(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    const e = isGatehouseError(err) ? err : new GatehouseError('GH_INTERNAL', 'admin request failed', { cause: err });
+    if (e.status === 401 || e.code === 'GH_AUTH_FORBIDDEN' || e.code === 'GH_AUTH_UNAVAILABLE') {
+      sendAuthError(req, res, e);
+      return;
+    }
+    if (e.code === 'GH_INTERNAL') log.error({ err }, e.message);
+    const body = JSON.stringify({ code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) });
+    res.writeHead(e.status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  }
   /**
    * 401 with the RFC 9728 pointer to the metadata (RFC 6750 §3), 403
    * `insufficient_scope` naming the scope needed (MCP basic/authorization
@@ -241,7 +262,23 @@ export function createHttpHandler(options: AppOptions): { handle: (req: Incoming
     res.end(body);
   }
 
-  return { handle, close: () => mcp.close() };
+  return {
+    handle,
+    close: () => {
+      unsubscribe();
+      return mcp.close();
+    },
+  };
+}
+
+/** Largest admin request body, at least: an inline spec. */
+const ADMIN_MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+/** Whoever presented `admin.apiKey`. */
+const ADMIN_KEY_PRINCIPAL: Principal = Object.freeze({ id: 'admin-key', kind: 'api-key', scopes: Object.freeze([]) as readonly string[] });
+
+function sha256(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;

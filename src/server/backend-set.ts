@@ -43,6 +43,8 @@ export interface BackendSet {
 export interface ReloadResult {
   /** `ok`: applied; `invalid`: the file was refused and nothing changed; `partial`: applied, but some backends failed. */
   result: 'ok' | 'invalid' | 'partial';
+  /** What asked for it: the config file (watch, SIGHUP), the admin API, or a change another replica made. */
+  source?: 'file' | 'admin' | 'fleet';
   /** When the reload finished (ISO 8601). */
   at: string;
   ms: number;
@@ -82,6 +84,31 @@ export async function loadBackendSet(config: GatehouseConfig, log: Logger, cache
   return { registry: buildRegistry(backends, log), backends };
 }
 
+/** What a reload may be told besides the new configuration. */
+export interface ReloadOptions {
+  /** Import these backends again even if their fingerprint is unchanged (a re-import request; a spec URL whose content changed). */
+  force?: ReadonlySet<string>;
+  /** Backends imported already (the admin API's trial import), used when their fingerprint still matches. */
+  preloaded?: ReadonlyMap<string, ServedBackend>;
+}
+
+/**
+ * One backend imported from its configuration: fingerprint, tools and
+ * credentials. Never throws: an import or credential failure is a `failed` status.
+ */
+export async function prepareBackend(b: BackendConfig, config: Pick<GatehouseConfig, 'baseDir' | 'file'>, log: Logger, cache: ImportCache | undefined): Promise<ServedBackend> {
+  const [fingerprint, imported] = await Promise.all([backendFingerprint(b, config.baseDir), importOne(b, config.baseDir, log, cache ? { cache } : {})]);
+  let loaded = imported;
+  let credentials: Credentials | undefined;
+  try {
+    credentials = credentialsFor(b, loaded);
+  } catch (err) {
+    const e = credentialError(config, b, err);
+    loaded = { status: { name: b.name, state: 'failed', error: { code: e.code, message: e.message } }, tools: [] };
+  }
+  return { config: b, fingerprint, loaded, credentials };
+}
+
 /**
  * The backend set `next` configures, built from `current`: unchanged backends
  * are carried over, changed and new ones imported (concurrently), removed ones
@@ -89,41 +116,35 @@ export async function loadBackendSet(config: GatehouseConfig, log: Logger, cache
  */
 export async function reloadBackendSet(
   current: BackendSet,
-  next: GatehouseConfig,
+  next: Pick<GatehouseConfig, 'backends' | 'baseDir' | 'file'>,
   log: Logger,
   cache: ImportCache | undefined,
+  options: ReloadOptions = {},
 ): Promise<{ set: BackendSet; changes: Pick<ReloadResult, 'added' | 'removed' | 'reimported' | 'unchanged' | 'failed'> }> {
   const served = new Map(current.backends.map((s) => [s.config.name, s]));
   const changes: Pick<ReloadResult, 'added' | 'removed' | 'reimported' | 'unchanged' | 'failed'> = { added: [], removed: [], reimported: [], unchanged: [], failed: [] };
   const announce = new Set<string>();
-  const options = cache ? { cache } : {};
   const backends = await Promise.all(
     next.backends.map(async (b): Promise<ServedBackend> => {
       const fingerprint = await backendFingerprint(b, next.baseDir);
       const previous = served.get(b.name);
       const previousReady = previous?.loaded.status.state === 'ready' ? previous : undefined;
-      if (previousReady !== undefined && previousReady.fingerprint === fingerprint) {
+      if (previousReady !== undefined && previousReady.fingerprint === fingerprint && options.force?.has(b.name) !== true) {
         changes.unchanged.push(b.name);
         return withoutReloadError(previousReady);
       }
-      let loaded = await importOne(b, next.baseDir, log, options);
-      let credentials: Credentials | undefined;
-      try {
-        credentials = credentialsFor(b, loaded);
-      } catch (err) {
-        const e = credentialError(next, b, err);
-        loaded = { status: { name: b.name, state: 'failed', error: { code: e.code, message: e.message } }, tools: [] };
-      }
-      const status = loaded.status;
+      const preloaded = options.preloaded?.get(b.name);
+      const fresh = preloaded !== undefined && preloaded.fingerprint === fingerprint ? preloaded : await prepareBackend(b, next, log, cache);
+      const status = fresh.loaded.status;
       if (status.state === 'ready') {
         (previous === undefined ? changes.added : changes.reimported).push(b.name);
         announce.add(b.name);
-        return { config: b, fingerprint, loaded, credentials };
+        return fresh;
       }
       changes.failed.push({ backend: b.name, code: status.error.code, message: status.error.message, kept: previousReady !== undefined });
       if (previousReady === undefined) {
         if (previous === undefined) changes.added.push(b.name);
-        return { config: b, fingerprint, loaded, credentials: undefined };
+        return fresh;
       }
       log.error({ backend: b.name, code: status.error.code }, `backend ${b.name}: its new version was not loaded; still serving the previous one`);
       // The previous version stays whole: its configuration, fingerprint (so the next reload tries again), tools and credentials.
@@ -188,7 +209,7 @@ function credentialsFor(b: BackendConfig, loaded: LoadedBackend): Credentials | 
   return createCredentials(config, {}, { passthrough: b.passthrough === true });
 }
 
-function credentialError(config: GatehouseConfig, b: BackendConfig, err: unknown): GatehouseError {
+function credentialError(config: Pick<GatehouseConfig, 'file'>, b: BackendConfig, err: unknown): GatehouseError {
   const message = err instanceof Error ? err.message : String(err);
   return new GatehouseError('GH_CONFIG_INVALID', `${config.file}: backends "${b.name}" credentials: ${message}`, { cause: err });
 }

@@ -4,14 +4,15 @@ import type { GatehouseConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { createToolCaller } from '../mcp/call-tool.js';
 import { createFastPath, type FastPlan, type FastRequest } from '../mcp/fast-path.js';
-import { createServerFactory, SERVER_INFO } from '../mcp/server-factory.js';
+import { createServerFactory, SERVER_INFO, type ServerFactoryOptions } from '../mcp/server-factory.js';
 import { createVisibility } from '../mcp/visibility.js';
 import { createAuthenticator, type Authenticator } from '../policy/authenticate.js';
 import { compileRules, type Authorizer } from '../policy/rules.js';
 import type { AiProxy } from '../ai/proxy.js';
 import { createPipeline, type Pipeline } from './pipeline.js';
 import { loadConfig } from '../config/load-config.js';
-import { loadBackendSet, reloadBackendSet, sectionsNeedingRestart, type BackendSet, type ReloadResult } from './backend-set.js';
+import { loadBackendSet, prepareBackend, reloadBackendSet, sectionsNeedingRestart, type BackendSet, type ReloadOptions, type ReloadResult } from './backend-set.js';
+import type { BackendAdmin } from '../admin/backend-admin.js';
 import { fileImportCache } from '../openapi/import-cache.js';
 import type { ToolRegistry } from '../registry/registry.js';
 import { createForwarder } from '../upstream/forward.js';
@@ -30,9 +31,15 @@ export interface Runtime {
    * An invalid file changes nothing. Other sections need a restart (reported, not applied).
    */
   reload: () => Promise<ReloadResult>;
-  /** What the last reload did (undefined before the first). */
+  /** What the last change to the backends did: a reload, an admin change, one from the fleet (undefined before the first). */
   lastReload: () => ReloadResult | undefined;
+  /** Backends registered at runtime, when `admin` is configured. */
+  admin: BackendAdmin | undefined;
+  /** Called after every swap that changed the tools (for notifications/tools/list_changed); returns the unsubscribe. */
+  onToolsChanged: (listener: () => void) => () => void;
   factory: McpServerFactory;
+  /** The same MCP surface with other change-notification settings (stdio: see cli/main.ts). */
+  createFactory: (options: Pick<ServerFactoryOptions, 'listChanged' | 'onServer'>) => McpServerFactory;
   /** The hot path for plain tools/call and tools/list (see mcp/fast-path.ts). */
   fastPath: (plan: FastPlan, request: FastRequest) => Promise<string | undefined>;
   /** Verifies a request's credentials; undefined when every call is anonymous. */
@@ -84,62 +91,124 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
     observe: pipeline.observe,
   });
   const pageSize = config.mcp.pageSize;
-  const factory = createServerFactory({ registry, callTool, pageSize, ...(visibleTools ? { visibleTools } : {}) });
+  const factoryOptions: ServerFactoryOptions = { registry, callTool, pageSize, ...(visibleTools ? { visibleTools } : {}) };
+  const factory = createServerFactory(factoryOptions);
   const fastPath = createFastPath({ registry, callTool, pageSize, serverInfo: SERVER_INFO, ...(visibleTools ? { visibleTools } : {}) });
   // The ai-proxy engine is loaded only when configured.
   const ai = config.ai === undefined ? undefined : (await import('../ai/proxy.js')).createAiProxy(config.ai, { log });
 
   let lastReload: ReloadResult | undefined;
+  // The configuration file as last read successfully: its backends come first and win a name clash.
+  let fileConfig = config;
+  let admin: BackendAdmin | undefined;
+  const toolsChanged = new Set<() => void>();
+  const emptyChanges = { added: [], removed: [], reimported: [], unchanged: [], failed: [], restartRequired: [] };
+
+  /**
+   * Swaps in the backends configured now: the file's, then those registered at
+   * runtime. Only unchanged backends are reused (see backend-set.ts). Runs only
+   * inside `serialize`.
+   */
+  const applyChange = async (source: 'file' | 'admin' | 'fleet', options: ReloadOptions & { restartRequired?: string[] } = {}): Promise<ReloadResult> => {
+    const started = performance.now();
+    const next = { ...fileConfig, backends: [...fileConfig.backends, ...(admin?.backends() ?? [])] };
+    const { set, changes } = await reloadBackendSet(backends, next, log, cache, options);
+    swap(set);
+    for (const f of changes.failed) pipeline.metrics?.backendImportFailed(f.backend, source);
+    const result = record(started, { result: changes.failed.length > 0 ? 'partial' : 'ok', source, ...changes, restartRequired: options.restartRequired ?? [] });
+    if (source === 'file') pipeline.metrics?.configReload(result.result);
+    log.info(
+      { source, ...changes, unchanged: changes.unchanged.length, failed: changes.failed.map((f) => f.backend), tools: result.tools, ms: result.ms },
+      `backends updated (${source}): ${changes.added.length} added, ${changes.reimported.length} re-imported, ${changes.removed.length} removed, ${changes.unchanged.length} unchanged, ${changes.failed.length} failed`,
+    );
+    if (changes.added.length + changes.removed.length + changes.reimported.length > 0) {
+      for (const listener of toolsChanged) {
+        try {
+          listener();
+        } catch (err) {
+          log.warn({ err }, 'tools-changed listener failed');
+        }
+      }
+    }
+    return result;
+  };
+  // The swap: synchronous, so no request sees half of it. Calls in flight keep the tool and backend state they started with.
+  const swap = (set: BackendSet): void => {
+    backends = set;
+    fillBackendState(set);
+    pipeline.updateBackends(set.backends.map((s) => s.config));
+    snapshot = set.registry;
+  };
+  const record = (started: number, r: Omit<ReloadResult, 'at' | 'ms' | 'tools'>): ReloadResult => {
+    lastReload = { ...r, at: new Date().toISOString(), ms: Math.round(performance.now() - started), tools: snapshot.tools.length };
+    return lastReload;
+  };
+
   const reloadOnce = async (): Promise<ReloadResult> => {
     const started = performance.now();
-    const finish = (r: Omit<ReloadResult, 'at' | 'ms' | 'tools'>): ReloadResult => {
-      lastReload = { ...r, at: new Date().toISOString(), ms: Math.round(performance.now() - started), tools: snapshot.tools.length };
-      pipeline.metrics?.configReload(lastReload.result);
-      return lastReload;
-    };
     let next: GatehouseConfig;
     try {
       next = loadConfig(config.file);
     } catch (err) {
       const e = isGatehouseError(err) ? err : new GatehouseError('GH_CONFIG_INVALID', String(err), { cause: err });
       log.error({ code: e.code }, `config reload refused, still serving the previous configuration: ${e.message}`);
-      return finish({ result: 'invalid', error: { code: e.code, message: e.message }, added: [], removed: [], reimported: [], unchanged: [], failed: [], restartRequired: [] });
+      pipeline.metrics?.configReload('invalid');
+      return record(started, { result: 'invalid', source: 'file', error: { code: e.code, message: e.message }, ...emptyChanges });
     }
     // Compared with the configuration the process started with: the warning repeats until a restart applies it.
     const restartRequired = sectionsNeedingRestart(config, next);
     if (restartRequired.length > 0) log.warn({ sections: restartRequired }, `config reload: changes to ${restartRequired.join(', ')} take effect only after a restart`);
-    const { set, changes } = await reloadBackendSet(backends, next, log, cache);
-    // The swap: synchronous, so no request sees half of it. Calls in flight keep the tool and backend state they started with.
-    backends = set;
-    fillBackendState(set);
-    pipeline.updateBackends(set.backends.map((s) => s.config));
-    snapshot = set.registry;
-    const result = finish({ result: changes.failed.length > 0 ? 'partial' : 'ok', ...changes, restartRequired });
-    log.info(
-      { ...changes, unchanged: changes.unchanged.length, failed: changes.failed.map((f) => f.backend), tools: result.tools, ms: result.ms },
-      `config reloaded: ${changes.added.length} added, ${changes.reimported.length} re-imported, ${changes.removed.length} removed, ${changes.unchanged.length} unchanged, ${changes.failed.length} failed`,
-    );
-    return result;
+    fileConfig = next;
+    return applyChange('file', { restartRequired });
   };
-  // One reload at a time, in the order asked: a reload reads the file when its turn comes.
-  let reloading: Promise<unknown> = Promise.resolve();
-  const reload = (): Promise<ReloadResult> => {
-    const run = reloading.then(reloadOnce);
-    reloading = run.catch(() => undefined);
+  // One change at a time, in the order asked: file reloads, admin changes and fleet syncs share this queue.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serialize = <T>(work: () => Promise<T>): Promise<T> => {
+    const run = queue.then(work);
+    queue = run.catch(() => undefined);
     return run;
   };
+  const reload = (): Promise<ReloadResult> => serialize(reloadOnce);
+
+  if (config.admin !== undefined) {
+    const { openBackendAdmin } = await import('../admin/open.js');
+    admin = await openBackendAdmin(config, log, {
+      log,
+      fileBackends: () => new Set(fileConfig.backends.map((b) => b.name)),
+      registry,
+      served: (name) => backends.backends.find((s) => s.config.name === name),
+      prepare: (b) => prepareBackend(b, fileConfig, log, cache),
+      serialize,
+      apply: (source, options) => applyChange(source, options),
+      refused: (r) => {
+        lastReload = r;
+        for (const f of r.failed) pipeline.metrics?.backendImportFailed(f.backend, 'admin');
+      },
+    });
+    // The backends registered before this start: imported now, before the first request.
+    if (admin.backends().length > 0) {
+      swap((await reloadBackendSet(backends, { ...config, backends: [...config.backends, ...admin.backends()] }, log, cache)).set);
+    }
+  }
 
   return {
     registry,
     reload,
     lastReload: () => lastReload,
+    admin,
+    onToolsChanged(listener) {
+      toolsChanged.add(listener);
+      return () => toolsChanged.delete(listener);
+    },
     factory,
+    createFactory: (options) => createServerFactory({ ...factoryOptions, ...options }),
     fastPath,
     authenticate: createAuthentication(config),
     pipeline,
     authorizer,
     ai,
     close: async () => {
+      await admin?.close();
       await ai?.close();
       await pipeline.close();
       await forwarder.close();

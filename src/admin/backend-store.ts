@@ -1,0 +1,143 @@
+/**
+ * Where backends registered at runtime (the admin API) persist, so a restart
+ * and every replica of a fleet serve them: SQLite for one gateway (the
+ * default, in `dataDir`), PostgreSQL for a fleet (the same columns).
+ *
+ * A row keeps the entry as it was given: `${GATEHOUSE_BACKEND_*}` references
+ * stay references, resolved by each gateway from its own environment, so no
+ * secret needs to be in the database. An inline spec is kept as its own text.
+ *
+ * `revision` counts changes to a row; with `updatedAt` it tells a replica that
+ * a backend changed since it last imported it (a re-import request changes
+ * nothing but the revision).
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { GatehouseError } from '../errors/catalogue.js';
+
+/** One registered backend as stored. */
+export interface StoredBackend {
+  name: string;
+  /** The backend's settings as given; `spec` is its URL, absent when the spec is inline. */
+  entry: Record<string, unknown>;
+  /** The inline spec's text (JSON), when it was given inline. */
+  document?: string;
+  revision: number;
+  /** ISO 8601. */
+  updatedAt: string;
+  /** The principal that made the last change. */
+  updatedBy?: string;
+}
+
+export interface StoredBackendInput {
+  name: string;
+  entry: Record<string, unknown>;
+  document?: string;
+  updatedBy?: string;
+}
+
+export interface BackendStore {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Every registered backend, by name. */
+  list(): Promise<StoredBackend[]>;
+  /** Stores a backend; `create` refuses a name that exists (GH_ADMIN_CONFLICT), `replace` creates or replaces. */
+  put(input: StoredBackendInput, mode: 'create' | 'replace'): Promise<StoredBackend>;
+  /** False when there was no such backend. */
+  remove(name: string): Promise<boolean>;
+  /** Bumps the revision (a re-import request every replica follows); undefined when there is no such backend. */
+  touch(name: string, updatedBy?: string): Promise<StoredBackend | undefined>;
+  /**
+   * Calls `onChange` when another process may have changed the store
+   * (PostgreSQL LISTEN/NOTIFY; after a reconnect too, as notifications may have
+   * been missed). SQLite has no such signal: the periodic resync covers it.
+   */
+  watch(onChange: () => void): void;
+  close(): Promise<void>;
+}
+
+/** Text of a store failure: the store is unreachable or broken, nothing changed. */
+export function storeUnavailable(err: unknown): GatehouseError {
+  if (err instanceof GatehouseError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new GatehouseError('GH_ADMIN_STORE_UNAVAILABLE', `the backend store is unavailable: ${message}`, { cause: err });
+}
+
+export function conflict(name: string): GatehouseError {
+  return new GatehouseError('GH_ADMIN_CONFLICT', `backend "${name}" is registered already: PUT /admin/backends/${name} replaces it`);
+}
+
+interface Row {
+  name: string;
+  entry: string;
+  document: string | null;
+  revision: number;
+  updated_at: string;
+  updated_by: string | null;
+}
+
+export function fromRow(r: Row): StoredBackend {
+  return {
+    name: r.name,
+    entry: JSON.parse(r.entry) as Record<string, unknown>,
+    ...(r.document !== null ? { document: r.document } : {}),
+    revision: Number(r.revision),
+    updatedAt: typeof r.updated_at === 'string' ? r.updated_at : new Date(r.updated_at).toISOString(),
+    ...(r.updated_by !== null ? { updatedBy: r.updated_by } : {}),
+  };
+}
+
+/**
+ * The SQLite store. Changes are rare and small, so it runs on the main thread
+ * (unlike the audit trail's writer): each call is one short transaction.
+ */
+export function createSqliteBackendStore(file: string): BackendStore {
+  mkdirSync(dirname(file), { recursive: true });
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('busy_timeout = 2000');
+  db.exec(`CREATE TABLE IF NOT EXISTS gatehouse_backends (
+    name TEXT PRIMARY KEY,
+    entry TEXT NOT NULL,
+    document TEXT,
+    revision INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    updated_by TEXT
+  )`);
+  const all = db.prepare<[], Row>('SELECT * FROM gatehouse_backends ORDER BY name');
+  const one = db.prepare<[string], Row>('SELECT * FROM gatehouse_backends WHERE name = ?');
+  const insert = db.prepare('INSERT INTO gatehouse_backends (name, entry, document, revision, updated_at, updated_by) VALUES (?, ?, ?, 1, ?, ?)');
+  const update = db.prepare('UPDATE gatehouse_backends SET entry = ?, document = ?, revision = revision + 1, updated_at = ?, updated_by = ? WHERE name = ?');
+  const bump = db.prepare('UPDATE gatehouse_backends SET revision = revision + 1, updated_at = ?, updated_by = ? WHERE name = ?');
+  const del = db.prepare('DELETE FROM gatehouse_backends WHERE name = ?');
+  const put = db.transaction((input: StoredBackendInput, mode: 'create' | 'replace'): StoredBackend => {
+    const now = new Date().toISOString();
+    const entry = JSON.stringify(input.entry);
+    const exists = one.get(input.name) !== undefined;
+    if (exists && mode === 'create') throw conflict(input.name);
+    if (exists) update.run(entry, input.document ?? null, now, input.updatedBy ?? null, input.name);
+    else insert.run(input.name, entry, input.document ?? null, now, input.updatedBy ?? null);
+    return fromRow(one.get(input.name)!);
+  });
+  const touch = db.transaction((name: string, by: string | undefined) => {
+    if (bump.run(new Date().toISOString(), by ?? null, name).changes === 0) return undefined;
+    return fromRow(one.get(name)!);
+  });
+  // better-sqlite3 is synchronous: each method wraps its call so a failure is a rejected promise.
+  const run = <T>(f: () => T): Promise<T> => {
+    try {
+      return Promise.resolve(f());
+    } catch (err) {
+      return Promise.reject(err instanceof GatehouseError ? err : storeUnavailable(err));
+    }
+  };
+  return {
+    kind: 'sqlite',
+    list: () => run(() => all.all().map(fromRow)),
+    put: (input, mode) => run(() => put(input, mode)),
+    remove: (name) => run(() => del.run(name).changes > 0),
+    touch: (name, by) => run(() => touch(name, by)),
+    watch() {},
+    close: () => run(() => void db.close()),
+  };
+}

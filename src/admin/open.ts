@@ -1,0 +1,19 @@
+import { resolve } from 'node:path';
+import type { GatehouseConfig } from '../config/schema.js';
+import type { Logger } from '../log/logger.js';
+import { createBackendAdmin, type AdminHost, type BackendAdmin } from './backend-admin.js';
+import { createSqliteBackendStore, type BackendStore } from './backend-store.js';
+
+/** The admin module with the store `admin` configures (loaded only when it is). */
+export async function openBackendAdmin(config: GatehouseConfig, log: Logger, host: AdminHost): Promise<BackendAdmin> {
+  const admin = config.admin!;
+  const dataDir = resolve(config.baseDir, config.dataDir);
+  let store: BackendStore;
+  if (admin.store === 'postgres') {
+    const { createPostgresBackendStore } = await import('./postgres-backend-store.js');
+    store = createPostgresBackendStore({ url: admin.postgres!.url, table: admin.postgres!.table, log });
+  } else {
+    store = createSqliteBackendStore(resolve(dataDir, admin.sqlite.file));
+  }
+  return createBackendAdmin({ store, host, specDir: resolve(dataDir, 'backends'), resyncMs: admin.resyncSeconds * 1000 });
+}
