@@ -213,6 +213,13 @@ describe('admin API: runtime backends', () => {
     delete process.env['GATEHOUSE_BACKEND_TOKEN'];
   });
 
+  it('with an admin key and no auth section, the key is required even on loopback', async () => {
+    const g = await start(withAdmin());
+    expect((await admin(g, 'GET', '/admin/backends', undefined, null)).status).toBe(401);
+    expect((await admin(g, 'GET', '/admin/audit', undefined, 'not-the-key')).status).toBe(401);
+    expect((await admin(g, 'GET', '/admin/backends')).status).toBe(200);
+  });
+
   it('needs the admin scope or the admin key', async () => {
     const sha = (k: string) => createHash('sha256').update(k).digest('hex');
     const g = await start(

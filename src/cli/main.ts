@@ -31,6 +31,9 @@ Commands:
         [--tool NAME] [--outcome OUTCOME] [--limit N] [--cursor C] [--json]
                               Query the audit trail (newest first); T is a
                               duration ago (30m, 1h, 7d) or an ISO-8601 time
+  backends list|add|remove|reload|tools [--url URL] [--token TOKEN] [--json]
+                              Manage a running gateway's backends (admin API);
+                              \`gatehouse backends --help\` for more
 
 Options:
   -c, --config FILE   Configuration file (default: gatehouse.yaml)
@@ -61,6 +64,13 @@ async function main(argv: string[]): Promise<number> {
       return validate(configPath(rest));
     case 'audit':
       return audit(rest);
+    case 'backends': {
+      const { backendsCommand } = await import('./backends.js');
+      return backendsCommand(rest, {
+        parse: (args, options) => parse({ args, options, strict: true, allowPositionals: true }) as { values: Record<string, unknown>; positionals: string[] },
+        usage: (message) => new UsageError(message),
+      });
+    }
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -254,9 +264,8 @@ async function audit(args: string[]): Promise<number> {
       r.errorCode ?? '',
       r.requestId,
     ]);
-    const header = ['TIME', 'OUTCOME', 'PRINCIPAL', 'TOOL', 'STATUS', 'LATENCY', 'CODE', 'REQUEST ID'];
-    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-    for (const row of [header, ...rows]) process.stdout.write(`${row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()}\n`);
+    const { printTable } = await import('./table.js');
+    printTable(['TIME', 'OUTCOME', 'PRINCIPAL', 'TOOL', 'STATUS', 'LATENCY', 'CODE', 'REQUEST ID'], rows);
     if (page.nextCursor !== undefined) process.stdout.write(`more: --cursor ${page.nextCursor}\n`);
     return 0;
   } finally {
@@ -280,6 +289,9 @@ main(process.argv.slice(2)).then(
     if (err instanceof UsageError) {
       process.stderr.write(`gatehouse: ${err.message}\n\n${USAGE}`);
       process.exitCode = EXIT_USAGE;
+    } else if (err instanceof Error && err.name === 'CliError') {
+      process.stderr.write(`gatehouse: ${err.message}\n`);
+      process.exitCode = EXIT_RUNTIME;
     } else if (isGatehouseError(err)) {
       process.stderr.write(`gatehouse: ${err.code}: ${err.message}\n`);
       process.exitCode = err.code.startsWith('GH_CONFIG') || err.code.startsWith('GH_SPEC') ? EXIT_USAGE : EXIT_RUNTIME;

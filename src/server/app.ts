@@ -130,6 +130,10 @@ export function createHttpHandler(options: AppOptions): { handle: (req: Incoming
       const header = req.headers[apiKeyHeader];
       const presented = bearerToken(req.headers.authorization) ?? (typeof header === 'string' ? header : undefined);
       if (presented !== undefined && timingSafeEqual(sha256(presented), adminKey)) return ADMIN_KEY_PRINCIPAL;
+      // With an admin key and no other credentials configured, the key is the only way in (loopback too).
+      if (runtime.authenticate === undefined) {
+        throw presented === undefined ? new GatehouseError('GH_AUTH_REQUIRED', 'the admin API key is required') : new GatehouseError('GH_AUTH_INVALID', 'not the admin API key');
+      }
     }
     if (runtime.authenticate === undefined) {
       // No credentials configured: only a loopback bind serves anonymous callers at all,
