@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSqliteStore } from '../src/audit/sqlite-store.js';
@@ -67,5 +68,40 @@ describe('graceful close', () => {
     expect(records.every((r) => r.outcome === 'ok' && r.status === 200)).toBe(true);
     await reopened.close();
     await probe.close();
+  });
+
+  it('turns /readyz unready first, keeps serving for readinessDelayMs, then stops', async () => {
+    const gateway = await startTestGateway(
+      `server: { host: 127.0.0.1, port: 0, shutdown: { readinessDelayMs: 400 } }\naudit: { store: none }\nbackends: [{ name: stub, spec: ./stub-api.yaml, baseUrl: "\${STUB_URL}/api" }]\n`,
+      { STUB_URL: stub.url },
+    );
+    expect((await fetch(`${gateway.url}/readyz`)).status).toBe(200);
+    const closing = gateway.close();
+    const ready = await fetch(`${gateway.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ status: 'draining' });
+    // Still serving during the delay: a call made now is answered.
+    const during = await call(gateway.url, 1);
+    expect(during.status).toBe(200);
+    expect(await during.text()).toContain('/api/items/1');
+    await closing;
+    await expect(fetch(`${gateway.url}/readyz`)).rejects.toThrow();
+  });
+
+  it('ends open subscriptions/listen streams instead of waiting for them', async () => {
+    const gateway = await startTestGateway(
+      `server: { host: 127.0.0.1, port: 0 }\naudit: { store: none }\nbackends: [{ name: stub, spec: ./stub-api.yaml, baseUrl: "\${STUB_URL}/api" }]\n`,
+      { STUB_URL: stub.url },
+    );
+    const client = new Client(
+      { name: 'gatehouse-test', version: '1.0.0' },
+      { versionNegotiation: { mode: { pin: '2026-07-28' } }, listChanged: { tools: { onChanged: () => undefined } } },
+    );
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp`)));
+    await new Promise((r) => setTimeout(r, 200)); // the subscription opens in the background
+    const started = performance.now();
+    await gateway.close();
+    expect(performance.now() - started).toBeLessThan(2_000);
+    await client.close().catch(() => undefined);
   });
 });

@@ -66,6 +66,16 @@ export const configSchema = {
           description: 'Extra Origin values accepted on /mcp (browser clients).',
         },
         maxRequestBytes: { type: 'integer', minimum: 1024, default: 4_194_304 },
+        shutdown: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'SIGTERM/SIGINT: /readyz answers 503 at once; requests are still served for readinessDelayMs, then no new ones are taken and calls in flight get graceMs to finish.',
+          properties: {
+            readinessDelayMs: { type: 'integer', minimum: 0, default: 0, description: 'Time for load balancers to see /readyz fail before the gateway stops taking requests.' },
+            graceMs: { type: 'integer', minimum: 0, default: 10_000, description: 'How long calls in flight may take to finish.' },
+          },
+        },
         publicUrl: { type: 'string', format: 'uri', description: 'External URL of the gateway (behind a proxy).' },
       },
     },
@@ -535,6 +545,7 @@ export interface GatehouseConfig {
     allowedHosts: string[];
     allowedOrigins: string[];
     maxRequestBytes: number;
+    shutdown: { readinessDelayMs: number; graceMs: number };
     publicUrl?: string;
   };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };

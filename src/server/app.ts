@@ -25,6 +25,8 @@ export interface AppOptions {
   log: Logger;
   /** Answer every MCP request through the SDK alone (tests compare both paths). */
   disableFastPath?: boolean;
+  /** True once a shutdown began: /readyz answers 503. */
+  isDraining?: () => boolean;
 }
 
 /**
@@ -112,10 +114,18 @@ export function createHttpHandler(options: AppOptions): { handle: (req: Incoming
       maxBodyBytes: Math.max(config.server.maxRequestBytes, ADMIN_MAX_BODY_BYTES),
     });
     app.get('/readyz', (_req, res) => {
+      if (options.isDraining?.() === true) {
+        res.status(503).json({ status: 'draining' });
+        return;
+      }
       const registry = runtime.registry();
       // Still ready after a refused or partial reload: the previous tools keep serving; `lastReload` says what happened.
       const lastReload = runtime.lastReload();
       res.json({ status: 'ready', tools: registry.tools.length, backends: registry.backends, ...(lastReload !== undefined ? { lastReload } : {}) });
+    });
+    // Anything else: a JSON 404 (clients probing for OAuth endpoints read it too), not express's HTML page.
+    app.use((req, res) => {
+      res.status(404).json({ error: 'not_found', error_description: `no such endpoint: ${req.method} ${req.path}` });
     });
     return app;
   };

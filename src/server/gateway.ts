@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
@@ -11,12 +11,14 @@ export interface Gateway {
   url: string;
   port: number;
   runtime: Runtime;
-  /** Graceful: stops accepting, waits up to `graceMs` for calls in flight, flushes the audit trail. */
+  /**
+   * Graceful: /readyz turns unready, requests are still served for
+   * `server.shutdown.readinessDelayMs`, then no new ones are taken, calls in
+   * flight get `graceMs` (default `server.shutdown.graceMs`) to finish, and the
+   * audit trail is flushed.
+   */
   close: (graceMs?: number) => Promise<void>;
 }
-
-/** How long a shutdown waits for calls in flight before cutting their connections. */
-const SHUTDOWN_GRACE_MS = 10_000;
 
 /**
  * Without credentials every caller is anonymous: allowed on a loopback bind,
@@ -38,10 +40,14 @@ function checkAnonymousExposure(config: GatehouseConfig, log: Logger): void {
 export async function startGateway(config: GatehouseConfig, log: Logger, options: { disableFastPath?: boolean } = {}): Promise<Gateway> {
   checkAnonymousExposure(config, log);
   const runtime = await createRuntime(config, log);
-  const { handle, close: closeMcp } = createHttpHandler({ config, runtime, log, ...options });
+  let draining = false;
+  const { handle, close: closeMcp } = createHttpHandler({ config, runtime, log, isDraining: () => draining, ...options });
   // Requests in flight, so a shutdown can wait for exactly them (not for idle keep-alive sockets).
   let inFlight = 0;
   let drained: (() => void) | undefined;
+  // Open subscriptions/listen streams (2026-07-28 clients) last as long as the client wants:
+  // not calls to wait for. A shutdown ends them, and the clients listen again elsewhere.
+  const listening = new Set<ServerResponse>();
   const server: Server = createServer((req, res) => {
     if (drained !== undefined) {
       // Shutting down: a new request on a kept-alive connection is refused (and the
@@ -49,6 +55,12 @@ export async function startGateway(config: GatehouseConfig, log: Logger, options
       const body = JSON.stringify({ code: 'GH_SHUTTING_DOWN', message: 'Gatehouse is shutting down; retry on another instance' });
       res.writeHead(503, { 'content-type': 'application/json', connection: 'close', 'retry-after': '1', 'content-length': Buffer.byteLength(body) });
       res.end(body);
+      return;
+    }
+    if (req.headers['mcp-method'] === 'subscriptions/listen') {
+      listening.add(res);
+      res.once('close', () => listening.delete(res));
+      handle(req, res);
       return;
     }
     inFlight++;
@@ -73,7 +85,15 @@ export async function startGateway(config: GatehouseConfig, log: Logger, options
     url,
     port,
     runtime,
-    close: async (graceMs = SHUTDOWN_GRACE_MS) => {
+    close: async (graceMs = config.server.shutdown.graceMs) => {
+      // Unready first, so load balancers stop sending before the gateway stops taking requests.
+      draining = true;
+      const delay = config.server.shutdown.readinessDelayMs;
+      if (delay > 0) {
+        log.info({ readinessDelayMs: delay }, `shutting down: /readyz answers 503; still serving for ${delay} ms`);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+      for (const res of listening) res.destroy();
       // Stop accepting, let calls in flight finish (up to graceMs), then cut what is left.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       const idle = new Promise<void>((resolve) => {
