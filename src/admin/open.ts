@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { GatehouseConfig } from '../config/schema.js';
+import { GatehouseError } from '../errors/catalogue.js';
 import type { Logger } from '../log/logger.js';
 import { createBackendAdmin, type AdminHost, type BackendAdmin } from './backend-admin.js';
 import { createSqliteBackendStore, type BackendStore } from './backend-store.js';
@@ -13,7 +14,12 @@ export async function openBackendAdmin(config: GatehouseConfig, log: Logger, hos
     const { createPostgresBackendStore } = await import('./postgres-backend-store.js');
     store = createPostgresBackendStore({ url: admin.postgres!.url, table: admin.postgres!.table, log });
   } else {
-    store = createSqliteBackendStore(resolve(dataDir, admin.sqlite.file));
+    const file = resolve(dataDir, admin.sqlite.file);
+    try {
+      store = createSqliteBackendStore(file);
+    } catch (err) {
+      throw new GatehouseError('GH_CONFIG_INVALID', `${config.file}: admin.sqlite.file: cannot open ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
   }
   return createBackendAdmin({ store, host, specDir: resolve(dataDir, 'backends'), resyncMs: admin.resyncSeconds * 1000 });
 }

@@ -10,6 +10,27 @@ export const BACKEND_NAME_PATTERN = '^[a-zA-Z][a-zA-Z0-9-]{0,31}$';
 const HTTP_METHOD_NAMES = ['GET', 'PUT', 'POST', 'DELETE', 'OPTIONS', 'HEAD', 'PATCH', 'TRACE'];
 const nonEmptyStrings = { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } } as const;
 
+/** `sqlite` and `postgres` settings of a section that keeps state in one or the other (audit, admin). */
+function databaseStores(file: string, table: string) {
+  return {
+    sqlite: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: { file: { type: 'string', minLength: 1, default: file, description: 'Relative to dataDir.' } },
+    },
+    postgres: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['url'],
+      properties: {
+        url: { type: 'string', pattern: '^postgres(ql)?://' },
+        table: { type: 'string', pattern: '^[a-z_][a-z0-9_]{0,62}$', default: table },
+      },
+    },
+  } as const;
+}
+
 /** `backends[].include` / `exclude`: see README "Choosing which operations become tools". */
 const operationFilterSchema = {
   type: 'object',
@@ -213,21 +234,7 @@ export const configSchema = {
       default: {},
       properties: {
         store: { enum: ['sqlite', 'postgres', 'none'], default: 'sqlite' },
-        sqlite: {
-          type: 'object',
-          additionalProperties: false,
-          default: {},
-          properties: { file: { type: 'string', minLength: 1, default: 'audit.db', description: 'Relative to dataDir.' } },
-        },
-        postgres: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['url'],
-          properties: {
-            url: { type: 'string', pattern: '^postgres(ql)?://' },
-            table: { type: 'string', pattern: '^[a-z_][a-z0-9_]{0,62}$', default: 'gatehouse_audit' },
-          },
-        },
+        ...databaseStores('audit.db', 'gatehouse_audit'),
         stream: { type: 'string', minLength: 1, description: 'Also write JSON lines: "stdout" or a file path (relative to dataDir).' },
         arguments: { enum: ['redact', 'hash', 'omit'], default: 'redact', description: 'Record arguments with secrets redacted, only their SHA-256, or not at all.' },
         redact: { type: 'array', items: { type: 'string', minLength: 1 }, default: [], description: 'Extra argument names to redact.' },
@@ -253,21 +260,7 @@ export const configSchema = {
         scope: { type: 'string', minLength: 1, description: 'Scope the /admin endpoints require (default: audit.adminScope).' },
         apiKey: { type: 'string', minLength: 16, description: 'A key that also grants admin access (Bearer or the API key header); use ${ENV}.' },
         store: { enum: ['sqlite', 'postgres'], default: 'sqlite', description: 'Where runtime backends persist: sqlite (one gateway) or postgres (a fleet).' },
-        sqlite: {
-          type: 'object',
-          additionalProperties: false,
-          default: {},
-          properties: { file: { type: 'string', minLength: 1, default: 'registry.db', description: 'Relative to dataDir.' } },
-        },
-        postgres: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['url'],
-          properties: {
-            url: { type: 'string', pattern: '^postgres(ql)?://' },
-            table: { type: 'string', pattern: '^[a-z_][a-z0-9_]{0,62}$', default: 'gatehouse_backends' },
-          },
-        },
+        ...databaseStores('registry.db', 'gatehouse_backends'),
         resyncSeconds: { type: 'integer', minimum: 1, default: 30, description: 'Re-read the store this often (a safety net under change notifications).' },
       },
     },
