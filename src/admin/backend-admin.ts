@@ -101,7 +101,8 @@ const ENV_REFERENCE = /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/;
 
 export async function createBackendAdmin(options: BackendAdminOptions): Promise<BackendAdmin> {
   const { store, host, specDir } = options;
-  const env = options.env ?? process.env;
+  // Undefined: the config module reads the process environment (it alone does).
+  const env = options.env;
   const log = host.log;
   let registrations = new Map<string, Registration>();
 
