@@ -60,6 +60,12 @@ export interface ProviderAdapter {
   /** Throws a 400 ProviderError for a request the provider cannot express. */
   chatRequest(req: ChatCompletionRequest, target: ResolvedTarget, config: AiTargetConfig): UpstreamCall;
   chatResponse(body: unknown, answer: AnswerOptions): ChatCompletion;
+  /**
+   * The answer as the upstream wrote it, with only the model name changed, when that is
+   * all chatResponse changes (OpenAI-compatible answers): sending it spares serialising
+   * the answer again. Undefined when the text cannot be used as it is.
+   */
+  chatText?(text: string, body: unknown, answer: AnswerOptions): string | undefined;
   streamDecoder(answer: AnswerOptions): StreamDecoder;
   /** Throws a 400 ProviderError when the provider has no embeddings. */
   embedRequest(req: EmbeddingRequest, target: ResolvedTarget, config: AiTargetConfig): UpstreamCall;
@@ -102,6 +108,7 @@ const openaiAdapter: ProviderAdapter = {
     if (!isRecord(body) || !Array.isArray(body['choices'])) throw malformed('the answer is not a chat.completion object');
     return { ...(body as unknown as ChatCompletion), model: answer.model };
   },
+  chatText: (text, body, answer) => withModel(text, (body as Record<string, unknown>)['model'], answer.model),
   streamDecoder: createOpenAIChunkDecoder,
   embedRequest(req, target, config) {
     const auth: Record<string, string> = config.apiKey === undefined || config.apiKey === '' ? {} : { authorization: `Bearer ${config.apiKey}` };
@@ -113,6 +120,29 @@ const openaiAdapter: ProviderAdapter = {
   },
   error: (status, body) => fromOpenAIError(status, parseMaybeJson(body)),
 };
+
+/**
+ * A `"model": "…"` member. It can only be a key: a quote inside a JSON string is escaped,
+ * so `"model"` followed by a colon never occurs within one.
+ */
+const MODEL_MEMBER = /"model"\s*:\s*("(?:[^"\\]|\\.)*")/g;
+
+/**
+ * `text` (a JSON object whose top-level `model` parsed as `upstreamModel`) with that model
+ * replaced by `model`; undefined when that cannot be done for certain: no top-level model,
+ * or more than one `"model"` key in the text (a nested one could be the one found).
+ */
+export function withModel(text: string, upstreamModel: unknown, model: string): string | undefined {
+  if (typeof upstreamModel !== 'string') return undefined;
+  if (upstreamModel === model) return text;
+  MODEL_MEMBER.lastIndex = 0;
+  const found = MODEL_MEMBER.exec(text);
+  if (found === null || MODEL_MEMBER.exec(text) !== null) return undefined;
+  const value = found[1]!;
+  if (JSON.parse(value) !== upstreamModel) return undefined;
+  const end = found.index + found[0].length;
+  return text.slice(0, end - value.length) + JSON.stringify(model) + text.slice(end);
+}
 
 /**
  * OpenAI SSE → chunks with the client's model name. The usage-only chunk (`choices: []`)

@@ -5,9 +5,11 @@
  * still fall back invisibly. HTTP serving, auth, policy and audit are the caller's.
  *
  * Decisions (each also where it is applied):
- * - HTTP: undici `Agent.request` on one pooled keep-alive Agent, as upstream/forward.ts does:
- *   it hands back status, headers and the body as a Node stream we read as it arrives; an
- *   abort destroys that socket at once. `fetch` would add WHATWG stream wrapping for nothing.
+ * - HTTP: one pooled keep-alive undici Agent. Streams use `Agent.request`, as
+ *   upstream/forward.ts does: status, headers and the body as a Node stream read as it
+ *   arrives. JSON calls use `Agent.dispatch` with a handler that collects the bytes
+ *   (BodyReader): no stream to wrap an answer read whole. Either way an abort destroys the
+ *   socket at once. `fetch` would add WHATWG stream wrapping for nothing.
  * - Failure classes (`classify`): retryable (ProviderError.retryable: connection errors,
  *   timeouts, 408/409, 429, 5xx, 529, cut streams) → retry the same target, then the next;
  *   401/402/403 and a spent quota → the gateway's credentials or account, not the caller's:
@@ -54,7 +56,7 @@ import {
   type Usage,
 } from './openai-types.js';
 import { ADAPTERS, hasContent, malformed, type AnswerOptions, type DecodeStep, type StreamDecoder, type UpstreamCall } from './providers.js';
-import { createCooldown, createRouter, type ResolvedTarget } from './router.js';
+import { createCooldown, createRouter, type ResolvedRoute, type ResolvedTarget } from './router.js';
 
 export type { ResolvedTarget } from './router.js';
 
@@ -83,7 +85,15 @@ export interface ChatContext {
 export type StreamEnd = { done: true } | { error: ProviderError };
 
 export type ChatOutcome =
-  | { kind: 'json'; completion: ChatCompletion; target: ResolvedTarget; route: string; attempts: Attempt[] }
+  | {
+      kind: 'json';
+      completion: ChatCompletion;
+      /** The completion as JSON text already (the upstream's own bytes, model replaced), when the adapter could keep them. */
+      text?: string;
+      target: ResolvedTarget;
+      route: string;
+      attempts: Attempt[];
+    }
   | {
       kind: 'stream';
       target: ResolvedTarget;
@@ -100,7 +110,7 @@ export type ChatOutcome =
 
 export interface AiProxy {
   /** The route for a requested model: exact model name or alias first, then globs in config order. */
-  resolve(model: string): { route: string; targets: ResolvedTarget[] } | undefined;
+  resolve(model: string): ResolvedRoute | undefined;
   /** Model ids for /v1/models: every non-glob route model and alias. */
   models(): string[];
   /** Throws ProviderError when every target failed before any content reached the caller (the last error; 404-ish 'model_not_found' when no route). */
@@ -203,7 +213,7 @@ export function createAiProxy(config: AiConfig, options: { log?: Logger; now?: (
     };
   }
 
-  /** POST the call; a non-2xx answer becomes an AttemptFailure with the provider's error. */
+  /** POST the call for a stream; a non-2xx answer becomes an AttemptFailure with the provider's error. */
   async function send(target: ResolvedTarget, upstream: UpstreamCall, call: Call, timeoutMs: number): Promise<Dispatcher.ResponseData> {
     const { origin, path } = splitUrl(upstream.url);
     let res: Dispatcher.ResponseData;
@@ -219,8 +229,35 @@ export function createAiProxy(config: AiConfig, options: { log?: Logger; now?: (
     } catch {
       // The status says enough; a broken error body must not hide it.
     }
-    const retryAfterMs = retryAfter(res.headers, now);
-    throw new AttemptFailure(ADAPTERS[target.provider].error(res.statusCode, text), { status: res.statusCode, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+    throw upstreamFailure(target, res.statusCode, text, res.headers);
+  }
+
+  /**
+   * POST the call and read the whole answer (JSON calls). A non-2xx answer becomes an
+   * AttemptFailure with the provider's error; the body of a 2xx answer is returned.
+   */
+  async function sendForBody(target: ResolvedTarget, upstream: UpstreamCall, call: Call, timeoutMs: number): Promise<{ status: number; body: Buffer }> {
+    const { origin, path } = splitUrl(upstream.url);
+    const reader = new BodyReader(call);
+    const whole = new Promise<Buffer>((resolve, reject) => {
+      reader.resolve = resolve;
+      reader.reject = reject;
+    });
+    agent.dispatch({ origin, path, method: 'POST', headers: upstream.headers, body: upstream.body }, reader);
+    let body: Buffer;
+    try {
+      body = await whole;
+    } catch (err) {
+      if (err instanceof ProviderError) throw new AttemptFailure(err, { status: reader.status });
+      throw transportFailure(err, call, target, timeoutMs, reader.status === 0 ? undefined : reader.status);
+    }
+    if (reader.status >= 200 && reader.status < 300) return { status: reader.status, body };
+    throw upstreamFailure(target, reader.status, body.toString('utf8'), reader.errorHeaders());
+  }
+
+  function upstreamFailure(target: ResolvedTarget, status: number, text: string, headers: Dispatcher.ResponseData['headers']): AttemptFailure {
+    const retryAfterMs = retryAfter(headers, now);
+    return new AttemptFailure(ADAPTERS[target.provider].error(status, text), { status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
   }
 
   function transportFailure(err: unknown, call: Call, target: ResolvedTarget, timeoutMs: number, status?: number): AttemptFailure {
@@ -317,17 +354,12 @@ export function createAiProxy(config: AiConfig, options: { log?: Logger; now?: (
     throw last ?? deadlineError();
   }
 
-  async function readJson(res: Dispatcher.ResponseData, call: Call, target: ResolvedTarget, timeoutMs: number): Promise<unknown> {
-    let bytes: Buffer;
+  /** The answer's JSON, parsed (the bytes came whole from sendForBody). */
+  function parseAnswer(text: string, status: number): unknown {
     try {
-      bytes = await readAll(res.body, MAX_JSON_BYTES, false);
-    } catch (err) {
-      throw err instanceof ProviderError ? new AttemptFailure(err, { status: res.statusCode }) : transportFailure(err, call, target, timeoutMs, res.statusCode);
-    }
-    try {
-      return JSON.parse(bytes.toString('utf8'));
+      return JSON.parse(text);
     } catch (cause) {
-      throw new AttemptFailure(malformed('the answer is not JSON', cause), { status: res.statusCode });
+      throw new AttemptFailure(malformed('the answer is not JSON', cause), { status });
     }
   }
 
@@ -341,24 +373,28 @@ export function createAiProxy(config: AiConfig, options: { log?: Logger; now?: (
 
   async function chat(req: ChatCompletionRequest, ctx: ChatContext): Promise<ChatOutcome> {
     const start = now();
-    const answerBase = { model: req.model, includeUsage: req.stream_options?.include_usage === true };
-    const answer = (): AnswerOptions => ({ ...answerBase, id: `chatcmpl-${randomUUID().replace(/-/g, '')}`, created: Math.floor(now() / 1000) });
+    const includeUsage = req.stream_options?.include_usage === true;
+    const answer = (): AnswerOptions => new Answer(req.model, includeUsage, Math.floor(now() / 1000));
 
     if (req.stream !== true) {
       const r = await run(req.model, ctx, start, async (target, targetConfig, call) => {
         const adapter = ADAPTERS[target.provider];
         const upstream = build(() => adapter.chatRequest(req, target, targetConfig));
-        const res = await send(target, upstream, call, targetConfig.timeoutMs);
-        const body = await readJson(res, call, target, targetConfig.timeoutMs);
+        const res = await sendForBody(target, upstream, call, targetConfig.timeoutMs);
+        const text = res.body.toString('utf8');
+        const body = parseAnswer(text, res.status);
         try {
-          const completion = adapter.chatResponse(body, answer());
+          const shape = answer();
+          const completion = adapter.chatResponse(body, shape);
+          const passed = adapter.chatText?.(text, body, shape);
           call.dispose();
-          return completion;
+          return { completion, text: passed };
         } catch (err) {
-          throw new AttemptFailure(asProviderError(err), { status: res.statusCode });
+          throw new AttemptFailure(asProviderError(err), { status: res.status });
         }
       });
-      return { kind: 'json', completion: r.value, target: r.target, route: r.route, attempts: r.attempts };
+      const { completion, text } = r.value;
+      return { kind: 'json', completion, ...(text === undefined ? {} : { text }), target: r.target, route: r.route, attempts: r.attempts };
     }
 
     const r = await run(req.model, ctx, start, async (target, targetConfig, call) => {
@@ -511,14 +547,14 @@ export function createAiProxy(config: AiConfig, options: { log?: Logger; now?: (
     const r = await run(req.model, ctx, now(), async (target, targetConfig, call) => {
       const adapter = ADAPTERS[target.provider];
       const upstream = build(() => adapter.embedRequest(req, target, targetConfig));
-      const res = await send(target, upstream, call, targetConfig.timeoutMs);
-      const body = await readJson(res, call, target, targetConfig.timeoutMs);
+      const res = await sendForBody(target, upstream, call, targetConfig.timeoutMs);
+      const body = parseAnswer(res.body.toString('utf8'), res.status);
       try {
         const response = adapter.embedResponse(body, req);
         call.dispose();
         return response;
       } catch (err) {
-        throw new AttemptFailure(asProviderError(err), { status: res.statusCode });
+        throw new AttemptFailure(asProviderError(err), { status: res.status });
       }
     });
     return { response: r.value, target: r.target, route: r.route, attempts: r.attempts };
@@ -531,6 +567,24 @@ export function createAiProxy(config: AiConfig, options: { log?: Logger; now?: (
     embeddings: (req, ctx) => onlyProviderErrors(() => embeddings(req, ctx)),
     close: () => agent.close(),
   };
+}
+
+/**
+ * What shapes an answer. The id is made on first read: OpenAI-compatible answers keep the
+ * upstream's, so most calls never need one (a UUID and a regex replace a call otherwise).
+ */
+class Answer implements AnswerOptions {
+  private madeId: string | undefined;
+
+  constructor(
+    readonly model: string,
+    readonly includeUsage: boolean,
+    readonly created: number,
+  ) {}
+
+  get id(): string {
+    return (this.madeId ??= `chatcmpl-${randomUUID().replace(/-/g, '')}`);
+  }
 }
 
 /** The contract: chat()/embeddings() reject with ProviderError and nothing else. */
@@ -597,6 +651,92 @@ async function readAll(body: Dispatcher.ResponseData['body'], limit: number, tru
     size += part.length;
   }
   return Buffer.concat(parts);
+}
+
+/**
+ * An undici dispatch handler that reads a whole answer into memory: the JSON calls' path.
+ * `request()` wraps each answer in a Readable read through an async iterator, a promise
+ * per chunk; for an answer of a few hundred bytes that machinery cost more than the rest of
+ * the upstream hop. Up to MAX_JSON_BYTES of a 2xx body (more fails the attempt), up to
+ * MAX_ERROR_BYTES of an error body (the rest is cut off). The call's abort event cancels it.
+ */
+class BodyReader implements Dispatcher.DispatchHandler {
+  resolve: (body: Buffer) => void = () => {};
+  reject: (err: unknown) => void = () => {};
+  /** The upstream's HTTP status; 0 until the headers arrive. */
+  status = 0;
+  private rawHeaders: Buffer[] | undefined;
+  private readonly parts: Buffer[] = [];
+  private size = 0;
+  private settled = false;
+  private abortRequest: ((err?: Error) => void) | undefined;
+  private abortReason: Error | undefined;
+
+  constructor(call: Call) {
+    call.signal.once('abort', () => {
+      this.abortReason = new Error('the upstream request was aborted');
+      this.abortRequest?.(this.abortReason);
+    });
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortRequest = abort;
+    if (this.abortReason !== undefined) abort(this.abortReason);
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
+    this.status = statusCode;
+    if (statusCode < 200 || statusCode >= 300) this.rawHeaders = rawHeaders;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.settled) return false;
+    const error = this.status < 200 || this.status >= 300;
+    const limit = error ? MAX_ERROR_BYTES : MAX_JSON_BYTES;
+    if (this.size + chunk.length > limit) {
+      if (error) {
+        this.parts.push(chunk.subarray(0, limit - this.size));
+        this.done();
+      } else {
+        this.fail(providerError(502, 'upstream_error', `The upstream answer is larger than ${limit} bytes.`, { code: 'upstream_too_large' }));
+      }
+      // Drop the connection rather than drain the rest.
+      this.abortRequest?.(new Error('the upstream answer was cut off'));
+      return false;
+    }
+    this.parts.push(chunk);
+    this.size += chunk.length;
+    return true;
+  }
+
+  onComplete(): void {
+    this.done();
+  }
+
+  onError(err: Error): void {
+    this.fail(err);
+  }
+
+  /** An error answer's headers (what retryAfter reads). */
+  errorHeaders(): Record<string, string> {
+    const headers: Record<string, string> = {};
+    const raw = this.rawHeaders ?? [];
+    for (let i = 0; i + 1 < raw.length; i += 2) headers[raw[i]!.toString('latin1').toLowerCase()] ??= raw[i + 1]!.toString('latin1');
+    return headers;
+  }
+
+  private done(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.resolve(this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts));
+  }
+
+  private fail(err: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.reject(err);
+  }
 }
 
 /** Waits `ms`, or rejects as soon as `signal` fires. */

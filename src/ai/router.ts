@@ -16,10 +16,11 @@ export interface ResolvedTarget {
   baseUrl: string;
 }
 
+/** Shared between calls for exact names: read it, never change it. */
 export interface ResolvedRoute {
   /** The route's `model` as configured (a name or a glob): what audit and metrics group by. */
-  route: string;
-  targets: ResolvedTarget[];
+  readonly route: string;
+  readonly targets: readonly ResolvedTarget[];
 }
 
 /** Where each provider listens unless the target says otherwise. openai-compatible has no default. */
@@ -76,9 +77,15 @@ export function createRouter(config: AiConfig): Router {
       return { name, provider: t.provider, model: t.model ?? requested, baseUrl: baseUrls.get(name) as string };
     });
 
+  // Exact names resolve the same way every time: built once (a glob's targets depend on the name asked for).
+  const exactResolved = new Map<string, ResolvedRoute>();
+  for (const [name, route] of exact) exactResolved.set(name, { route: route.model, targets: targetsOf(route, name) });
+
   return {
     resolve(model) {
-      const route = exact.get(model) ?? globs.find((g) => g.re.test(model))?.route;
+      const known = exactResolved.get(model);
+      if (known !== undefined) return known;
+      const route = globs.find((g) => g.re.test(model))?.route;
       return route === undefined ? undefined : { route: route.model, targets: targetsOf(route, model) };
     },
     models: () => [...exact.keys()],

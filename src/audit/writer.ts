@@ -246,9 +246,13 @@ export function isContentError(err: unknown): boolean {
   return /^2[23][0-9A-Z]{3}$/.test(code) || code.startsWith('SQLITE_CONSTRAINT') || code === 'SQLITE_MISMATCH' || code === 'SQLITE_TOOBIG';
 }
 
-/** An array used as a FIFO with a moving head: O(1) push and amortised O(1) take. */
+/**
+ * An array used as a FIFO with a moving head: O(1) push and amortised O(1) take. Taken
+ * slots are cleared at once: a record the array still held after its write would outlive
+ * young-generation collections and be promoted, to sit in the old generation as garbage.
+ */
 class Queue<T> {
-  private items: T[] = [];
+  private items: (T | undefined)[] = [];
   private head = 0;
 
   get length(): number {
@@ -260,12 +264,19 @@ class Queue<T> {
   }
 
   peek(n: number): T[] {
-    return this.items.slice(this.head, this.head + n);
+    return this.items.slice(this.head, this.head + n) as T[];
   }
 
   take(n: number): T[] {
-    const out = this.items.slice(this.head, this.head + n);
+    const out = this.items.slice(this.head, this.head + n) as T[];
+    const from = this.head;
     this.head += out.length;
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+      return out;
+    }
+    this.items.fill(undefined, from, this.head);
     if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;

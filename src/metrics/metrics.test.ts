@@ -27,4 +27,20 @@ describe('metrics exposition', () => {
     expect(body).toContain('gatehouse_backend_responses_total{backend="b",status="200"} 1');
     expect(body).toContain('gatehouse_backend_request_duration_seconds_count{backend="b"} 1');
   });
+
+  it('adds LLM tokens and cost per model, a cached or cost series only once it is non-zero', async () => {
+    const m = createMetrics({ defaultMetrics: false });
+    m.llm({ model: 'gpt-4o', promptTokens: 12, completionTokens: 6, cachedTokens: 0, costUsd: 0 });
+    let { body } = await m.render();
+    expect(body).toContain('gatehouse_llm_tokens_total{model="gpt-4o",type="prompt"} 12');
+    expect(body).not.toContain('type="cached"');
+    expect(body).not.toContain('gatehouse_llm_cost_usd_total{');
+    m.llm({ model: 'gpt-4o', promptTokens: 10, completionTokens: 4, cachedTokens: 3, costUsd: 0.0015 });
+    ({ body } = await m.render());
+    expect(body).toContain('# TYPE gatehouse_llm_tokens_total counter');
+    expect(body).toContain('gatehouse_llm_tokens_total{model="gpt-4o",type="prompt"} 22');
+    expect(body).toContain('gatehouse_llm_tokens_total{model="gpt-4o",type="completion"} 10');
+    expect(body).toContain('gatehouse_llm_tokens_total{model="gpt-4o",type="cached"} 3');
+    expect(body).toContain('gatehouse_llm_cost_usd_total{model="gpt-4o"} 0.0015');
+  });
 });

@@ -96,18 +96,15 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
     'Backend responses by HTTP status code (0: no response — connection error or timeout).',
     'counter',
   );
-  const tokens = new Counter({
-    name: 'gatehouse_llm_tokens_total',
-    help: 'Tokens of LLM calls through the ai-proxy, by requested model and type (prompt, completion, cached: the part of prompt read from a cache).',
-    labelNames: ['model', 'type'] as const,
-    registers: [registry],
-  });
-  const cost = new Counter({
-    name: 'gatehouse_llm_cost_usd_total',
-    help: 'What LLM calls cost, in USD, by requested model (from the price table).',
-    labelNames: ['model'] as const,
-    registers: [registry],
-  });
+  // Updated by every LLM call: hot-path series too, kept per model.
+  const tokens = new HotMetric(
+    registry,
+    'gatehouse_llm_tokens_total',
+    'Tokens of LLM calls through the ai-proxy, by requested model and type (prompt, completion, cached: the part of prompt read from a cache).',
+    'counter',
+  );
+  const cost = new HotMetric(registry, 'gatehouse_llm_cost_usd_total', 'What LLM calls cost, in USD, by requested model (from the price table).', 'counter');
+  const llmSeries = new Map<string, { prompt: HotSeries; completion: HotSeries; cached: HotSeries | undefined; cost: HotSeries | undefined }>();
   const ttft = new HotMetric(registry, 'gatehouse_llm_time_to_first_token_seconds', 'Streams: time from the request to the first content sent to the client.', 'histogram');
   const ttftSeries = new Map<string, HotSeries>();
   const limited = new Counter({
@@ -211,10 +208,16 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
       series.seconds.observe(seconds);
     },
     llm(o) {
-      tokens.inc({ model: o.model, type: 'prompt' }, o.promptTokens);
-      tokens.inc({ model: o.model, type: 'completion' }, o.completionTokens);
-      if (o.cachedTokens > 0) tokens.inc({ model: o.model, type: 'cached' }, o.cachedTokens);
-      if (o.costUsd > 0) cost.inc({ model: o.model }, o.costUsd);
+      let s = llmSeries.get(o.model);
+      if (s === undefined) {
+        s = { prompt: tokens.series({ model: o.model, type: 'prompt' }), completion: tokens.series({ model: o.model, type: 'completion' }), cached: undefined, cost: undefined };
+        llmSeries.set(o.model, s);
+      }
+      s.prompt.count += o.promptTokens;
+      s.completion.count += o.completionTokens;
+      // Series that only some models have appear with their first non-zero value (as prom-client's inc() did).
+      if (o.cachedTokens > 0) (s.cached ??= tokens.series({ model: o.model, type: 'cached' })).count += o.cachedTokens;
+      if (o.costUsd > 0) (s.cost ??= cost.series({ model: o.model })).count += o.costUsd;
       if (o.ttftSeconds !== undefined) {
         let series = ttftSeries.get(o.model);
         if (series === undefined) ttftSeries.set(o.model, (series = ttft.series({ model: o.model })));
@@ -259,6 +262,7 @@ interface ExportedValue {
  * few field increments.
  */
 export class HotSeries {
+  /** Observations of a histogram; a counter's value (added to directly). */
   count = 0;
   sum = 0;
   /** Per-bucket (not cumulative) counts; the last one is +Inf. */

@@ -100,13 +100,15 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
   const redactor: Redactor | undefined = (g.redactPatterns?.length ?? 0) > 0 ? createRedactor({ patterns: g.redactPatterns!, configPath: 'ai.guards.redactPatterns' }) : undefined;
   const firstTargetMaxTokens = new Map(config.routes.map((r) => [r.model, config.targets[r.targets[0]!]?.maxTokens ?? 4096]));
 
-  const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): number => {
-    const text = JSON.stringify(body);
+  /** A JSON answer; `text` is already JSON. Every answer carries the request id (set here, not with setHeader: writeHead's fast path). */
+  const sendText = (res: ServerResponse, status: number, text: string, requestId: string, headers?: Record<string, string>): number => {
     if (res.headersSent || res.destroyed) return 0;
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+    const bytes = Buffer.byteLength(text);
+    res.writeHead(status, headers === undefined ? { 'content-type': 'application/json', 'content-length': bytes, 'x-request-id': requestId } : { 'content-type': 'application/json', 'content-length': bytes, 'x-request-id': requestId, ...headers });
     res.end(text);
-    return Buffer.byteLength(text);
+    return bytes;
   };
+  const send = (res: ServerResponse, status: number, body: unknown, requestId: string, headers?: Record<string, string>): number => sendText(res, status, JSON.stringify(body), requestId, headers);
 
   /** The caller, or a refusal. Without auth configured every caller is anonymous (loopback binds only). */
   async function principalOf(req: IncomingMessage): Promise<Principal> {
@@ -148,51 +150,79 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
     });
   }
 
-  /** Authorise → rate-limit (requests; token rules are checked, then reserved) → budget. Throws GatehouseError (with headers for 429). */
   /**
-   * The pipeline's checks (authorise the model, rate-limit), the same as for a
-   * tool call; then what only model calls have: a token reservation and the budget.
+   * What chat and embeddings calls share before the engine runs: the caller, the body,
+   * the route; then the pipeline's checks (authorise the model, rate-limit), the same as
+   * for a tool call; then what only model calls have: a token reservation and the budget.
+   * `check` validates the body and says how many tokens to reserve. The body, or undefined
+   * when the call was refused (the refusal is sent and recorded).
    */
-  async function admit(principal: Principal, model: string, route: string, requestId: string, reserveTokens: number): Promise<{ subject: LimitSubject; reserved: number }> {
-    await pipeline.admit({ kind: 'model', target: model, backend: route, principal, args: {}, requestId, log, signal: NEVER_CANCELLED });
-    const subject: LimitSubject = { principal: principal.id, backend: route, model };
-    let reserved = 0;
-    if (limiter !== undefined && tokenRules && reserveTokens > 0) {
-      await limiter.charge(subject, reserveTokens);
-      reserved = reserveTokens;
-    }
-    if (budgets !== undefined) {
-      const b = await budgets.check(principal.id, model);
-      if (!b.allowed) {
-        if (reserved > 0) await limiter?.charge(subject, -reserved);
-        throw new GatehouseError('GH_AI_BUDGET_EXCEEDED', `budget "${b.rule}" of ${b.limitUsd} USD is spent (${b.spentUsd.toFixed(4)} USD); it resets at ${b.resetsAt.toISOString()}`, {
-          details: { rule: b.rule, limitUsd: b.limitUsd, spentUsd: b.spentUsd, resetsAt: b.resetsAt.toISOString() },
-        });
+  async function open<T extends { model: string }>(req: IncomingMessage, res: ServerResponse, call: LlmCall, check: (body: unknown, call: LlmCall) => T, reserve: (body: T, route: string) => number): Promise<T | undefined> {
+    try {
+      call.principal = await principalOf(req);
+      const read = await readJson(req);
+      call.bytesIn = read.bytes;
+      const body = check(read.body, call);
+      call.model = body.model;
+      const route = (call.route = routeOf(body.model));
+      const tokens = reserve(body, route);
+      await pipeline.admit({ kind: 'model', target: body.model, backend: route, principal: call.principal, args: {}, requestId: call.requestId, log, signal: NEVER_CANCELLED });
+      const subject: LimitSubject = { principal: call.principal.id, backend: route, model: body.model };
+      call.subject = subject;
+      if (limiter !== undefined && tokenRules && tokens > 0) {
+        await limiter.charge(subject, tokens);
+        call.reserved = tokens;
       }
+      if (budgets !== undefined) {
+        const b = await budgets.check(call.principal.id, body.model);
+        if (!b.allowed) {
+          throw new GatehouseError('GH_AI_BUDGET_EXCEEDED', `budget "${b.rule}" of ${b.limitUsd} USD is spent (${b.spentUsd.toFixed(4)} USD); it resets at ${b.resetsAt.toISOString()}`, {
+            details: { rule: b.rule, limitUsd: b.limitUsd, spentUsd: b.spentUsd, resetsAt: b.resetsAt.toISOString() },
+          });
+        }
+      }
+      return body;
+    } catch (err) {
+      if (isGatehouseError(err)) {
+        if (err.code === 'GH_AUTH_REQUIRED' || err.code === 'GH_AUTH_INVALID' || err.code === 'GH_AUTH_UNAVAILABLE') metrics?.authFailure(err.code);
+        // A refused call gives its reservation back at once (finish settles it with no usage: the estimate).
+        if (call.reserved > 0) {
+          await limiter?.charge(call.subject!, -call.reserved);
+          call.reserved = 0;
+        }
+        fail(res, call, refusal(err));
+      } else {
+        log.error({ err, requestId: call.requestId }, 'ai: request failed unexpectedly');
+        fail(res, call, refusal(new GatehouseError('GH_INTERNAL', 'internal error')));
+      }
+      return undefined;
     }
-    return { subject, reserved };
   }
 
-  /** Settles tokens and budget, records the call. */
-  function finish(f: {
-    requestId: string;
-    startedAt: number;
-    started: number;
-    principal: Principal;
-    model: string;
-    route?: string;
-    target?: ResolvedTarget;
-    attempts?: Attempt[];
-    usage?: Usage;
-    refusal?: Refusal;
-    status: number;
-    ttftMs?: number;
-    bytesIn: number;
-    bytesOut: number;
-    subject?: LimitSubject;
-    reserved?: number;
-    cancelled?: boolean;
-  }): void {
+  /** The engine failed (or the client left): the error answer and the record. */
+  function engineFailed(res: ServerResponse, call: LlmCall, abort: OneShotSignal, err: unknown): void {
+    if (abort.aborted) {
+      call.status = 499;
+      call.cancelled = true;
+      finish(call);
+      return;
+    }
+    const e = isProviderError(err) ? err : undefined;
+    if (e === undefined) log.error({ err, requestId: call.requestId }, 'ai: engine failed unexpectedly');
+    const attempts = (err as { attempts?: Attempt[] }).attempts;
+    if (attempts !== undefined) call.attempts = attempts;
+    fail(res, call, e ? upstreamRefusal(e) : refusal(new GatehouseError('GH_INTERNAL', 'internal error')));
+  }
+
+  function fail(res: ServerResponse, call: LlmCall, r: Refusal): void {
+    call.refusal = r;
+    call.status = r.status;
+    call.bytesOut = send(res, r.status, r.body, call.requestId, r.headers);
+    finish(call);
+  }
+
+  /** Settles tokens and budget, records the call: metrics and one audit record. */
+  function finish(f: LlmCall): void {
     const seconds = (performance.now() - f.started) / 1000;
     const usage = f.usage;
     let cost: number | undefined;
@@ -207,24 +237,26 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
         if (budgets !== undefined && cost > 0) void Promise.resolve(budgets.charge(f.principal.id, f.model, cost)).catch((err: unknown) => log.warn({ err }, 'ai: budget charge failed'));
       }
     }
-    if (f.subject !== undefined && limiter !== undefined && (f.reserved ?? 0) > 0) {
+    if (f.subject !== undefined && limiter !== undefined && f.reserved > 0) {
       // Settle the reservation with what was used; unknown usage keeps the estimate.
-      const used = usage === undefined ? (f.reserved ?? 0) : usage.prompt_tokens + usage.completion_tokens;
-      void limiter.charge(f.subject, used - (f.reserved ?? 0));
+      const used = usage === undefined ? f.reserved : usage.prompt_tokens + usage.completion_tokens;
+      void limiter.charge(f.subject, used - f.reserved);
     }
     const code: ErrorCode | undefined = f.cancelled ? 'GH_UPSTREAM_ABORTED' : f.refusal?.code;
     const outcome = outcomeOf(code);
     const backend = f.target?.name ?? f.route ?? '';
-    metrics?.call({ kind: 'model', backend, target: f.model, outcome, seconds });
-    if (usage !== undefined) {
-      metrics?.llm({
-        model: f.model,
-        promptTokens: usage.prompt_tokens,
-        completionTokens: usage.completion_tokens,
-        cachedTokens: usage.prompt_tokens_details?.cached_tokens ?? 0,
-        costUsd: cost ?? 0,
-        ...(f.ttftMs !== undefined ? { ttftSeconds: f.ttftMs / 1000 } : {}),
-      });
+    if (metrics !== undefined) {
+      metrics.call({ kind: 'model', backend, target: f.model, outcome, seconds });
+      if (usage !== undefined) {
+        metrics.llm({
+          model: f.model,
+          promptTokens: usage.prompt_tokens,
+          completionTokens: usage.completion_tokens,
+          cachedTokens: usage.prompt_tokens_details?.cached_tokens ?? 0,
+          costUsd: cost ?? 0,
+          ...(f.ttftMs !== undefined ? { ttftSeconds: f.ttftMs / 1000 } : {}),
+        });
+      }
     }
     if (auditWriter === undefined) return;
     const p = f.principal;
@@ -251,64 +283,41 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
     auditWriter.record(record);
   }
 
-  async function chat(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-    const startedAt = Date.now();
-    const started = performance.now();
-    let principal: Principal = ANONYMOUS;
-    let model = '';
-    let bytesIn = 0;
-    let route: string | undefined;
-    let admitted: { subject: LimitSubject; reserved: number } | undefined;
-    const fail = (r: Refusal, extra: { target?: ResolvedTarget; attempts?: Attempt[] } = {}) => {
-      const bytesOut = send(res, r.status, r.body, r.headers);
-      finish({ requestId, startedAt, started, principal, model, ...(route !== undefined ? { route } : {}), ...extra, refusal: r, status: r.status, bytesIn, bytesOut, ...(admitted ?? {}) });
-    };
-    let body: ChatCompletionRequest;
-    try {
-      principal = await principalOf(req);
-      const read = await readJson(req);
-      bytesIn = read.bytes;
-      body = validChat(read.body);
-      model = body.model;
-      route = routeOf(model);
-      guard?.(body);
-      const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? firstTargetMaxTokens.get(route) ?? 4096;
-      admitted = await admit(principal, model, route, requestId, estimatePromptTokens(body) + maxTokens);
-    } catch (err) {
-      if (isGatehouseError(err)) {
-        if (err.code === 'GH_AUTH_REQUIRED' || err.code === 'GH_AUTH_INVALID' || err.code === 'GH_AUTH_UNAVAILABLE') metrics?.authFailure(err.code);
-        fail(refusal(err));
-      } else {
-        log.error({ err, requestId }, 'ai: request failed unexpectedly');
-        fail(refusal(new GatehouseError('GH_INTERNAL', 'internal error')));
-      }
-      return;
-    }
+  /** Chat: the request guard runs on the body; the reservation is the prompt estimate plus the answer's maximum. */
+  const reserveChat = (body: ChatCompletionRequest, route: string): number => {
+    guard?.(body);
+    const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? firstTargetMaxTokens.get(route) ?? 4096;
+    return estimatePromptTokens(body) + maxTokens;
+  };
 
-    // A client that goes away cancels the call (see OneShotSignal for why not an AbortController).
-    const abort = new OneShotSignal();
-    res.on('close', () => {
-      if (!res.writableFinished) abort.abort(new Error('the client closed the connection'));
-    });
+  async function chat(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+    const call = new LlmCall(requestId);
+    const body = await open(req, res, call, validChat, reserveChat);
+    if (body === undefined) return;
+    const abort = cancelOnClose(res);
     let outcome: ChatOutcome;
     try {
       outcome = await proxy.chat(body, { signal: abort });
     } catch (err) {
-      if (abort.aborted) {
-        finish({ requestId, startedAt, started, principal, model, route, status: 499, bytesIn, bytesOut: 0, cancelled: true, ...admitted });
-        return;
-      }
-      const e = isProviderError(err) ? err : undefined;
-      if (e === undefined) log.error({ err, requestId }, 'ai: engine failed unexpectedly');
-      const attempts = (err as { attempts?: Attempt[] }).attempts;
-      fail(e ? upstreamRefusal(e) : refusal(new GatehouseError('GH_INTERNAL', 'internal error')), attempts ? { attempts } : {});
+      engineFailed(res, call, abort, err);
       return;
     }
+    call.route = outcome.route;
+    call.target = outcome.target;
+    call.attempts = outcome.attempts;
 
     if (outcome.kind === 'json') {
-      const completion: ChatCompletion = redactor ? redactJson(outcome.completion, redactor) : outcome.completion;
-      const bytesOut = send(res, 200, completion, { 'x-request-id': requestId });
-      finish({ requestId, startedAt, started, principal, model, route: outcome.route, target: outcome.target, attempts: outcome.attempts, ...(completion.usage ? { usage: completion.usage } : {}), status: 200, bytesIn, bytesOut, ...admitted });
+      call.status = 200;
+      if (redactor === undefined) {
+        // Nothing to rewrite: the engine's text when it has one (the upstream's own bytes).
+        call.bytesOut = outcome.text !== undefined ? sendText(res, 200, outcome.text, requestId) : send(res, 200, outcome.completion, requestId);
+        call.usage = outcome.completion.usage ?? undefined;
+      } else {
+        const completion: ChatCompletion = redactJson(outcome.completion, redactor);
+        call.bytesOut = send(res, 200, completion, requestId);
+        call.usage = completion.usage ?? undefined;
+      }
+      finish(call);
       return;
     }
 
@@ -356,85 +365,70 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
       endError = isProviderError(err) ? err : undefined;
       if (endError === undefined && !abort.aborted) log.error({ err, requestId }, 'ai: stream failed unexpectedly');
     }
+    call.usage = outcome.usage();
+    const ttft = outcome.ttftMs();
+    if (ttft !== undefined) call.ttftMs = Math.round(ttft * 1000) / 1000;
     if (abort.aborted) {
-      finish({ requestId, startedAt, started, principal, model, route: outcome.route, target: outcome.target, attempts: outcome.attempts, ...usageOf(outcome), status: 499, bytesIn, bytesOut, cancelled: true, ...stream(outcome), ...admitted });
+      call.status = 499;
+      call.cancelled = true;
+      call.bytesOut = bytesOut;
+      finish(call);
       return;
     }
     if (clean) {
       const rest = held?.flush();
-      if (rest) write(JSON.stringify({ id: `chatcmpl-${requestId}`, object: 'chat.completion.chunk', created: Math.floor(startedAt / 1000), model, choices: [{ index: 0, delta: { content: rest }, finish_reason: null }] }));
+      if (rest) write(JSON.stringify({ id: `chatcmpl-${requestId}`, object: 'chat.completion.chunk', created: Math.floor(call.startedAt / 1000), model: call.model, choices: [{ index: 0, delta: { content: rest }, finish_reason: null }] }));
       write('[DONE]');
     } else {
       // After content has reached the client there is no clean way out: an error event, never [DONE].
-      const e = endError ?? undefined;
-      write(JSON.stringify(e?.body ?? { error: { message: 'the upstream stream ended unexpectedly', type: 'server_error', code: 'GH_AI_UPSTREAM', param: null } }));
+      write(JSON.stringify(endError?.body ?? { error: { message: 'the upstream stream ended unexpectedly', type: 'server_error', code: 'GH_AI_UPSTREAM', param: null } }));
+      call.refusal = { status: endError?.status ?? 502, body: endError?.body ?? { error: { message: 'stream ended', type: 'server_error', code: null, param: null } }, code: 'GH_AI_UPSTREAM' };
     }
     res.end();
-    const failed: Refusal | undefined = clean ? undefined : { status: endError?.status ?? 502, body: endError?.body ?? { error: { message: 'stream ended', type: 'server_error', code: null, param: null } }, code: 'GH_AI_UPSTREAM' };
-    finish({ requestId, startedAt, started, principal, model, route: outcome.route, target: outcome.target, attempts: outcome.attempts, ...usageOf(outcome), ...(failed ? { refusal: failed } : {}), status: 200, bytesIn, bytesOut, ...stream(outcome), ...admitted });
+    call.status = 200;
+    call.bytesOut = bytesOut;
+    finish(call);
   }
 
   async function embeddings(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
-    const startedAt = Date.now();
-    const started = performance.now();
-    let principal: Principal = ANONYMOUS;
-    let model = '';
-    let bytesIn = 0;
-    let route: string | undefined;
-    let admitted: { subject: LimitSubject; reserved: number } | undefined;
+    const call = new LlmCall(requestId);
+    const body = await open(req, res, call, validEmbeddings, noReservation);
+    if (body === undefined) return;
+    const abort = cancelOnClose(res);
+    let out: Awaited<ReturnType<AiProxy['embeddings']>>;
     try {
-      principal = await principalOf(req);
-      const read = await readJson(req);
-      bytesIn = read.bytes;
-      const body = read.body as EmbeddingRequest;
-      if (body === null || typeof body !== 'object' || typeof body.model !== 'string' || body.model === '') {
-        throw new GatehouseError('GH_AI_REQUEST_INVALID', '`model` must be a non-empty string', { details: { param: 'model' } });
-      }
-      if (body.input === undefined) throw new GatehouseError('GH_AI_REQUEST_INVALID', '`input` is required', { details: { param: 'input' } });
-      model = body.model;
-      route = routeOf(model);
-      admitted = await admit(principal, model, route, requestId, 0);
-      const abort = new OneShotSignal();
-      res.on('close', () => {
-        if (!res.writableFinished) abort.abort(new Error('the client closed the connection'));
-      });
-      const out = await proxy.embeddings(body, { signal: abort });
-      const bytesOut = send(res, 200, out.response, { 'x-request-id': requestId });
-      const usage = out.response.usage;
-      finish({
-        requestId, startedAt, started, principal, model, route, target: out.target, attempts: out.attempts,
-        ...(usage ? { usage: { prompt_tokens: usage.prompt_tokens, completion_tokens: 0, total_tokens: usage.total_tokens } } : {}),
-        status: 200, bytesIn, bytesOut, ...admitted,
-      });
+      out = await proxy.embeddings(body, { signal: abort });
     } catch (err) {
-      const r = isGatehouseError(err)
-        ? refusal(err)
-        : isProviderError(err)
-          ? upstreamRefusal(err)
-          : (log.error({ err, requestId }, 'ai: embeddings failed unexpectedly'), refusal(new GatehouseError('GH_INTERNAL', 'internal error')));
-      const bytesOut = send(res, r.status, r.body, r.headers);
-      finish({ requestId, startedAt, started, principal, model, ...(route !== undefined ? { route } : {}), refusal: r, status: r.status, bytesIn, bytesOut, ...(admitted ?? {}) });
+      engineFailed(res, call, abort, err);
+      return;
     }
+    call.route = out.route;
+    call.target = out.target;
+    call.attempts = out.attempts;
+    const usage = out.response.usage;
+    if (usage) call.usage = { prompt_tokens: usage.prompt_tokens, completion_tokens: 0, total_tokens: usage.total_tokens };
+    call.status = 200;
+    call.bytesOut = send(res, 200, out.response, requestId);
+    finish(call);
   }
 
-  async function models(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function models(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
     let principal: Principal;
     try {
       principal = await principalOf(req);
     } catch (err) {
       const e = isGatehouseError(err) ? err : new GatehouseError('GH_INTERNAL', 'internal error');
-      send(res, e.status, refusal(e).body);
+      send(res, e.status, refusal(e).body, requestId);
       return;
     }
     const data = proxy
       .models()
       .filter((id) => mayUse(principal, id))
       .map((id) => ({ id, object: 'model', created: 0, owned_by: 'gatehouse' }));
-    send(res, 200, { object: 'list', data });
+    send(res, 200, { object: 'list', data }, requestId);
   }
 
   return (req, res, requestId) => {
-    res.setHeader('x-request-id', requestId);
     const path = (req.url ?? '/').split('?')[0];
     const run =
       req.method === 'POST' && path === '/v1/chat/completions'
@@ -442,28 +436,61 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
         : req.method === 'POST' && path === '/v1/embeddings'
           ? embeddings(req, res, requestId)
           : req.method === 'GET' && path === '/v1/models'
-            ? models(req, res)
+            ? models(req, res, requestId)
             : undefined;
     if (run === undefined) {
-      send(res, 404, { error: { message: `${req.method} ${path} is not an endpoint of this proxy`, type: 'not_found_error', code: null, param: null } });
+      send(res, 404, { error: { message: `${req.method} ${path} is not an endpoint of this proxy`, type: 'not_found_error', code: null, param: null } }, requestId);
       return;
     }
     run.catch((err: unknown) => {
       log.error({ err, requestId }, 'ai: request failed');
-      if (!res.headersSent) send(res, 500, { error: { message: 'internal error', type: 'server_error', code: 'GH_INTERNAL', param: null } });
+      if (!res.headersSent) send(res, 500, { error: { message: 'internal error', type: 'server_error', code: 'GH_INTERNAL', param: null } }, requestId);
       else res.destroy();
     });
   };
 }
 
-function usageOf(outcome: Extract<ChatOutcome, { kind: 'stream' }>): { usage?: Usage } {
-  const u = outcome.usage();
-  return u === undefined ? {} : { usage: u };
+/** One LLM call's facts, filled in as it goes; `finish` turns them into the settlement, metrics and audit record. */
+class LlmCall {
+  readonly startedAt = Date.now();
+  readonly started = performance.now();
+  principal: Principal = ANONYMOUS;
+  model = '';
+  route: string | undefined;
+  target: ResolvedTarget | undefined;
+  attempts: Attempt[] | undefined;
+  usage: Usage | undefined;
+  refusal: Refusal | undefined;
+  status = 0;
+  ttftMs: number | undefined;
+  bytesIn = 0;
+  bytesOut = 0;
+  /** The rate-limit subject, once admitted; `reserved` tokens are charged to it until settled. */
+  subject: LimitSubject | undefined;
+  reserved = 0;
+  cancelled = false;
+
+  constructor(readonly requestId: string) {}
 }
 
-function stream(outcome: Extract<ChatOutcome, { kind: 'stream' }>): { ttftMs?: number } {
-  const t = outcome.ttftMs();
-  return t === undefined ? {} : { ttftMs: Math.round(t * 1000) / 1000 };
+/** A client that goes away cancels the call (see OneShotSignal for why not an AbortController). */
+function cancelOnClose(res: ServerResponse): OneShotSignal {
+  const abort = new OneShotSignal();
+  res.once('close', () => {
+    if (!res.writableFinished) abort.abort(new Error('the client closed the connection'));
+  });
+  return abort;
+}
+
+const noReservation = (): number => 0;
+
+function validEmbeddings(body: unknown): EmbeddingRequest {
+  const b = body as EmbeddingRequest;
+  if (b === null || typeof b !== 'object' || typeof b.model !== 'string' || b.model === '') {
+    throw new GatehouseError('GH_AI_REQUEST_INVALID', '`model` must be a non-empty string', { details: { param: 'model' } });
+  }
+  if (b.input === undefined) throw new GatehouseError('GH_AI_REQUEST_INVALID', '`input` is required', { details: { param: 'input' } });
+  return b;
 }
 
 /** The minimal shape every provider needs; the rest is the providers' to judge. */
