@@ -1,10 +1,13 @@
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { loadConfig } from '../src/config/load-config.js';
 import { silentLogger } from '../src/log/logger.js';
 import { startGateway, type Gateway } from '../src/server/gateway.js';
 import { FIXTURES, rawToolsList, testConfig } from './helpers/gateway.js';
@@ -267,5 +270,32 @@ describe('admin API: runtime backends', () => {
     } finally {
       await client.close();
     }
+  });
+
+  it('the config file wins: a name it takes later shadows the runtime backend until the file lets it go', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-shadow-'));
+    copyFileSync(`${FIXTURES}stub-api.yaml`, join(dir, 'stub-api.yaml'));
+    const file = join(dir, 'gatehouse.yaml');
+    const write = (backends: string) => writeFileSync(file, `server: { host: 127.0.0.1, port: 0 }\naudit: { store: none }\nadmin: { apiKey: ${ADMIN_KEY} }\nbackends:${backends}\n`);
+    write(' []');
+    const g = await startGateway(loadConfig(file), silentLogger());
+    open.push(g);
+    expect((await admin(g, 'POST', '/admin/backends', inline('inv', { include: { operations: ['getItem'] } }))).status).toBe(201);
+    expect((await admin(g, 'POST', '/admin/backends', inline('INV'))).body.message).toContain('names must differ in more than case');
+
+    write(`\n  - { name: inv, spec: ./stub-api.yaml, baseUrl: "${stub.url}/api", include: { operations: [listItems] } }`);
+    expect((await g.runtime.reload()).result).toBe('ok');
+    expect(await toolNames(g)).toEqual(['inv_listItems']);
+    const list = (await admin(g, 'GET', '/admin/backends')).body.backends as Array<{ name: string; source: string; state: string }>;
+    expect(list.map((b) => [b.name, b.source, b.state])).toEqual([
+      ['inv', 'config', 'ready'],
+      ['inv', 'admin', 'shadowed'],
+    ]);
+    expect((await admin(g, 'PUT', '/admin/backends/inv', inline('inv'))).status).toBe(409);
+
+    write(' []');
+    await g.runtime.reload();
+    expect(await toolNames(g)).toEqual(['inv_getItem']);
+    expect((await admin(g, 'GET', '/admin/backends/inv')).body).toMatchObject({ source: 'admin', state: 'ready' });
   });
 });

@@ -187,7 +187,11 @@ export async function createBackendAdmin(options: BackendAdminOptions): Promise<
     const reg = registrations.get(name);
     const status = host.registry().backends.find((b) => b.name === name);
     if (fileOwned) return status === undefined ? undefined : { name, source: 'config', ...statusView(status) };
-    if (reg === undefined) return undefined;
+    return reg === undefined ? undefined : registeredView(reg, status);
+  };
+  /** A registered backend as shown: its status when served, `shadowed` when the file took its name. */
+  const registeredView = (reg: Registration, status: BackendStatus | undefined): BackendView => {
+    const name = reg.row.name;
     const stored = {
       spec: reg.row.document !== undefined ? 'inline' : String(reg.row.entry['spec']),
       revision: reg.row.revision,
@@ -195,6 +199,7 @@ export async function createBackendAdmin(options: BackendAdminOptions): Promise<
       ...(reg.row.updatedBy !== undefined ? { updatedBy: reg.row.updatedBy } : {}),
       settings: redactSettings(reg.row.entry),
     };
+    if (isShadowed(host.fileBackends(), name)) return { name, source: 'admin', state: 'shadowed', tools: 0, ...stored };
     if (reg.error !== undefined) return { name, source: 'admin', state: 'failed', tools: 0, error: reg.error, ...stored };
     if (status === undefined) return { name, source: 'admin', state: 'failed', tools: 0, error: { code: 'GH_ADMIN_NOT_FOUND', message: 'not served yet' }, ...stored };
     return { name, source: 'admin', ...statusView(status), ...stored };
@@ -230,8 +235,11 @@ export async function createBackendAdmin(options: BackendAdminOptions): Promise<
     },
     sync,
     list() {
-      const names = [...host.registry().backends.map((b) => b.name), ...registrations.keys()];
-      return [...new Set(names)].map((n) => view(n)!).filter((v) => v !== undefined);
+      const served = host.registry().backends.map((b) => view(b.name)).filter((v) => v !== undefined);
+      // Registered but not served: failed here, or shadowed by a file backend of the same name.
+      const listed = new Set(served.map((v) => `${v.source}:${v.name}`));
+      const unserved = [...registrations.values()].filter((r) => !listed.has(`admin:${r.row.name}`)).map((r) => registeredView(r, undefined));
+      return [...served, ...unserved];
     },
     get(name) {
       const v = view(name);
@@ -241,6 +249,8 @@ export async function createBackendAdmin(options: BackendAdminOptions): Promise<
     async register(body, mode, principal, pathName) {
       const { name, entry, document } = parseBody(body, pathName);
       if (isShadowed(host.fileBackends(), name)) throw fileOwned(name);
+      const twin = [...registrations.keys()].find((n) => n !== name && n.toLowerCase() === name.toLowerCase());
+      if (twin !== undefined) throw new GatehouseError('GH_ADMIN_CONFLICT', `backend "${twin}" is registered already: names must differ in more than case`);
       if (mode === 'create' && registrations.has(name)) throw new GatehouseError('GH_ADMIN_CONFLICT', `backend "${name}" is registered already: PUT /admin/backends/${name} replaces it`);
       const config = parseBackendEntry({ ...entry, name, spec: document !== undefined ? materialise(specDir, name, document) : entry['spec'] }, env);
       // The trial: a change whose spec does not import is refused before anything is stored.
