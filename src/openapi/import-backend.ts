@@ -72,19 +72,24 @@ export interface ApiKeyPlacement {
   name: string;
 }
 
-export async function importBackend(opts: ImportBackendOptions): Promise<ImportedBackend> {
+/**
+ * `importer` does the work the cache saves (default: in this thread); the cache
+ * is read and written here either way. Reloads pass one that runs it on a
+ * worker thread (import-worker-client.ts).
+ */
+export async function importBackend(opts: ImportBackendOptions, importer: (opts: ImportBackendOptions) => Promise<ImportedBackend> = importUncached): Promise<ImportedBackend> {
   const cache = opts.cache;
-  if (cache === undefined || opts.allowExternalRefs || /^https?:\/\//i.test(opts.spec)) return importUncached(opts);
+  if (cache === undefined || opts.allowExternalRefs || /^https?:\/\//i.test(opts.spec)) return importer(opts);
   const { cache: _cache, ...options } = opts;
   let bytes: Buffer;
   try {
     bytes = await readFile(resolve(opts.baseDir ?? process.cwd(), opts.spec));
   } catch {
-    return importUncached(opts); // loadSpec reports the unreadable file
+    return importer(opts); // loadSpec reports the unreadable file
   }
   const cached = await cache.get(bytes, options);
   if (cached !== undefined) return cached;
-  const imported = await importUncached(opts);
+  const imported = await importer(opts);
   await cache.set(bytes, options, imported);
   return imported;
 }

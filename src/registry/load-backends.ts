@@ -1,8 +1,9 @@
 import type { BackendConfig } from '../config/schema.js';
 import { GatehouseError, isGatehouseError } from '../errors/catalogue.js';
 import type { Logger } from '../log/logger.js';
-import { importBackend } from '../openapi/import-backend.js';
+import { importBackend, type ImportBackendOptions } from '../openapi/import-backend.js';
 import type { ImportCache } from '../openapi/import-cache.js';
+import type { ImportWorker } from '../openapi/import-worker-client.js';
 import type { ToolDefinition } from '../openapi/tool-definition.js';
 import { ToolRegistry, type BackendListing, type BackendStatus } from './registry.js';
 
@@ -32,22 +33,36 @@ export async function loadBackends(
   );
 }
 
+/** Where and how importOne imports. */
+export interface ImportOneOptions {
+  cache?: ImportCache;
+  /**
+   * Import on this worker thread instead of the event loop (reloads: calls in
+   * flight keep being served). If the thread fails, the import runs in-process
+   * and a warning is logged.
+   */
+  worker?: ImportWorker;
+}
+
 /** Imports one backend; never throws (a failure is a `failed` status, logged). */
-export async function importOne(b: BackendConfig, baseDir: string, log: Logger, options: { cache?: ImportCache } = {}): Promise<LoadedBackend> {
+export async function importOne(b: BackendConfig, baseDir: string, log: Logger, options: ImportOneOptions = {}): Promise<LoadedBackend> {
   const started = performance.now();
+  const request: ImportBackendOptions = {
+    name: b.name,
+    spec: b.spec,
+    baseDir,
+    allowExternalRefs: b.allowExternalRefs,
+    include: b.include,
+    exclude: b.exclude,
+    deprecated: b.deprecated,
+    overrides: b.overrides,
+    ...(options.cache !== undefined ? { cache: options.cache } : {}),
+    ...(b.baseUrl !== undefined ? { baseUrl: b.baseUrl } : {}),
+  };
+  const worker = options.worker;
+  const onFallback = (reason: Error) => log.warn({ backend: b.name, err: reason.message }, `backend ${b.name}: importing in-process: ${reason.message}`);
   try {
-    const imported = await importBackend({
-      name: b.name,
-      spec: b.spec,
-      baseDir,
-      allowExternalRefs: b.allowExternalRefs,
-      include: b.include,
-      exclude: b.exclude,
-      deprecated: b.deprecated,
-      overrides: b.overrides,
-      ...(options.cache !== undefined ? { cache: options.cache } : {}),
-      ...(b.baseUrl !== undefined ? { baseUrl: b.baseUrl } : {}),
-    });
+    const imported = await (worker === undefined ? importBackend(request) : importBackend(request, (opts) => worker.run(opts, onFallback)));
     const ms = Math.round(performance.now() - started);
     log.info({ backend: b.name, tools: imported.tools.length, ms }, `backend ${b.name}: ${imported.tools.length} tools`);
     for (const w of imported.warnings) log.warn({ backend: b.name }, w);

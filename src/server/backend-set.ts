@@ -19,6 +19,7 @@ import type { BackendConfig, GatehouseConfig } from '../config/schema.js';
 import { GatehouseError } from '../errors/catalogue.js';
 import type { Logger } from '../log/logger.js';
 import type { ImportCache } from '../openapi/import-cache.js';
+import { importWorker } from '../openapi/import-worker-client.js';
 import { buildRegistry, importOne, type LoadedBackend } from '../registry/load-backends.js';
 import type { ToolRegistry } from '../registry/registry.js';
 import { createCredentials, placeApiKey, type Credentials } from '../upstream/credentials.js';
@@ -97,7 +98,8 @@ export interface ReloadOptions {
  * credentials. Never throws: an import or credential failure is a `failed` status.
  */
 export async function prepareBackend(b: BackendConfig, config: Pick<GatehouseConfig, 'baseDir' | 'file'>, log: Logger, cache: ImportCache | undefined): Promise<ServedBackend> {
-  const [fingerprint, imported] = await Promise.all([backendFingerprint(b, config.baseDir), importOne(b, config.baseDir, log, cache ? { cache } : {})]);
+  // On the import thread: a running gateway keeps serving calls while a spec is imported.
+  const [fingerprint, imported] = await Promise.all([backendFingerprint(b, config.baseDir), importOne(b, config.baseDir, log, { ...(cache ? { cache } : {}), worker: importWorker })]);
   let loaded = imported;
   let credentials: Credentials | undefined;
   try {

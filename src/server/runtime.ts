@@ -14,6 +14,7 @@ import { loadConfig } from '../config/load-config.js';
 import { loadBackendSet, prepareBackend, reloadBackendSet, sectionsNeedingRestart, type BackendSet, type ReloadOptions, type ReloadResult } from './backend-set.js';
 import type { BackendAdmin } from '../admin/backend-admin.js';
 import { fileImportCache } from '../openapi/import-cache.js';
+import { importWorker } from '../openapi/import-worker-client.js';
 import type { ToolRegistry } from '../registry/registry.js';
 import { createForwarder } from '../upstream/forward.js';
 import type { Credentials } from '../upstream/credentials.js';
@@ -212,6 +213,7 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
       await ai?.close();
       await pipeline.close();
       await forwarder.close();
+      await importWorker.close();
     },
   };
 }

@@ -1,0 +1,232 @@
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import { Writable } from 'node:stream';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { syntheticSpec } from '../bench/synthetic-spec.mjs';
+import { loadConfig } from '../src/config/load-config.js';
+import type { BackendConfig } from '../src/config/schema.js';
+import { isGatehouseError } from '../src/errors/catalogue.js';
+import { createLogger, silentLogger } from '../src/log/logger.js';
+import { importBackend, type ImportedBackend } from '../src/openapi/import-backend.js';
+import type { ImportCache } from '../src/openapi/import-cache.js';
+import { createImportWorker, type ImportWorker } from '../src/openapi/import-worker-client.js';
+import { importOne } from '../src/registry/load-backends.js';
+import { startGateway, type Gateway } from '../src/server/gateway.js';
+import { FIXTURES, testConfig } from './helpers/gateway.js';
+
+/**
+ * Reload-time imports run on a worker thread (src/openapi/import-worker-client.ts):
+ * the event loop keeps serving while a big spec is imported, the results and
+ * failures are those of an in-process import, and a thread that cannot start or
+ * dies leaves the import to the main thread with a warning.
+ */
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'gatehouse-import-worker-'));
+  copyFileSync(join(FIXTURES, 'stub-api.yaml'), join(dir, 'stub.yaml'));
+  writeFileSync(join(dir, 'broken.yaml'), 'openapi: 3.0.3\ninfo: { title: Broken }\npaths: {\n');
+  writeFileSync(
+    join(dir, 'dangling.yaml'),
+    'openapi: 3.0.3\ninfo: { title: Dangling, version: "1" }\nservers: [{ url: "http://127.0.0.1:9" }]\npaths:\n  /x:\n    get:\n      operationId: getX\n      responses:\n        "200": { $ref: "#/components/responses/Missing" }\n',
+  );
+  writeFileSync(join(dir, 'serverless.yaml'), 'openapi: 3.0.3\ninfo: { title: Serverless, version: "1" }\npaths:\n  /x:\n    get:\n      operationId: getX\n      responses:\n        "200": { description: ok }\n');
+  writeFileSync(join(dir, 'not-a-spec.json'), '[1, 2, 3]');
+});
+
+const workers: ImportWorker[] = [];
+afterEach(async () => {
+  for (const w of workers.splice(0)) await w.close();
+});
+const newWorker = (url?: URL): ImportWorker => {
+  const w = createImportWorker(url === undefined ? {} : { url });
+  workers.push(w);
+  return w;
+};
+
+/** A backend entry with the config defaults filled in. */
+const entry = (name: string, spec: string, extra = ''): BackendConfig =>
+  testConfig(`backends:\n  - { name: ${name}, spec: ${spec}${extra ? `, ${extra}` : ''} }\n`).backends[0]!;
+
+/** A logger whose lines are kept, parsed. */
+function capturingLogger() {
+  const lines: Array<Record<string, unknown>> = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim() !== '') lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { log: createLogger({ level: 'info', stream }), lines };
+}
+
+const fallbackWarnings = (lines: Array<Record<string, unknown>>) => lines.filter((l) => l['level'] === 40 && String(l['msg']).includes('importing in-process'));
+
+describe('imports on the worker thread', () => {
+  it('give what an in-process import gives, failures included (code, message, details)', async () => {
+    const worker = newWorker();
+    const cases = [
+      entry('stub', './stub.yaml', 'baseUrl: "http://127.0.0.1:9/api", include: { methods: [GET] }, overrides: { getItem: { name: fetch_item } }'),
+      entry('broken', './broken.yaml'),
+      entry('dangling', './dangling.yaml'),
+      entry('serverless', './serverless.yaml'),
+      entry('missing', './missing.yaml'),
+      entry('notaspec', './not-a-spec.json'),
+      entry('badurl', './stub.yaml', 'baseUrl: "http://127.0.0.1:9/api"'),
+    ];
+    const { log, lines } = capturingLogger();
+    for (const b of cases) {
+      const inProcess = await importOne(b, dir, silentLogger());
+      const onThread = await importOne(b, dir, log, { worker });
+      expect(onThread).toEqual(inProcess);
+    }
+    // The failures really are failures, with the codes the catalogue gives them.
+    const codes = await Promise.all(cases.map(async (b) => (await importOne(b, dir, silentLogger(), { worker })).status));
+    expect(codes.map((s) => (s.state === 'failed' ? s.error.code : 'ready'))).toEqual(['ready', 'GH_SPEC_LOAD_FAILED', 'GH_SPEC_INVALID', 'GH_SPEC_NO_SERVER', 'GH_SPEC_LOAD_FAILED', 'GH_SPEC_LOAD_FAILED', 'ready']);
+    expect(fallbackWarnings(lines)).toEqual([]);
+
+    // A GatehouseError crosses the thread whole: code, message and the JSON pointer in its details.
+    const thrown = async (run: () => Promise<unknown>) => run().then(() => undefined, (e: unknown) => e);
+    const local = await thrown(() => importBackend({ name: 'serverless', spec: './serverless.yaml', baseDir: dir }));
+    const remote = await thrown(() => worker.run({ name: 'serverless', spec: './serverless.yaml', baseDir: dir }, () => {}));
+    expect(isGatehouseError(remote)).toBe(true);
+    expect(isGatehouseError(local)).toBe(true);
+    if (!isGatehouseError(remote) || !isGatehouseError(local)) return;
+    expect({ code: remote.code, message: remote.message, details: remote.details, status: remote.status }).toEqual({ code: local.code, message: local.message, details: local.details, status: local.status });
+    expect(remote.details).toEqual({ pointer: '#/paths/~1x/get' });
+  });
+
+  it('read and fill the import cache on the calling thread, as in-process imports do', async () => {
+    const entries = new Map<string, ImportedBackend>();
+    const calls: string[] = [];
+    const cache: ImportCache = {
+      get: async (bytes, options) => {
+        calls.push('get');
+        return entries.get(bytes.toString('utf8') + JSON.stringify(options));
+      },
+      set: async (bytes, options, value) => {
+        calls.push('set');
+        entries.set(bytes.toString('utf8') + JSON.stringify(options), value);
+      },
+    };
+    const worker = newWorker();
+    const b = entry('stub', './stub.yaml', 'baseUrl: "http://127.0.0.1:9/api"');
+    const first = await importOne(b, dir, silentLogger(), { cache, worker });
+    expect(calls).toEqual(['get', 'set']);
+    const second = await importOne(b, dir, silentLogger(), { cache, worker });
+    expect(calls).toEqual(['get', 'set', 'get']);
+    expect(second.tools).toBe(entries.values().next().value!.tools); // served from the cache, not imported again
+    expect(second).toEqual(first);
+    expect(first).toEqual(await importOne(b, dir, silentLogger()));
+  });
+
+  it('fall back to the main thread, with a warning, when the thread cannot start', async () => {
+    const worker = newWorker(pathToFileURL(join(dir, 'no-such-worker.js')));
+    const { log, lines } = capturingLogger();
+    const b = entry('stub', './stub.yaml', 'baseUrl: "http://127.0.0.1:9/api"');
+    const loaded = await importOne(b, dir, log, { worker });
+    expect(loaded).toEqual(await importOne(b, dir, silentLogger()));
+    expect(loaded.status.state).toBe('ready');
+    expect(fallbackWarnings(lines)).toEqual([expect.objectContaining({ backend: 'stub', err: expect.stringContaining('the import thread failed') })]);
+    // A failing import is still that import's failure, with its own code.
+    const broken = await importOne(entry('broken', './broken.yaml'), dir, log, { worker });
+    expect(broken).toEqual(await importOne(entry('broken', './broken.yaml'), dir, silentLogger()));
+  });
+
+  it('fall back to the main thread, with a warning, when the thread dies mid-import; the next import gets a new thread', async () => {
+    const script = join(dir, 'dying-worker.mjs');
+    // Exits on its second import request: the first one proves the thread ran.
+    writeFileSync(
+      script,
+      `import { parentPort } from 'node:worker_threads';
+let seen = 0;
+parentPort.on('message', (req) => {
+  seen += 1;
+  if (seen === 2) process.exit(7);
+  parentPort.postMessage({ id: req.id, ok: false, error: { kind: 'value', text: 'from the thread' } });
+});
+`,
+    );
+    const worker = newWorker(pathToFileURL(script));
+    const { log, lines } = capturingLogger();
+    const b = entry('stub', './stub.yaml', 'baseUrl: "http://127.0.0.1:9/api"');
+    const first = await importOne(b, dir, log, { worker });
+    expect(first.status).toEqual({ name: 'stub', state: 'failed', error: { code: 'GH_SPEC_LOAD_FAILED', message: 'from the thread' } });
+    expect(fallbackWarnings(lines)).toEqual([]);
+    const second = await importOne(b, dir, log, { worker });
+    expect(second).toEqual(await importOne(b, dir, silentLogger()));
+    expect(fallbackWarnings(lines)).toEqual([expect.objectContaining({ backend: 'stub', err: 'the import thread exited (code 7)' })]);
+    // A fresh thread (its first request) answers again.
+    expect((await importOne(b, dir, log, { worker })).status).toMatchObject({ state: 'failed', error: { message: 'from the thread' } });
+  });
+
+  it('finish in-process, without a warning, when the thread is closed under them', async () => {
+    const worker = newWorker();
+    const { log, lines } = capturingLogger();
+    const b = entry('stub', './stub.yaml', 'baseUrl: "http://127.0.0.1:9/api"');
+    const pending = importOne(b, dir, log, { worker });
+    await worker.close();
+    expect(await pending).toEqual(await importOne(b, dir, silentLogger()));
+    expect(fallbackWarnings(lines)).toEqual([]);
+    expect((await importOne(b, dir, log, { worker })).status.state).toBe('ready'); // started again
+  });
+});
+
+describe('a reload importing a big spec', () => {
+  let gateway: Gateway | undefined;
+  afterAll(async () => {
+    await gateway?.close(0);
+  });
+
+  it('leaves the event loop free: its longest pause is a fraction of the in-process import time', async () => {
+    const bigDir = mkdtempSync(join(tmpdir(), 'gatehouse-import-worker-big-'));
+    writeFileSync(join(bigDir, 'big.json'), JSON.stringify(syntheticSpec({ operations: 4000, serverUrl: 'http://127.0.0.1:9' })));
+    copyFileSync(join(FIXTURES, 'stub-api.yaml'), join(bigDir, 'stub.yaml'));
+    const file = join(bigDir, 'gatehouse.yaml');
+    const config = (backends: string) => `server: { host: 127.0.0.1, port: 0 }\naudit: { store: none }\nlog: { level: warn }\nbackends:\n${backends}`;
+    const stub = '  - { name: stub, spec: ./stub.yaml, baseUrl: "http://127.0.0.1:9/api" }\n';
+    writeFileSync(file, config(stub));
+    gateway = await startGateway(loadConfig(file), silentLogger());
+
+    // The same import on this thread, for the yardstick: the loop is held for all of it.
+    const delay = monitorEventLoopDelay({ resolution: 5 });
+    const pauseOf = async (work: () => Promise<unknown>) => {
+      delay.reset();
+      delay.enable();
+      await new Promise((r) => setTimeout(r, 20)); // the sampler's first tick only starts its clock
+      await work();
+      await new Promise((r) => setTimeout(r, 20)); // let the sampler record the last pause
+      delay.disable();
+      return delay.max / 1e6;
+    };
+    const inProcess = await pauseOf(() => importBackend({ name: 'big', spec: './big.json', baseDir: bigDir }));
+
+    // Meanwhile the loop answers HTTP requests.
+    writeFileSync(file, config(stub + '  - { name: big, spec: ./big.json, tools: all }\n'));
+    let answered = 0;
+    let reloading = true;
+    const url = gateway.url;
+    const poll = (async () => {
+      while (reloading) {
+        if ((await fetch(`${url}/healthz`)).ok) answered++;
+      }
+    })();
+    let result: Awaited<ReturnType<Gateway['runtime']['reload']>> | undefined;
+    const onThread = await pauseOf(async () => {
+      result = await gateway!.runtime.reload();
+    });
+    reloading = false;
+    await poll;
+
+    expect(result).toMatchObject({ result: 'ok', added: ['big'] });
+    expect(gateway.runtime.registry().backends.find((b) => b.name === 'big')).toMatchObject({ state: 'ready', tools: 4000 });
+    expect(inProcess).toBeGreaterThan(150);
+    // In-process, the reload's longest pause would be the whole import (≥ 1×); on the thread it is the
+    // result's deserialisation, the registry build and the odd GC (~0.2× here).
+    expect(onThread).toBeLessThan(inProcess / 2);
+    expect(answered).toBeGreaterThan(5);
+  });
+});
