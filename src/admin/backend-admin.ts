@@ -165,7 +165,9 @@ export async function createBackendAdmin(options: BackendAdminOptions): Promise<
   // Notifications come in bursts (one per change): one sync at a time, and one more if asked meanwhile.
   let pending: Promise<void> | undefined;
   let again = false;
+  let closed = false;
   const requestSync = (): void => {
+    if (closed) return; // a notification racing the shutdown
     if (pending !== undefined) {
       again = true;
       return;
@@ -301,6 +303,7 @@ export async function createBackendAdmin(options: BackendAdminOptions): Promise<
       return view(name)!;
     },
     async close() {
+      closed = true;
       clearInterval(timer);
       await pending;
       await store.close();
