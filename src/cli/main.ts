@@ -120,7 +120,7 @@ async function stdio(file: string): Promise<number> {
   const runtime = await createRuntime(config, log);
   // Over stdio the connection outlives a change: both eras are told when the tools change.
   const servers = new Set<{ sendToolListChanged(): Promise<void> }>();
-  const factory = runtime.createFactory({ listChanged: () => true, onServer: (server) => servers.add(server) });
+  const factory = (await runtime.mcp()).createFactory({ listChanged: () => true, onServer: (server) => servers.add(server) });
   runtime.onToolsChanged(() => {
     for (const server of servers) server.sendToolListChanged().catch(() => servers.delete(server));
   });

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ProtocolError, ProtocolErrorCode, Server, type AuthInfo, type CallToolResult, type Implementation, type McpServerFactory, type Tool } from '@modelcontextprotocol/server';
-import { ANONYMOUS, type Principal } from '../policy/compose.js';
+import type { Principal } from '../policy/compose.js';
+import { principalOf } from './auth-info.js';
 import type { ToolRegistry } from '../registry/registry.js';
 import { VERSION } from '../version.js';
 import type { ToolCall } from './call-tool.js';
@@ -29,20 +30,6 @@ export interface ServerFactoryOptions {
 /** Who Gatehouse says it is, in both eras. */
 export const SERVER_INFO: Implementation = { name: 'gatehouse', title: 'Gatehouse', version: VERSION };
 
-
-/**
- * The principal the HTTP edge authenticated, carried through the SDK as
- * `AuthInfo.extra.principal` (the SDK passes `req.auth` through untouched).
- */
-export function principalOf(authInfo: AuthInfo | undefined): Principal {
-  const p = authInfo?.extra?.['principal'];
-  return p !== null && typeof p === 'object' && typeof (p as Principal).id === 'string' ? (p as Principal) : ANONYMOUS;
-}
-
-/** What the HTTP edge attaches to a request for the SDK (see principalOf). */
-export function authInfoFor(principal: Principal, token: string | undefined, edge: { requestId?: string; protocol?: string } = {}): AuthInfo {
-  return { token: token ?? '', clientId: principal.client ?? principal.id, scopes: [...(principal.scopes ?? [])], extra: { principal, ...edge } };
-}
 
 /** An `AuthInfo.extra` string the edge set (request id, protocol version). */
 function edgeValue(authInfo: AuthInfo | undefined, key: 'requestId' | 'protocol'): string | undefined {

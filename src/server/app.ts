@@ -1,16 +1,16 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Express } from 'express';
-import { hostHeaderValidation, originValidation } from '@modelcontextprotocol/node';
-import { createMcpHandler, type AuthInfo } from '@modelcontextprotocol/server';
+import type { AuthInfo, McpHttpHandler } from '@modelcontextprotocol/server';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { GatehouseError, isGatehouseError } from '../errors/catalogue.js';
-import { authInfoFor } from '../mcp/server-factory.js';
+import { authInfoFor } from '../mcp/auth-info.js';
 import { AUDIT_FILTERS, parseAuditFilters, queryAudit, type AuditFilterName } from '../audit/filters.js';
 import { ANONYMOUS, type Principal } from '../policy/compose.js';
 import { resourceUrl, type Runtime } from './runtime.js';
-import { createMcpEndpoint } from './mcp-endpoint.js';
+import type { EdgeRequest } from './mcp-endpoint.js';
+import { hostRefusal, originRefusal } from './host-check.js';
 import { mountAdminRoutes } from '../admin/routes.js';
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
@@ -34,30 +34,56 @@ export interface AppOptions {
  * endpoint — no framework on the hot path; `/healthz`, `/readyz` and anything
  * else go to express.
  */
-export function createHttpHandler(options: AppOptions): { handle: (req: IncomingMessage, res: ServerResponse) => void; close: () => Promise<void> } {
+export function createHttpHandler(options: AppOptions): {
+  handle: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Resolves once what the first requests need is loaded. */
+  ready: Promise<void>;
+  close: () => Promise<void>;
+} {
   const { config, runtime, log } = options;
 
-  const mcp = createMcpHandler(runtime.factory, {
-    maxRequestBodySize: config.server.maxRequestBytes,
-    onerror: (err) => log.debug({ err: err.message }, 'mcp request rejected'),
-  });
-  // A change to the tools reaches the 2026-07-28 clients holding a subscriptions/listen stream.
-  const unsubscribe = runtime.onToolsChanged(() => mcp.notify.toolsChanged());
-  const endpoint = createMcpEndpoint({
-    handler: mcp,
-    ...(options.disableFastPath ? {} : { fastPath: runtime.fastPath }),
-    maxRequestBytes: config.server.maxRequestBytes,
-    log,
-  });
+  // MCP: the SDK's handler and Gatehouse's endpoint, loaded with the first /mcp
+  // request (the SDK is ~30 MB: a gateway that only proxies LLM calls never loads
+  // it), or at start when backends or the admin API make MCP traffic certain.
+  interface McpEdge {
+    handler: McpHttpHandler;
+    endpoint: (req: IncomingMessage, res: ServerResponse, edge: EdgeRequest) => void;
+  }
+  let mcpLoaded: McpEdge | undefined;
+  let mcpLoading: Promise<McpEdge> | undefined;
+  const loadMcp = (): Promise<McpEdge> =>
+    (mcpLoading ??= (async () => {
+      const [{ createMcpHandler }, { createMcpEndpoint }, surface] = await Promise.all([import('@modelcontextprotocol/server'), import('./mcp-endpoint.js'), runtime.mcp()]);
+      const handler = createMcpHandler(surface.factory, {
+        maxRequestBodySize: config.server.maxRequestBytes,
+        onerror: (err) => log.debug({ err: err.message }, 'mcp request rejected'),
+      });
+      const endpoint = createMcpEndpoint({
+        handler,
+        ...(options.disableFastPath ? {} : { fastPath: surface.fastPath }),
+        maxRequestBytes: config.server.maxRequestBytes,
+        log,
+      });
+      mcpLoaded = { handler, endpoint };
+      return mcpLoaded;
+    })());
+  // With backends or the admin API, MCP is what the gateway is for: loaded before it listens.
+  const ready = config.backends.length > 0 || config.admin !== undefined ? loadMcp().then(() => undefined) : Promise.resolve();
+  // A change to the tools reaches the 2026-07-28 clients holding a subscriptions/listen stream (none before /mcp is loaded).
+  const unsubscribe = runtime.onToolsChanged(() => mcpLoaded?.handler.notify.toolsChanged());
 
   const publicHost = config.server.publicUrl ? new URL(config.server.publicUrl).hostname : undefined;
   const loopback = isLoopbackHost(config.server.host);
   // DNS rebinding protection (MCP 2025-11-25 basic/transports#security-warning):
   // bound to loopback, only loopback Host names are accepted unless configured.
-  const hosts = [...(loopback ? LOOPBACK_NAMES : []), ...config.server.allowedHosts, ...(publicHost ? [publicHost] : [])];
-  const checkHost = hosts.length > 0 ? hostHeaderValidation(hosts) : undefined;
+  const hosts = new Set([...(loopback ? LOOPBACK_NAMES : []), ...config.server.allowedHosts, ...(publicHost ? [publicHost] : [])]);
   // A browser's Origin must be allowed too, whenever one is sent.
-  const checkOrigin = originValidation([...(loopback ? LOOPBACK_NAMES : []), ...config.server.allowedOrigins, ...(publicHost ? [publicHost] : [])]);
+  const origins = new Set([...(loopback ? LOOPBACK_NAMES : []), ...config.server.allowedOrigins, ...(publicHost ? [publicHost] : [])]);
+  /** Why this request's Host or Origin is refused (undefined: allowed). */
+  const rebindingRefusal = (req: IncomingMessage): string | undefined => {
+    const origin = req.headers.origin;
+    return (hosts.size > 0 ? hostRefusal(req.headers.host, hosts) : undefined) ?? originRefusal(typeof origin === 'string' ? origin : undefined, origins);
+  };
 
   // express serves everything but /mcp. It is loaded on the first such request,
   // not at start: about 70 modules that the first tools/list does not need.
@@ -175,8 +201,11 @@ export function createHttpHandler(options: AppOptions): { handle: (req: Incoming
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? '/';
     if (runtime.ai !== undefined && url.startsWith('/v1/')) {
-      if (checkHost && !checkHost(req, res)) return;
-      if (!checkOrigin(req, res)) return;
+      const refused = rebindingRefusal(req);
+      if (refused !== undefined) {
+        sendJson(res, 403, { error: { message: refused, type: 'permission_error', code: 'GH_HOST_NOT_ALLOWED', param: null } });
+        return;
+      }
       const requestId = requestIdOf(req);
       (aiEndpoint ??= loadAi()).then(
         (serve) => serve(req, res, requestId),
@@ -189,48 +218,23 @@ export function createHttpHandler(options: AppOptions): { handle: (req: Incoming
       return;
     }
     if (url === '/mcp' || url.startsWith('/mcp?')) {
-      if (checkHost && !checkHost(req, res)) return;
-      if (!checkOrigin(req, res)) return;
-      const requestId = requestIdOf(req);
-      res.setHeader('x-request-id', requestId);
-      const protocol = headerValue(req, 'mcp-protocol-version');
-      const { authenticate } = runtime;
-      if (authenticate === undefined) {
-        // No inbound auth: the caller's bearer (if any) only matters to passthrough backends.
-        (req as IncomingMessage & { auth?: AuthInfo }).auth = authInfoFor(ANONYMOUS, bearerToken(req.headers.authorization), { requestId, ...(protocol ? { protocol } : {}) });
-        endpoint(req, res, { principal: ANONYMOUS, requestId });
+      const refused = rebindingRefusal(req);
+      if (refused !== undefined) {
+        // As the MCP SDK answers it: a JSON-RPC error with no id.
+        sendJson(res, 403, { jsonrpc: '2.0', error: { code: -32000, message: refused }, id: null });
         return;
       }
-      // MCP 2025-11-25 basic/authorization: every request is authenticated, tools/list included.
-      const startedAt = Date.now();
-      const started = performance.now();
-      const refuse = (err: unknown, principal?: Principal) => {
-        const code = isGatehouseError(err) ? err.code : 'GH_INTERNAL';
-        if (req.method === 'POST') {
-          pipeline.refused({
-            requestId,
-            outcome: code === 'GH_AUTH_FORBIDDEN' ? 'denied' : 'unauthenticated',
-            errorCode: code,
-            ...(principal !== undefined ? { principal } : {}),
-            ...(headerValue(req, 'mcp-name') !== undefined ? { tool: headerValue(req, 'mcp-name')! } : {}),
-            ...(protocol !== undefined ? { protocol } : {}),
-            startedAt,
-            latencyMs: Math.round((performance.now() - started) * 1e3) / 1e3,
-          });
-        }
-        sendAuthError(req, res, err);
-      };
-      authenticate(req.headers).then(
-        (principal) => {
-          const missing = missingScopes(principal, config.auth?.requiredScopes);
-          if (missing.length > 0) {
-            refuse(principal.kind === 'anonymous' ? new GatehouseError('GH_AUTH_REQUIRED', 'credentials are required') : insufficientScope(missing), principal);
-            return;
-          }
-          (req as IncomingMessage & { auth?: AuthInfo }).auth = authInfoFor(principal, bearerToken(req.headers.authorization), { requestId, ...(protocol ? { protocol } : {}) });
-          endpoint(req, res, { principal, requestId });
+      if (mcpLoaded !== undefined) {
+        serveMcp(mcpLoaded, req, res);
+        return;
+      }
+      loadMcp().then(
+        (edge) => serveMcp(edge, req, res),
+        (err: unknown) => {
+          log.error({ err }, 'mcp endpoint failed to load');
+          res.statusCode = 500;
+          res.end();
         },
-        (err: unknown) => refuse(err),
       );
       return;
     }
@@ -243,6 +247,50 @@ export function createHttpHandler(options: AppOptions): { handle: (req: Incoming
       },
     );
   };
+  /** /mcp after the Host check: authenticate, check scopes, hand the request to the endpoint. */
+  function serveMcp({ endpoint }: McpEdge, req: IncomingMessage, res: ServerResponse): void {
+    const requestId = requestIdOf(req);
+    res.setHeader('x-request-id', requestId);
+    const protocol = headerValue(req, 'mcp-protocol-version');
+    const { authenticate } = runtime;
+    if (authenticate === undefined) {
+      // No inbound auth: the caller's bearer (if any) only matters to passthrough backends.
+      (req as IncomingMessage & { auth?: AuthInfo }).auth = authInfoFor(ANONYMOUS, bearerToken(req.headers.authorization), { requestId, ...(protocol ? { protocol } : {}) });
+      endpoint(req, res, { principal: ANONYMOUS, requestId });
+      return;
+    }
+    // MCP 2025-11-25 basic/authorization: every request is authenticated, tools/list included.
+    const startedAt = Date.now();
+    const started = performance.now();
+    const refuse = (err: unknown, principal?: Principal) => {
+      const code = isGatehouseError(err) ? err.code : 'GH_INTERNAL';
+      if (req.method === 'POST') {
+        pipeline.refused({
+          requestId,
+          outcome: code === 'GH_AUTH_FORBIDDEN' ? 'denied' : 'unauthenticated',
+          errorCode: code,
+          ...(principal !== undefined ? { principal } : {}),
+          ...(headerValue(req, 'mcp-name') !== undefined ? { tool: headerValue(req, 'mcp-name')! } : {}),
+          ...(protocol !== undefined ? { protocol } : {}),
+          startedAt,
+          latencyMs: Math.round((performance.now() - started) * 1e3) / 1e3,
+        });
+      }
+      sendAuthError(req, res, err);
+    };
+    authenticate(req.headers).then(
+      (principal) => {
+        const missing = missingScopes(principal, config.auth?.requiredScopes);
+        if (missing.length > 0) {
+          refuse(principal.kind === 'anonymous' ? new GatehouseError('GH_AUTH_REQUIRED', 'credentials are required') : insufficientScope(missing), principal);
+          return;
+        }
+        (req as IncomingMessage & { auth?: AuthInfo }).auth = authInfoFor(principal, bearerToken(req.headers.authorization), { requestId, ...(protocol ? { protocol } : {}) });
+        endpoint(req, res, { principal, requestId });
+      },
+      (err: unknown) => refuse(err),
+    );
+  }
   /** An /admin endpoint's error: auth errors as challenges, the rest as `{ code, message, details }`. */
   function sendAdminError(req: IncomingMessage, res: ServerResponse, err: unknown): void {
     const e = isGatehouseError(err) ? err : new GatehouseError('GH_INTERNAL', 'admin request failed', { cause: err });
@@ -278,9 +326,11 @@ export function createHttpHandler(options: AppOptions): { handle: (req: Incoming
 
   return {
     handle,
-    close: () => {
+    ready,
+    close: async () => {
       unsubscribe();
-      return mcp.close();
+      const edge = await mcpLoading?.catch(() => undefined);
+      await edge?.handler.close();
     },
   };
 }
@@ -301,6 +351,12 @@ const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 function requestIdOf(req: IncomingMessage): string {
   const given = req.headers['x-request-id'];
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
 }
 
 function headerValue(req: IncomingMessage, name: string): string | undefined {

@@ -41,7 +41,8 @@ export async function startGateway(config: GatehouseConfig, log: Logger, options
   checkAnonymousExposure(config, log);
   const runtime = await createRuntime(config, log);
   let draining = false;
-  const { handle, close: closeMcp } = createHttpHandler({ config, runtime, log, isDraining: () => draining, ...options });
+  const { handle, ready, close: closeMcp } = createHttpHandler({ config, runtime, log, isDraining: () => draining, ...options });
+  await ready;
   // Requests in flight, so a shutdown can wait for exactly them (not for idle keep-alive sockets).
   let inFlight = 0;
   let drained: (() => void) | undefined;

@@ -3,8 +3,8 @@ import type { McpServerFactory } from '@modelcontextprotocol/server';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { createToolCaller } from '../mcp/call-tool.js';
-import { createFastPath, type FastPlan, type FastRequest } from '../mcp/fast-path.js';
-import { createServerFactory, SERVER_INFO, type ServerFactoryOptions } from '../mcp/server-factory.js';
+import type { FastPlan, FastRequest } from '../mcp/fast-path.js';
+import type { ServerFactoryOptions } from '../mcp/server-factory.js';
 import { createVisibility } from '../mcp/visibility.js';
 import { createAuthenticator, type Authenticator } from '../policy/authenticate.js';
 import { compileRules, type Authorizer } from '../policy/rules.js';
@@ -38,11 +38,11 @@ export interface Runtime {
   admin: BackendAdmin | undefined;
   /** Called after every swap that changed the tools (for notifications/tools/list_changed); returns the unsubscribe. */
   onToolsChanged: (listener: () => void) => () => void;
-  factory: McpServerFactory;
-  /** The same MCP surface with other change-notification settings (stdio: see cli/main.ts). */
-  createFactory: (options: Pick<ServerFactoryOptions, 'listChanged' | 'onServer'>) => McpServerFactory;
-  /** The hot path for plain tools/call and tools/list (see mcp/fast-path.ts). */
-  fastPath: (plan: FastPlan, request: FastRequest) => Promise<string | undefined>;
+  /**
+   * The MCP surface. The MCP SDK (about 30 MB of memory) is loaded with the first
+   * call, so a gateway that only proxies LLM calls never loads it.
+   */
+  mcp: () => Promise<McpSurface>;
   /** Verifies a request's credentials; undefined when every call is anonymous. */
   authenticate: Authenticator | undefined;
   /** Rate limits, audit, metrics (see server/pipeline.ts). */
@@ -52,6 +52,15 @@ export interface Runtime {
   /** The ai-proxy engine, when `ai` is configured. */
   ai: AiProxy | undefined;
   close: () => Promise<void>;
+}
+
+/** What serves MCP: the SDK's server factory and Gatehouse's fast path. */
+export interface McpSurface {
+  factory: McpServerFactory;
+  /** The same MCP surface with other change-notification settings (stdio: see cli/main.ts). */
+  createFactory: (options: Pick<ServerFactoryOptions, 'listChanged' | 'onServer'>) => McpServerFactory;
+  /** The hot path for plain tools/call and tools/list (see mcp/fast-path.ts). */
+  fastPath: (plan: FastPlan, request: FastRequest) => Promise<string | undefined>;
 }
 
 export async function createRuntime(config: GatehouseConfig, log: Logger): Promise<Runtime> {
@@ -93,8 +102,15 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
   });
   const pageSize = config.mcp.pageSize;
   const factoryOptions: ServerFactoryOptions = { registry, callTool, pageSize, ...(visibleTools ? { visibleTools } : {}) };
-  const factory = createServerFactory(factoryOptions);
-  const fastPath = createFastPath({ registry, callTool, pageSize, serverInfo: SERVER_INFO, ...(visibleTools ? { visibleTools } : {}) });
+  let mcp: Promise<McpSurface> | undefined;
+  const loadMcp = async (): Promise<McpSurface> => {
+    const [{ createServerFactory, SERVER_INFO }, { createFastPath }] = await Promise.all([import('../mcp/server-factory.js'), import('../mcp/fast-path.js')]);
+    return {
+      factory: createServerFactory(factoryOptions),
+      createFactory: (options) => createServerFactory({ ...factoryOptions, ...options }),
+      fastPath: createFastPath({ registry, callTool, pageSize, serverInfo: SERVER_INFO, ...(visibleTools ? { visibleTools } : {}) }),
+    };
+  };
   // The ai-proxy engine is loaded only when configured.
   const ai = config.ai === undefined ? undefined : (await import('../ai/proxy.js')).createAiProxy(config.ai, { log });
 
@@ -201,9 +217,7 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
       toolsChanged.add(listener);
       return () => toolsChanged.delete(listener);
     },
-    factory,
-    createFactory: (options) => createServerFactory({ ...factoryOptions, ...options }),
-    fastPath,
+    mcp: () => (mcp ??= loadMcp()),
     authenticate: createAuthentication(config),
     pipeline,
     authorizer,
