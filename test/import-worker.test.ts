@@ -163,6 +163,35 @@ parentPort.on('message', (req) => {
     expect((await importOne(b, dir, log, { worker })).status).toMatchObject({ state: 'failed', error: { message: 'from the thread' } });
   });
 
+  it('fail an import that runs past the timeout, stop its thread, and start a new one for the next', async () => {
+    const script = join(dir, 'stuck-worker.mjs');
+    // Never answers its first request; answers the others at once.
+    writeFileSync(
+      script,
+      `import { parentPort } from 'node:worker_threads';
+let seen = 0;
+parentPort.on('message', (req) => {
+  seen += 1;
+  if (seen === 1) return;
+  parentPort.postMessage({ id: req.id, ok: false, error: { kind: 'value', text: 'answered' } });
+});
+`,
+    );
+    const worker = createImportWorker({ url: pathToFileURL(script), timeoutMs: 200 });
+    workers.push(worker);
+    const { log, lines } = capturingLogger();
+    const b = entry('stub', './stub.yaml', 'baseUrl: "http://127.0.0.1:9/api"');
+    const stuck = await importOne(b, dir, log, { worker });
+    expect(stuck.status).toEqual({
+      name: 'stub',
+      state: 'failed',
+      error: { code: 'GH_SPEC_LOAD_FAILED', message: 'Backend "stub": importing "./stub.yaml" took longer than 200 ms; the import was stopped' },
+    });
+    expect(fallbackWarnings(lines)).toEqual([]);
+    // A new thread (its first request is the stuck one again: that one never answers either).
+    expect((await importOne(b, dir, log, { worker })).status).toMatchObject({ state: 'failed', error: { message: expect.stringContaining('took longer than 200 ms') } });
+  });
+
   it('finish in-process, without a warning, when the thread is closed under them', async () => {
     const worker = newWorker();
     const { log, lines } = capturingLogger();

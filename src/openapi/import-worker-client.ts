@@ -10,7 +10,9 @@
  * dies mid-import never fails an import: the import runs in-process instead and
  * `onFallback` is told why; the next import starts a new thread. One exception:
  * a thread that ran out of memory fails its imports (GH_SPEC_LOAD_FAILED) rather
- * than retrying them on the gateway's own heap.
+ * than retrying them on the gateway's own heap; and so does an import that
+ * takes longer than `timeoutMs` (a pathological spec): its thread is stopped
+ * rather than the same work being tried again on the event loop.
  */
 import { Worker } from 'node:worker_threads';
 import { GatehouseError, type ErrorCode } from '../errors/catalogue.js';
@@ -37,12 +39,14 @@ export interface ImportWorker {
 export interface ImportWorkerOptions {
   /** The worker script (default: the compiled import-worker.js). Tests point it elsewhere. */
   url?: URL;
+  /** An import still running after this long fails and its thread is stopped (default 120 s; GitHub's 10 MB spec takes ~1 s). */
+  timeoutMs?: number;
 }
 
 /** The thread failed or was stopped, not the import: the import may be run in-process. */
 class ThreadFailure extends Error {
   constructor(
-    readonly reason: 'failed' | 'out-of-memory' | 'closed',
+    readonly reason: 'failed' | 'out-of-memory' | 'closed' | 'timeout',
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -52,6 +56,7 @@ class ThreadFailure extends Error {
 
 export function createImportWorker(options: ImportWorkerOptions = {}): ImportWorker {
   const url = options.url ?? WORKER_URL;
+  const timeoutMs = options.timeoutMs ?? 120_000;
   let thread: Thread | undefined;
   let nextId = 1;
 
@@ -97,7 +102,25 @@ export function createImportWorker(options: ImportWorkerOptions = {}): ImportWor
         throw new ThreadFailure('failed', `the import could not be sent to its thread: ${(err as Error).message}`, { cause: err });
       }
       if (t.pending.size === 0) t.worker.ref();
-      t.pending.set(id, { resolve, reject });
+      const timer = setTimeout(() => {
+        if (!t.pending.delete(id)) return;
+        reject(new ThreadFailure('timeout', `the import did not finish within ${timeoutMs} ms`));
+        // The thread is busy with it for who knows how long: stop it (its other imports
+        // fall back) and let the next import start a new one.
+        if (thread === t) thread = undefined;
+        void t.worker.terminate();
+      }, timeoutMs);
+      timer.unref();
+      t.pending.set(id, {
+        resolve: (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
     });
 
   return {
@@ -109,6 +132,9 @@ export function createImportWorker(options: ImportWorkerOptions = {}): ImportWor
         if (!(err instanceof ThreadFailure)) throw err; // the import's own failure
         if (err.reason === 'out-of-memory') {
           throw new GatehouseError('GH_SPEC_LOAD_FAILED', `Backend "${opts.name}": importing "${opts.spec}" ran out of memory on the import thread`, { cause: err });
+        }
+        if (err.reason === 'timeout') {
+          throw new GatehouseError('GH_SPEC_LOAD_FAILED', `Backend "${opts.name}": importing "${opts.spec}" took longer than ${timeoutMs} ms; the import was stopped`, { cause: err });
         }
         if (err.reason === 'failed') onFallback(err); // a deliberate close is no fault
         return importBackend(plain);
