@@ -47,6 +47,26 @@ const newWorker = (url?: URL): ImportWorker => {
   return w;
 };
 
+/**
+ * A stand-in import thread: counts requests (`seen`), runs `behaviour` for each
+ * (it may exit or return without answering), else fails the import with `text`.
+ */
+function fakeWorkerScript(file: string, behaviour: string, text: string): URL {
+  const script = join(dir, file);
+  writeFileSync(
+    script,
+    `import { parentPort } from 'node:worker_threads';
+let seen = 0;
+parentPort.on('message', (req) => {
+  seen += 1;
+  ${behaviour}
+  parentPort.postMessage({ id: req.id, ok: false, error: { kind: 'value', text: ${JSON.stringify(text)} } });
+});
+`,
+  );
+  return pathToFileURL(script);
+}
+
 /** A backend entry with the config defaults filled in. */
 const entry = (name: string, spec: string, extra = ''): BackendConfig =>
   testConfig(`backends:\n  - { name: ${name}, spec: ${spec}${extra ? `, ${extra}` : ''} }\n`).backends[0]!;
@@ -137,20 +157,8 @@ describe('imports on the worker thread', () => {
   });
 
   it('fall back to the main thread, with a warning, when the thread dies mid-import; the next import gets a new thread', async () => {
-    const script = join(dir, 'dying-worker.mjs');
     // Exits on its second import request: the first one proves the thread ran.
-    writeFileSync(
-      script,
-      `import { parentPort } from 'node:worker_threads';
-let seen = 0;
-parentPort.on('message', (req) => {
-  seen += 1;
-  if (seen === 2) process.exit(7);
-  parentPort.postMessage({ id: req.id, ok: false, error: { kind: 'value', text: 'from the thread' } });
-});
-`,
-    );
-    const worker = newWorker(pathToFileURL(script));
+    const worker = newWorker(fakeWorkerScript('dying-worker.mjs', 'if (seen === 2) process.exit(7);', 'from the thread'));
     const { log, lines } = capturingLogger();
     const b = entry('stub', './stub.yaml', 'baseUrl: "http://127.0.0.1:9/api"');
     const first = await importOne(b, dir, log, { worker });
@@ -164,20 +172,8 @@ parentPort.on('message', (req) => {
   });
 
   it('fail an import that runs past the timeout, stop its thread, and start a new one for the next', async () => {
-    const script = join(dir, 'stuck-worker.mjs');
     // Never answers its first request; answers the others at once.
-    writeFileSync(
-      script,
-      `import { parentPort } from 'node:worker_threads';
-let seen = 0;
-parentPort.on('message', (req) => {
-  seen += 1;
-  if (seen === 1) return;
-  parentPort.postMessage({ id: req.id, ok: false, error: { kind: 'value', text: 'answered' } });
-});
-`,
-    );
-    const worker = createImportWorker({ url: pathToFileURL(script), timeoutMs: 200 });
+    const worker = createImportWorker({ url: fakeWorkerScript('stuck-worker.mjs', 'if (seen === 1) return;', 'answered'), timeoutMs: 200 });
     workers.push(worker);
     const { log, lines } = capturingLogger();
     const b = entry('stub', './stub.yaml', 'baseUrl: "http://127.0.0.1:9/api"');
