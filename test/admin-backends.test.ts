@@ -1,4 +1,4 @@
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
@@ -175,6 +175,23 @@ describe('admin API: runtime backends', () => {
     expect((await admin(g, 'DELETE', '/admin/backends/byurl')).status).toBe(404);
     expect((await admin(g, 'POST', '/admin/backends/byurl/reimport')).status).toBe(404);
     expect(all.length).toBeGreaterThan(1);
+  });
+
+  it('keeps one inline spec file per registered backend in dataDir/backends', async () => {
+    const config = testConfig(withAdmin());
+    const g = await startGateway(config, silentLogger());
+    open.push(g);
+    const files = () => readdirSync(join(config.dataDir, 'backends')).sort();
+    await admin(g, 'PUT', '/admin/backends/inv', inline('inv'));
+    await admin(g, 'PUT', '/admin/backends/other', inline('other'));
+    expect(files()).toEqual([expect.stringMatching(/^inv\.[0-9a-f]{16}\.json$/), expect.stringMatching(/^other\.[0-9a-f]{16}\.json$/)]);
+    const changed = { ...STUB_SPEC, info: { title: 'Changed', version: '2' } };
+    await admin(g, 'PUT', '/admin/backends/inv', { spec: changed, baseUrl: `${stub.url}/api` });
+    const [inv] = files();
+    expect(files()).toHaveLength(2);
+    expect(JSON.parse(readFileSync(join(config.dataDir, 'backends', inv!), 'utf8')).info.title).toBe('Changed');
+    await admin(g, 'DELETE', '/admin/backends/other');
+    expect(files()).toEqual([inv]);
   });
 
   it('POST of an existing name is a conflict; PUT replaces', async () => {

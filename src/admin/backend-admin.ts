@@ -16,7 +16,7 @@
  * themselves.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BackendConfig } from '../config/schema.js';
 import { parseBackendEntry } from '../config/load-config.js';
@@ -134,6 +134,7 @@ export async function createBackendAdmin(options: BackendAdminOptions): Promise<
     const next = new Map<string, Registration>();
     for (const row of rows) next.set(row.name, changed.has(row.name) ? resolveRow(row) : registrations.get(row.name)!);
     registrations = next;
+    if (changed.size > 0) pruneSpecs(specDir, new Set([...next.values()].map((r) => r.config?.spec).filter((f) => f !== undefined)));
     return changed;
   };
   /** Re-reads the store and applies the changes (inside the queue). */
@@ -362,6 +363,20 @@ function materialise(dir: string, name: string, document: string): string {
     writeFileSync(file, document);
   }
   return file;
+}
+
+/** Deletes the inline spec files no registered backend uses any more (replaced or removed). */
+function pruneSpecs(dir: string, keep: ReadonlySet<string>): void {
+  let files: string[];
+  try {
+    files = readdirSync(dir);
+  } catch {
+    return; // no inline spec written yet
+  }
+  for (const f of files) {
+    const path = join(dir, f);
+    if (f.endsWith('.json') && !keep.has(path)) rmSync(path, { force: true });
+  }
 }
 
 function redactSettings(entry: Record<string, unknown>): Record<string, unknown> {
