@@ -52,6 +52,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   const invalid = (problem: string) => new GatehouseError('GH_CONFIG_INVALID', `${file}: invalid configuration:\n  - ${problem}`);
   if (config.rateLimits.store === 'redis' && config.redis === undefined) throw invalid('rateLimits.store: redis needs redis.url');
   if (config.audit.store === 'postgres' && config.audit.postgres === undefined) throw invalid('audit.store: postgres needs audit.postgres.url');
+  if (config.ai?.budgetStore === 'redis' && config.redis === undefined) throw invalid('ai.budgetStore: redis needs redis.url');
   if (config.admin?.store === 'postgres' && config.admin.postgres === undefined) throw invalid('admin.store: postgres needs admin.postgres.url');
   const ruleNames = new Set<string>();
   config.rateLimits.rules.forEach((r, i) => {

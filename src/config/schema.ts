@@ -331,6 +331,11 @@ export const configSchema = {
             properties: { input: { type: 'number', minimum: 0 }, output: { type: 'number', minimum: 0 }, cache_read: { type: 'number', minimum: 0 }, cache_write: { type: 'number', minimum: 0 } },
           },
         },
+        budgetStore: {
+          enum: ['memory', 'redis'],
+          default: 'memory',
+          description: 'Where budget spend is counted: memory (per process) or redis (one count for the fleet; needs redis.url).',
+        },
         budgets: {
           type: 'array',
           default: [],
@@ -504,6 +509,7 @@ export interface AiConfig {
   retry: { attempts: number; backoffMs: number; deadlineMs: number };
   cooldown: { failures: number; ms: number };
   prices?: Record<string, { input?: number; output?: number; cache_read?: number; cache_write?: number }>;
+  budgetStore: 'memory' | 'redis';
   budgets: Array<{ name: string; per: 'day' | 'month'; limitUsd: number; match?: { principals?: string[]; models?: string[] } }>;
   guards: { maxMessages?: number; maxChars?: number; blockedPatterns?: string[]; redactPatterns?: string[] };
 }

@@ -20,7 +20,7 @@ import { ANONYMOUS, OneShotSignal, type CancelSignal, type Principal } from '../
 import type { Authorizer } from '../policy/rules.js';
 import type { LimitSubject } from '../limits/rate-limit.js';
 import type { AuditRecord } from '../audit/record.js';
-import { createBudgets, type Budgets } from '../ai/budget.js';
+import { createBudgets, createRedisBudgets, type Budgets } from '../ai/budget.js';
 import { createRedactor, createRequestGuard, redactJson, type Redactor, type RequestGuard } from '../ai/guards.js';
 import { isProviderError, type ChatCompletion, type ChatCompletionChunk, type ChatCompletionRequest, type EmbeddingRequest, type OpenAIErrorBody, type ProviderError, type Usage } from '../ai/openai-types.js';
 import { costUsd, loadPriceTable, priceFor, type PriceTable } from '../ai/prices.js';
@@ -86,7 +86,19 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
   const { limiter, metrics, auditWriter } = pipeline;
   const tokenRules = limiter?.rules.some((r) => r.cost === 'tokens') === true;
   const prices: PriceTable = loadPriceTable(config.prices ?? {});
-  const budgets: Budgets | undefined = config.budgets.length > 0 ? createBudgets({ rules: config.budgets }) : undefined;
+  const budgets: Budgets | undefined =
+    config.budgets.length === 0
+      ? undefined
+      : config.budgetStore === 'redis'
+        ? createRedisBudgets({
+            rules: config.budgets,
+            client: options.pipeline.redis!(),
+            onStoreError: (err) => {
+              options.pipeline.metrics?.storeError('redis');
+              log.warn({ err: err instanceof Error ? err.message : String(err) }, 'ai: budget store unreachable; the call is let through');
+            },
+          })
+        : createBudgets({ rules: config.budgets });
   const g = config.guards;
   const guard: RequestGuard | undefined =
     g.maxMessages !== undefined || g.maxChars !== undefined || (g.blockedPatterns?.length ?? 0) > 0

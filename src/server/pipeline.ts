@@ -22,6 +22,7 @@ import { createBulkhead, type Bulkhead } from '../limits/bulkhead.js';
 import { createCircuitBreaker } from '../limits/circuit-breaker.js';
 import { createRateLimiter, rateLimitHeaders, type RateLimiter } from '../limits/rate-limit.js';
 import { closeRedis, createRedisClient } from '../limits/redis.js';
+import type { Redis } from 'ioredis';
 import { createMetrics, type GatewayMetrics } from '../metrics/metrics.js';
 
 export interface Pipeline {
@@ -50,6 +51,8 @@ export interface Pipeline {
   auditStore: AuditStore | undefined;
   auditWriter: AuditWriter | undefined;
   limiter: RateLimiter | undefined;
+  /** The one Redis connection of this process (rate limits, ai budgets), made on first use; undefined without `redis.url`. */
+  redis: (() => Redis) | undefined;
   /** Flushes the audit queue and closes the stores. */
   close(): Promise<void>;
 }
@@ -133,16 +136,28 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     );
   }
 
+  let redisClient: Redis | undefined;
+  const redis =
+    config.redis === undefined
+      ? undefined
+      : (): Redis => {
+          if (redisClient === undefined) {
+            const client = createRedisClient(config.redis!.url, log);
+            closers.push(() => closeRedis(client));
+            redisClient = client;
+          }
+          return redisClient;
+        };
+
+  // Budgets counted in Redis: connect now, so the first model call finds the connection made.
+  if (config.ai?.budgetStore === 'redis' && config.ai.budgets.length > 0) redis?.();
+
   // Rate limits: memory per process, or Redis shared by every replica.
   let limiter: RateLimiter | undefined;
   const rules = config.rateLimits.rules;
   if (rules.length > 0) {
     let store: Parameters<typeof createRateLimiter>[0]['store'] = { type: 'memory' };
-    if (config.rateLimits.store === 'redis') {
-      const client = createRedisClient(config.redis!.url, log);
-      closers.push(() => closeRedis(client));
-      store = { type: 'redis', client };
-    }
+    if (config.rateLimits.store === 'redis') store = { type: 'redis', client: redis!() };
     limiter = createRateLimiter({
       rules: rules.map((r) => ({
         name: r.name,
@@ -325,6 +340,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     auditStore,
     auditWriter,
     limiter,
+    redis,
     async close() {
       retention?.stop();
       // The writer closes the store once everything queued is written.

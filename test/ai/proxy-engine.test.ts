@@ -50,6 +50,7 @@ function proxyFor(
     routes: routes.map((r) => ({ aliases: [], ...r })),
     retry: { attempts: 1, backoffMs: 5, deadlineMs: 10_000, ...over.retry },
     cooldown: { failures: 100, ms: 60_000, ...over.cooldown },
+    budgetStore: 'memory',
     budgets: [],
     guards: {},
   };
