@@ -170,6 +170,17 @@ describe('admin API: runtime backends', () => {
     expect(re.body.revision).toBe(4);
     expect(await toolNames(g)).toEqual(['byurl_getItem']);
 
+    // The URL now serves a spec that does not import: the re-import is refused, the previous version serves,
+    // and the failure is counted once (the apply counted it; the refusal does not count it again).
+    servedSpec = '{"openapi": "3.0.3", "info": {"title": "x", "version": "1"}, "paths": {"/x": {"get": {"operationId": "getItem", "responses": {"200": {"$ref": "#/components/responses/Missing"}}}}}}';
+    const failed = await admin(g, 'POST', '/admin/backends/byurl/reimport');
+    expect(failed.status).toBe(422);
+    expect(failed.body).toMatchObject({ code: 'GH_ADMIN_IMPORT_FAILED', details: { kept: true, cause: { code: expect.stringMatching(/^GH_SPEC_/) } } });
+    expect(await toolNames(g)).toEqual(['byurl_getItem']);
+    expect(metric(await scrape(g.url), 'gatehouse_backend_import_failures_total{backend="byurl",source="admin"}')).toBe(1);
+    expect((await admin(g, 'GET', '/admin/backends/byurl')).body.reloadError).toMatchObject({ code: expect.stringMatching(/^GH_SPEC_/) });
+    servedSpec = JSON.stringify(STUB_SPEC);
+
     expect((await admin(g, 'DELETE', '/admin/backends/byurl')).status).toBe(204);
     expect(await toolNames(g)).toEqual([]);
     expect((await admin(g, 'DELETE', '/admin/backends/byurl')).status).toBe(404);

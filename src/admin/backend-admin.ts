@@ -25,7 +25,7 @@ import { GatehouseError, isGatehouseError } from '../errors/catalogue.js';
 import type { Logger } from '../log/logger.js';
 import type { BackendStatus, ToolRegistry } from '../registry/registry.js';
 import type { ReloadOptions, ReloadResult, ServedBackend } from '../server/backend-set.js';
-import { storeUnavailable, type BackendStore, type StoredBackend } from './backend-store.js';
+import { conflict, storeUnavailable, type BackendStore, type StoredBackend } from './backend-store.js';
 
 /** What the admin module needs from the runtime. */
 export interface AdminHost {
@@ -41,8 +41,8 @@ export interface AdminHost {
   serialize<T>(work: () => Promise<T>): Promise<T>;
   /** Swaps in the backends now configured (the file's and `backends()`); only inside `serialize`. */
   apply(source: 'admin' | 'fleet', options?: ReloadOptions): Promise<ReloadResult>;
-  /** A change that was refused before anything was applied (for /readyz and the metric). */
-  refused(result: ReloadResult): void;
+  /** A change whose trial import failed, so nothing was stored or applied (for /readyz and the metric). */
+  refused(failed: ReloadResult['failed'][number]): void;
 }
 
 /** One backend as the admin API shows it. */
@@ -210,26 +210,11 @@ export async function createBackendAdmin(options: BackendAdminOptions): Promise<
   const notFound = (name: string) => new GatehouseError('GH_ADMIN_NOT_FOUND', `no backend named "${name}"`);
   const fileOwned = (name: string) =>
     new GatehouseError('GH_ADMIN_CONFLICT', `backend "${name}" is defined in the config file: change it there (the file wins over the admin API)`);
-  const importRefused = (name: string, error: { code: string; message: string }, kept: boolean): GatehouseError => {
-    host.refused({
-      result: 'invalid',
-      source: 'admin',
-      at: new Date().toISOString(),
-      ms: 0,
-      error,
-      added: [],
-      removed: [],
-      reimported: [],
-      unchanged: [],
-      failed: [{ backend: name, ...error, kept }],
-      restartRequired: [],
-      tools: host.registry().tools.length,
+  /** The answer to a change whose import failed (the import itself logged why; the metric and /readyz have it). */
+  const importFailed = ({ backend, code, message, kept }: ReloadResult['failed'][number]): GatehouseError =>
+    new GatehouseError('GH_ADMIN_IMPORT_FAILED', `backend "${backend}" could not be imported (${code}): ${message}`, {
+      details: { cause: { code, message }, kept },
     });
-    log.error({ backend: name, code: error.code }, `admin: backend ${name} not changed: its spec could not be imported: ${error.message}`);
-    return new GatehouseError('GH_ADMIN_IMPORT_FAILED', `backend "${name}" could not be imported (${error.code}): ${error.message}`, {
-      details: { cause: error, kept },
-    });
-  };
 
   return {
     backends() {
@@ -254,11 +239,15 @@ export async function createBackendAdmin(options: BackendAdminOptions): Promise<
       if (isShadowed(host.fileBackends(), name)) throw fileOwned(name);
       const twin = [...registrations.keys()].find((n) => n !== name && n.toLowerCase() === name.toLowerCase());
       if (twin !== undefined) throw new GatehouseError('GH_ADMIN_CONFLICT', `backend "${twin}" is registered already: names must differ in more than case`);
-      if (mode === 'create' && registrations.has(name)) throw new GatehouseError('GH_ADMIN_CONFLICT', `backend "${name}" is registered already: PUT /admin/backends/${name} replaces it`);
+      if (mode === 'create' && registrations.has(name)) throw conflict(name);
       const config = parseBackendEntry({ ...entry, name, spec: document !== undefined ? materialise(specDir, name, document) : entry['spec'] }, env);
       // The trial: a change whose spec does not import is refused before anything is stored.
       const trial = await host.prepare(config);
-      if (trial.loaded.status.state === 'failed') throw importRefused(name, trial.loaded.status.error, host.served(name) !== undefined);
+      if (trial.loaded.status.state === 'failed') {
+        const failed = { backend: name, ...trial.loaded.status.error, kept: host.served(name) !== undefined };
+        host.refused(failed);
+        throw importFailed(failed);
+      }
       const existed = registrations.has(name);
       let stored: StoredBackend;
       try {
@@ -286,7 +275,7 @@ export async function createBackendAdmin(options: BackendAdminOptions): Promise<
       if (host.fileBackends().has(name)) {
         const result = await host.serialize(() => host.apply('admin', { force: new Set([name]) }));
         const failed = result.failed.find((f) => f.backend === name);
-        if (failed !== undefined) throw importRefused(name, failed, failed.kept);
+        if (failed !== undefined) throw importFailed(failed);
         return view(name)!;
       }
       if (!registrations.has(name)) throw notFound(name);
@@ -299,7 +288,7 @@ export async function createBackendAdmin(options: BackendAdminOptions): Promise<
       if (touched === undefined) throw notFound(name);
       const result = await host.serialize(() => syncNow('admin', { force: new Set([name]) }));
       const failed = result?.failed.find((f) => f.backend === name);
-      if (failed !== undefined) throw importRefused(name, failed, failed.kept);
+      if (failed !== undefined) throw importFailed(failed);
       log.info({ backend: name, by: principal }, `admin: backend ${name} re-imported`);
       return view(name)!;
     },

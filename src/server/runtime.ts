@@ -197,9 +197,9 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
       prepare: (b) => prepareBackend(b, fileConfig, log, cache),
       serialize,
       apply: (source, options) => applyChange(source, options),
-      refused: (r) => {
-        lastReload = r;
-        for (const f of r.failed) pipeline.metrics?.backendImportFailed(f.backend, 'admin');
+      refused: (failed) => {
+        record(performance.now(), { result: 'invalid', source: 'admin', error: { code: failed.code, message: failed.message }, ...emptyChanges, failed: [failed] });
+        pipeline.metrics?.backendImportFailed(failed.backend, 'admin');
       },
     });
     // The backends registered before this start: imported now, before the first request.
