@@ -49,28 +49,24 @@ export function createHttpHandler(options: AppOptions): {
     handler: McpHttpHandler;
     endpoint: (req: IncomingMessage, res: ServerResponse, edge: EdgeRequest) => void;
   }
-  let mcpLoaded: McpEdge | undefined;
-  let mcpLoading: Promise<McpEdge> | undefined;
-  const loadMcp = (): Promise<McpEdge> =>
-    (mcpLoading ??= (async () => {
-      const [{ createMcpHandler }, { createMcpEndpoint }, surface] = await Promise.all([import('@modelcontextprotocol/server'), import('./mcp-endpoint.js'), runtime.mcp()]);
-      const handler = createMcpHandler(surface.factory, {
-        maxRequestBodySize: config.server.maxRequestBytes,
-        onerror: (err) => log.debug({ err: err.message }, 'mcp request rejected'),
-      });
-      const endpoint = createMcpEndpoint({
-        handler,
-        ...(options.disableFastPath ? {} : { fastPath: surface.fastPath }),
-        maxRequestBytes: config.server.maxRequestBytes,
-        log,
-      });
-      mcpLoaded = { handler, endpoint };
-      return mcpLoaded;
-    })());
+  const mcp = lazy(async (): Promise<McpEdge> => {
+    const [{ createMcpHandler }, { createMcpEndpoint }, surface] = await Promise.all([import('@modelcontextprotocol/server'), import('./mcp-endpoint.js'), runtime.mcp()]);
+    const handler = createMcpHandler(surface.factory, {
+      maxRequestBodySize: config.server.maxRequestBytes,
+      onerror: (err) => log.debug({ err: err.message }, 'mcp request rejected'),
+    });
+    const endpoint = createMcpEndpoint({
+      handler,
+      ...(options.disableFastPath ? {} : { fastPath: surface.fastPath }),
+      maxRequestBytes: config.server.maxRequestBytes,
+      log,
+    });
+    return { handler, endpoint };
+  });
   // With backends or the admin API, MCP is what the gateway is for: loaded before it listens.
-  const ready = config.backends.length > 0 || config.admin !== undefined ? loadMcp().then(() => undefined) : Promise.resolve();
+  const ready = config.backends.length > 0 || config.admin !== undefined ? mcp.load().then(() => undefined) : Promise.resolve();
   // A change to the tools reaches the 2026-07-28 clients holding a subscriptions/listen stream (none before /mcp is loaded).
-  const unsubscribe = runtime.onToolsChanged(() => mcpLoaded?.handler.notify.toolsChanged());
+  const unsubscribe = runtime.onToolsChanged(() => mcp.loaded?.handler.notify.toolsChanged());
 
   const publicHost = config.server.publicUrl ? new URL(config.server.publicUrl).hostname : undefined;
   const loopback = isLoopbackHost(config.server.host);
@@ -87,8 +83,7 @@ export function createHttpHandler(options: AppOptions): {
 
   // express serves everything but /mcp. It is loaded on the first such request,
   // not at start: about 70 modules that the first tools/list does not need.
-  let app: Promise<Express> | undefined;
-  const loadApp = async (): Promise<Express> => {
+  const web = lazy(async (): Promise<Express> => {
     const { default: express } = await import('express');
     const app = express();
     app.disable('x-powered-by');
@@ -154,7 +149,7 @@ export function createHttpHandler(options: AppOptions): {
       res.status(404).json({ error: 'not_found', error_description: `no such endpoint: ${req.method} ${req.path}` });
     });
     return app;
-  };
+  });
 
   const { pipeline } = runtime;
   const adminScope = config.admin?.scope ?? config.audit.adminScope;
@@ -184,8 +179,7 @@ export function createHttpHandler(options: AppOptions): {
     return principal;
   }
   // The ai-proxy's endpoints, when configured: loaded with the engine.
-  let aiEndpoint: Promise<(req: IncomingMessage, res: ServerResponse, requestId: string) => void> | undefined;
-  const loadAi = async () => {
+  const ai = lazy(async () => {
     const { createAiEndpoint } = await import('./ai-endpoint.js');
     return createAiEndpoint({
       config: config.ai!,
@@ -195,6 +189,18 @@ export function createHttpHandler(options: AppOptions): {
       authorizer: runtime.authorizer,
       maxRequestBytes: config.server.maxRequestBytes,
       log,
+    });
+  });
+  /** Serves with what `module` loads: at once when it has loaded, else once it has (a 500 if it cannot). */
+  const withLoaded = <T>(module: Lazy<T>, what: string, res: ServerResponse, serve: (loaded: T) => void): void => {
+    if (module.loaded !== undefined) {
+      serve(module.loaded);
+      return;
+    }
+    module.load().then(serve, (err: unknown) => {
+      log.error({ err }, `${what} failed to load`);
+      res.statusCode = 500;
+      res.end();
     });
   };
 
@@ -207,14 +213,7 @@ export function createHttpHandler(options: AppOptions): {
         return;
       }
       const requestId = requestIdOf(req);
-      (aiEndpoint ??= loadAi()).then(
-        (serve) => serve(req, res, requestId),
-        (err: unknown) => {
-          log.error({ err }, 'ai endpoint failed to load');
-          res.statusCode = 500;
-          res.end();
-        },
-      );
+      withLoaded(ai, 'ai endpoint', res, (serve) => serve(req, res, requestId));
       return;
     }
     if (url === '/mcp' || url.startsWith('/mcp?')) {
@@ -224,28 +223,10 @@ export function createHttpHandler(options: AppOptions): {
         sendJson(res, 403, { jsonrpc: '2.0', error: { code: -32000, message: refused }, id: null });
         return;
       }
-      if (mcpLoaded !== undefined) {
-        serveMcp(mcpLoaded, req, res);
-        return;
-      }
-      loadMcp().then(
-        (edge) => serveMcp(edge, req, res),
-        (err: unknown) => {
-          log.error({ err }, 'mcp endpoint failed to load');
-          res.statusCode = 500;
-          res.end();
-        },
-      );
+      withLoaded(mcp, 'mcp endpoint', res, (edge) => serveMcp(edge, req, res));
       return;
     }
-    (app ??= loadApp()).then(
-      (express) => express(req, res),
-      (err: unknown) => {
-        log.error({ err }, 'http app failed to load');
-        res.statusCode = 500;
-        res.end();
-      },
-    );
+    withLoaded(web, 'http app', res, (express) => express(req, res));
   };
   /** /mcp after the Host check: authenticate, check scopes, hand the request to the endpoint. */
   function serveMcp({ endpoint }: McpEdge, req: IncomingMessage, res: ServerResponse): void {
@@ -329,9 +310,35 @@ export function createHttpHandler(options: AppOptions): {
     ready,
     close: async () => {
       unsubscribe();
-      const edge = await mcpLoading?.catch(() => undefined);
+      const edge = await mcp.loading?.catch(() => undefined);
       await edge?.handler.close();
     },
+  };
+}
+
+/** A module loaded on first use; `loaded` is set once it has, so later requests need no promise. */
+interface Lazy<T> {
+  readonly loaded: T | undefined;
+  /** The load in progress or done (undefined before the first `load`). */
+  readonly loading: Promise<T> | undefined;
+  load(): Promise<T>;
+}
+
+function lazy<T>(make: () => Promise<T>): Lazy<T> {
+  let loaded: T | undefined;
+  let loading: Promise<T> | undefined;
+  return {
+    get loaded() {
+      return loaded;
+    },
+    get loading() {
+      return loading;
+    },
+    load: () =>
+      (loading ??= make().then((value) => {
+        loaded = value;
+        return value;
+      })),
   };
 }
 
