@@ -24,7 +24,7 @@ import { createBudgets, createRedisBudgets, type Budgets } from '../ai/budget.js
 import { createRedactor, createRequestGuard, redactJson, type Redactor, type RequestGuard } from '../ai/guards.js';
 import { isProviderError, type ChatCompletion, type ChatCompletionChunk, type ChatCompletionRequest, type EmbeddingRequest, type OpenAIErrorBody, type ProviderError, type Usage } from '../ai/openai-types.js';
 import { costUsd, loadPriceTable, priceFor, type PriceTable } from '../ai/prices.js';
-import type { AiProxy, Attempt, ChatOutcome, ResolvedTarget } from '../ai/proxy.js';
+import type { AiProxy, Attempt, ResolvedTarget } from '../ai/proxy.js';
 import { outcomeOf, type Pipeline } from './pipeline.js';
 
 export interface AiEndpointOptions {
@@ -212,6 +212,29 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
   }
 
   /** The engine failed (or the client left): the error answer and the record. */
+  /**
+   * Runs the engine for a call and notes the route, target and attempts; a failure is
+   * answered and recorded here (then undefined).
+   */
+  async function runEngine<T extends { route: string; target: LlmCall['target']; attempts: Attempt[] }>(
+    res: ServerResponse,
+    call: LlmCall,
+    abort: OneShotSignal,
+    send: () => Promise<T>,
+  ): Promise<T | undefined> {
+    let result: T;
+    try {
+      result = await send();
+    } catch (err) {
+      engineFailed(res, call, abort, err);
+      return undefined;
+    }
+    call.route = result.route;
+    call.target = result.target;
+    call.attempts = result.attempts;
+    return result;
+  }
+
   function engineFailed(res: ServerResponse, call: LlmCall, abort: OneShotSignal, err: unknown): void {
     if (abort.aborted) {
       call.status = 499;
@@ -307,16 +330,8 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
     const body = await open(req, res, call, validChat, reserveChat);
     if (body === undefined) return;
     const abort = cancelOnClose(res);
-    let outcome: ChatOutcome;
-    try {
-      outcome = await proxy.chat(body, { signal: abort });
-    } catch (err) {
-      engineFailed(res, call, abort, err);
-      return;
-    }
-    call.route = outcome.route;
-    call.target = outcome.target;
-    call.attempts = outcome.attempts;
+    const outcome = await runEngine(res, call, abort, () => proxy.chat(body, { signal: abort }));
+    if (outcome === undefined) return;
 
     if (outcome.kind === 'json') {
       call.status = 200;
@@ -407,16 +422,8 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
     const body = await open(req, res, call, validEmbeddings, noReservation);
     if (body === undefined) return;
     const abort = cancelOnClose(res);
-    let out: Awaited<ReturnType<AiProxy['embeddings']>>;
-    try {
-      out = await proxy.embeddings(body, { signal: abort });
-    } catch (err) {
-      engineFailed(res, call, abort, err);
-      return;
-    }
-    call.route = out.route;
-    call.target = out.target;
-    call.attempts = out.attempts;
+    const out = await runEngine(res, call, abort, () => proxy.embeddings(body, { signal: abort }));
+    if (out === undefined) return;
     const usage = out.response.usage;
     if (usage) call.usage = { prompt_tokens: usage.prompt_tokens, completion_tokens: 0, total_tokens: usage.total_tokens };
     call.status = 200;
