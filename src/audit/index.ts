@@ -1,7 +1,7 @@
 import { GatehouseError } from '../errors/catalogue.js';
 import type { Logger } from '../log/logger.js';
-import { createPostgresStore } from './postgres-store.js';
 import type { AuditStore } from './record.js';
+import { createSqliteStore } from './sqlite-store.js';
 import { createThreadedSqliteStore } from './sqlite-thread.js';
 
 export * from './record.js';
@@ -11,12 +11,13 @@ export { createJsonlSink } from './jsonl-sink.js';
 export { AUDIT_FILTERS, parseAuditFilters, queryAudit, type AuditFilterName } from './filters.js';
 export { createSqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
 export { createThreadedSqliteStore } from './sqlite-thread.js';
-export { createPostgresStore, type PostgresStoreOptions } from './postgres-store.js';
+// The PostgreSQL store is imported from './postgres-store.js' where it is used: pg is loaded only then.
 export { startRetention, type Retention, type RetentionOptions } from './retention.js';
 
 export interface AuditStoreConfig {
   store: 'sqlite' | 'postgres';
-  sqlite?: { file: string };
+  /** `thread`: on a worker thread (see sqlite-thread.ts); else on the event loop, in small batches. */
+  sqlite?: { file: string; thread?: boolean };
   postgres?: { url: string; table?: string };
 }
 
@@ -27,13 +28,18 @@ export interface AuditStoreConfig {
 export async function openAuditStore(config: AuditStoreConfig, log: Logger): Promise<AuditStore> {
   if (config.store === 'postgres') {
     if (!config.postgres?.url) throw new GatehouseError('GH_CONFIG_INVALID', 'audit.postgres.url is required when audit.store is "postgres"');
+    // pg is loaded only for this store.
+    const { createPostgresStore } = await import('./postgres-store.js');
     const store = createPostgresStore({ ...config.postgres, log });
     await store.init().catch((err: unknown) => log.warn({ err }, 'audit: PostgreSQL is not reachable at start; records are queued until it is'));
     return store;
   }
   if (!config.sqlite?.file) throw new GatehouseError('GH_CONFIG_INVALID', 'audit.sqlite.file is required when audit.store is "sqlite"');
-  // On a worker thread: SQLite's synchronous writes stay off the event loop that serves calls.
-  const store = createThreadedSqliteStore({ file: config.sqlite.file });
+  // By default on the event loop: a batch of 100 records costs about 1 ms there, every
+  // 10 ms under load, and a second V8 isolate for the worker would cost about 19 MiB of
+  // resident memory. On a machine with cores to spare, the thread keeps that millisecond
+  // off the loop (`audit.sqlite.thread`; docs/benchmarks.md has both).
+  const store = config.sqlite.thread === true ? createThreadedSqliteStore({ file: config.sqlite.file }) : createSqliteStore({ file: config.sqlite.file });
   // A store that cannot open (unwritable directory, a native module built for another
   // Node) must not take the gateway down: calls go on, records queue, and the writer
   // retries and reports the outage (log, gatehouse_audit_store_up 0).

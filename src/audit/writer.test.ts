@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
 import { createJsonlSink } from './jsonl-sink.js';
 import type { AuditPage, AuditRecord, AuditStore } from './record.js';
@@ -128,6 +128,47 @@ describe('createAuditWriter', () => {
     expect(w.stats()).toMatchObject({ queued: 0, dropped: 5, written: 0 });
     expect(count(/records dropped/)).toBe(1);
     expect(store.closed).toBe(true);
+  });
+
+  it('holds no timer while nothing is queued, and writes a record within the flush interval', async () => {
+    vi.useFakeTimers();
+    try {
+      const store = memoryStore();
+      const w = createAuditWriter({ store, log: captureLog().log, flushIntervalMs: 10 });
+      expect(vi.getTimerCount()).toBe(0);
+      w.record(rec(1));
+      w.record(rec(2));
+      expect(vi.getTimerCount()).toBe(1);
+      await vi.advanceTimersByTimeAsync(9);
+      expect(store.rows).toHaveLength(0);
+      // 10 ms: the pass starts; the store's own write takes 1 ms.
+      await vi.advanceTimersByTimeAsync(2);
+      expect(store.rows.map((r) => r.requestId)).toEqual(['r1', 'r2']);
+      expect(vi.getTimerCount()).toBe(0);
+      await w.close();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('writes a backlog one batch per event-loop turn', async () => {
+    const events: string[] = [];
+    const store = { ...memoryStore(), write: async (records: readonly AuditRecord[]) => void events.push(`write ${records.length}`) };
+    const w = createAuditWriter({ store, log: captureLog().log, batchSize: 100, flushIntervalMs: 60_000 });
+    for (let i = 0; i < 300; i++) w.record(rec(i));
+    let ticking = true;
+    const tick = () => {
+      events.push('turn');
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    await w.flush();
+    ticking = false;
+    const writes = events.map((e, i) => [e, i] as const).filter(([e]) => e.startsWith('write'));
+    expect(writes.map(([e]) => e)).toEqual(['write 100', 'write 100', 'write 100']);
+    // Between two batches the loop ran other callbacks (here: the ticker).
+    for (let k = 1; k < writes.length; k++) expect(events.slice(writes[k - 1]![1], writes[k]![1])).toContain('turn');
+    await w.close();
   });
 
   it('does not throw from record() when an onEvent handler throws', async () => {

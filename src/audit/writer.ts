@@ -19,9 +19,9 @@ export interface AuditWriterOptions {
   sinks?: readonly AuditSink[];
   /** Records held while the store is slow or down; beyond it new records are dropped and counted. Default 10 000. */
   maxQueue?: number;
-  /** Records per store write (one transaction). Default 500. */
+  /** Records per store write (one transaction). Default 100. */
   batchSize?: number;
-  /** How often queued records are written when fewer than a batch arrive. Default 200 ms. */
+  /** How long a record waits for a batch to fill before it is written anyway. Default 10 ms. */
   flushIntervalMs?: number;
   /** First retry delay after a failed write; doubles up to `retryMaxMs`. Defaults 500 and 10 000 ms. */
   retryBaseMs?: number;
@@ -53,7 +53,11 @@ const DROP_LOG_INTERVAL_MS = 10_000;
 
 /**
  * Decouples calls from audit storage. `record()` appends to an in-memory
- * queue; a timer (or a full batch) writes it in batches, one write in flight.
+ * queue; a timer armed by the first queued record (or a full batch) writes it
+ * in batches, one write in flight, with a turn of the event loop between
+ * batches. Records are written within milliseconds: they die young, instead
+ * of surviving garbage collections in a queue and being promoted to V8's old
+ * generation, which is resident memory the gateway keeps.
  * A failed write leaves its batch at the head of the queue, so order is kept
  * and nothing is lost while the store is down and the queue has room;
  * retries back off exponentially. The queue bound is the only place records
@@ -63,8 +67,8 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   const { store, log, onEvent } = options;
   const sinks = options.sinks ?? [];
   const maxQueue = positive('maxQueue', options.maxQueue ?? 10_000);
-  const batchSize = positive('batchSize', options.batchSize ?? 500);
-  const flushIntervalMs = positive('flushIntervalMs', options.flushIntervalMs ?? 200);
+  const batchSize = positive('batchSize', options.batchSize ?? 100);
+  const flushIntervalMs = positive('flushIntervalMs', options.flushIntervalMs ?? 10);
   const retryBaseMs = positive('retryBaseMs', options.retryBaseMs ?? 500);
   const retryMaxMs = Math.max(retryBaseMs, options.retryMaxMs ?? 10_000);
 
@@ -161,6 +165,8 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
         log.info({ store: store.kind, downMs, failures, queued: storeQueue.length }, 'audit: store recovered');
         emit({ type: 'recovered', downMs });
       }
+      // A backlog (after an outage) is written a batch per turn: calls are served in between.
+      if (storeQueue.length > 0) await nextTurn();
     }
   };
 
@@ -178,15 +184,25 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     const next = (inFlight ?? Promise.resolve()).then(run).catch((err: unknown) => log.error({ err }, 'audit: writer pass failed'));
     inFlight = next;
     void next.then(() => {
-      if (inFlight === next) inFlight = undefined;
+      if (inFlight !== next) return;
+      inFlight = undefined;
+      // What is left (records that came meanwhile, or a store in back-off) gets the next timer.
+      if (storeQueue.length > 0 || sinkQueue.length > 0) schedule(Math.max(flushIntervalMs, retryAt - Date.now()));
     });
     return next;
   };
 
-  const timer = setInterval(() => {
-    if (!inFlight) void pass(false);
-  }, flushIntervalMs);
-  timer.unref();
+  /** One timer at most, and none while nothing is queued: an idle gateway does not wake up for its audit trail. */
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = (delayMs: number) => {
+    if (timer !== undefined || closed) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      // A pass in flight schedules again when it ends.
+      if (!inFlight) void pass(false);
+    }, delayMs);
+    timer.unref();
+  };
 
   return {
     record(r) {
@@ -205,14 +221,16 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
         if (sinkQueue.length < maxQueue) sinkQueue.push(rec);
         else if (!store) return drop(1, 'queue-full');
       }
-      // A full batch goes now rather than at the next tick, unless the store is in back-off.
+      // A full batch goes now rather than at the timer, unless the store is in back-off.
       if (storeQueue.length >= batchSize && !inFlight && Date.now() >= retryAt) void pass(false);
+      else schedule(flushIntervalMs);
     },
     flush: () => pass(true),
     async close(timeoutMs = 5_000) {
       if (closed) return;
       closed = true;
-      clearInterval(timer);
+      clearTimeout(timer);
+      timer = undefined;
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const remaining = deadline - Date.now();
@@ -291,6 +309,7 @@ function positive(name: string, value: number): number {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function withTimeout(p: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;

@@ -1,6 +1,8 @@
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAuditWriter, createSqliteStore, openAuditStore, type AuditRecord, type AuditStore } from '../../src/audit/index.js';
@@ -93,6 +95,44 @@ describe('SQLite audit store', () => {
     await other.write([FULL]);
     expect((await other.query({ principal: 'alice' })).records).toHaveLength(1);
     await other.close();
+  });
+
+  /**
+   * Where the writes run: another connection holds the write lock for 150 ms. On the event
+   * loop, SQLite's busy wait blocks the loop (a 10 ms timer fires late); with
+   * `thread: true` the worker waits and the loop keeps its timers.
+   */
+  it.each([
+    [false, 'blocks'],
+    [true, 'keeps serving'],
+  ] as const)('openAuditStore with sqlite.thread %s: the event loop %s while SQLite waits for a lock', async (thread, _what) => {
+    const lockedFile = join(dir, thread ? 'thread' : 'loop', 'audit.db');
+    const s = await openAuditStore({ store: 'sqlite', sqlite: { file: lockedFile, thread } }, silentLogger());
+    // The lock is held by another thread, which the event loop being blocked cannot stop.
+    const holder = new Worker(
+      `const { workerData, parentPort } = require('node:worker_threads');
+       const db = new (require('better-sqlite3'))(workerData);
+       db.exec('BEGIN IMMEDIATE');
+       parentPort.postMessage('locked');
+       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 150);
+       db.exec('COMMIT');
+       db.close();`,
+      { eval: true, workerData: lockedFile },
+    );
+    const holderDone = once(holder, 'exit');
+    await once(holder, 'message');
+    const timerDue = performance.now() + 10;
+    const timerLate = new Promise<number>((resolve) => setTimeout(() => resolve(performance.now() - timerDue), 10));
+    // Give the timer a head start over a synchronous busy wait.
+    await new Promise((r) => setImmediate(r));
+    const written = s.write([FULL]);
+    const late = await timerLate;
+    await written;
+    await holderDone;
+    expect((await s.query({ principal: 'alice' })).records).toHaveLength(1);
+    await s.close();
+    if (thread) expect(late).toBeLessThan(60);
+    else expect(late).toBeGreaterThan(60);
   });
 });
 
