@@ -7,21 +7,24 @@ import { spawnGateway, writeConfigFile, type GatewayProcess } from './helpers/sp
 import { rawToolsList } from './helpers/gateway.js';
 
 /**
- * A gateway that only proxies LLM calls never loads the MCP SDK (about 30 MB):
- * a module hook in the gateway process reports every SDK module it loads, and
- * none is loaded until the first /mcp request.
+ * A gateway loads what its configuration and its traffic use, because every module is
+ * resident memory: one that only proxies LLM calls never loads the MCP SDK (about 30 MB),
+ * express (probes and scrapes are answered without it), ioredis (no Redis configured) or
+ * pg (no PostgreSQL). A module hook in the gateway process reports what it loads.
  */
 
 let dir: string;
 let g: GatewayProcess;
-const sdkLoads = () => g.output().stderr.split('\n').filter((l) => l.startsWith('SDK-LOADED '));
+const loaded = () => g.output().stderr.split('\n').filter((l) => l.startsWith('LOADED '));
+const sdkLoads = () => loaded().filter((l) => l.includes('/@modelcontextprotocol/'));
+const packageLoads = () => loaded().filter((l) => /\/node_modules\/(express|ioredis|pg)\//.test(l));
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'gatehouse-lazy-mcp-'));
   // Module customisation hooks run on their own thread; writing to stderr reaches the parent.
   writeFileSync(
     join(dir, 'hooks.mjs'),
-    `export async function load(url, context, next) {\n  if (url.includes('/@modelcontextprotocol/')) process.stderr.write('SDK-LOADED ' + url + '\\n');\n  return next(url, context);\n}\n`,
+    `export async function load(url, context, next) {\n  if (/\\/node_modules\\/(@modelcontextprotocol|express|ioredis|pg)\\//.test(url)) process.stderr.write('LOADED ' + url + '\\n');\n  return next(url, context);\n}\n`,
   );
   writeFileSync(join(dir, 'register.mjs'), `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});\n`);
   const config = writeConfigFile(
@@ -41,12 +44,32 @@ describe('an ai-proxy-only gateway', () => {
     expect(models.status).toBe(200);
     expect(((await models.json()) as { data: Array<{ id: string }> }).data.map((m) => m.id)).toEqual(['small']);
     expect((await fetch(`${g.url}/readyz`)).status).toBe(200);
-    // The hook did run (node:module loads are not reported, but our own dist modules were loaded through it).
     expect(sdkLoads()).toEqual([]);
 
     const list = await rawToolsList(g.url, 'legacy');
     expect(list.result.tools).toEqual([]);
     expect(sdkLoads().some((l) => l.includes('/@modelcontextprotocol/server/'))).toBe(true);
+  });
+
+  it('answers probes and scrapes without express, and loads it for the first other route', async () => {
+    const ready = await fetch(`${g.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(ready.headers.get('content-type')).toBe('application/json');
+    expect(await ready.json()).toEqual({ status: 'ready', tools: 0, backends: [] });
+    expect(await (await fetch(`${g.url}/healthz?probe=1`)).json()).toEqual({ status: 'ok' });
+    const head = await fetch(`${g.url}/readyz`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe('');
+    const metrics = await fetch(`${g.url}/metrics`);
+    expect(metrics.headers.get('content-type')).toContain('text/plain');
+    expect(await metrics.text()).toMatch(/^# TYPE gatehouse_calls_total counter$/m);
+    expect(packageLoads()).toEqual([]);
+
+    // Anything else is express's, loaded on first use: a JSON 404 here.
+    const other = await fetch(`${g.url}/no-such-route`);
+    expect(other.status).toBe(404);
+    expect(((await other.json()) as { error: string }).error).toBe('not_found');
+    expect(packageLoads().map((l) => /\/node_modules\/([^/]+)\//.exec(l)?.[1])).toEqual(['express']);
   });
 
   it('refuses a foreign Host on /v1 in the OpenAI error shape', async () => {

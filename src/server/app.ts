@@ -30,9 +30,9 @@ export interface AppOptions {
 }
 
 /**
- * The HTTP edge: `/mcp` (both MCP eras, stateless) goes straight to the MCP
- * endpoint — no framework on the hot path; `/healthz`, `/readyz` and anything
- * else go to express.
+ * The HTTP edge: `/mcp` (both MCP eras, stateless) and `/v1` go straight to
+ * their endpoints, `/healthz`, `/readyz` and `/metrics` are answered here — no
+ * framework on those paths; anything else goes to express.
  */
 export function createHttpHandler(options: AppOptions): {
   handle: (req: IncomingMessage, res: ServerResponse) => void;
@@ -88,9 +88,6 @@ export function createHttpHandler(options: AppOptions): {
     const app = express();
     app.disable('x-powered-by');
     app.set('etag', false);
-    app.get('/healthz', (_req, res) => {
-      res.json({ status: 'ok' });
-    });
     if (runtime.authenticate !== undefined) {
       // RFC 9728 §3: protected resource metadata, at the path-suffixed and the root well-known URL.
       const metadata = (req: IncomingMessage) => ({
@@ -102,15 +99,6 @@ export function createHttpHandler(options: AppOptions): {
       });
       app.get(['/.well-known/oauth-protected-resource/mcp', '/.well-known/oauth-protected-resource'], (req, res) => {
         res.json(metadata(req));
-      });
-    }
-    if (runtime.pipeline.metrics !== undefined) {
-      const metrics = runtime.pipeline.metrics;
-      app.get('/metrics', (_req, res, next) => {
-        metrics.render().then(({ contentType, body }) => {
-          res.setHeader('content-type', contentType);
-          res.end(body);
-        }, next);
       });
     }
     // The audit trail, for holders of the admin scope (loopback callers when there is no auth).
@@ -134,22 +122,49 @@ export function createHttpHandler(options: AppOptions): {
       // An inline spec can be much larger than an MCP request (the GitHub API's is over 10 MB).
       maxBodyBytes: Math.max(config.server.maxRequestBytes, ADMIN_MAX_BODY_BYTES),
     });
-    app.get('/readyz', (_req, res) => {
-      if (options.isDraining?.() === true) {
-        res.status(503).json({ status: 'draining' });
-        return;
-      }
-      const registry = runtime.registry();
-      // Still ready after a refused or partial reload: the previous tools keep serving; `lastReload` says what happened.
-      const lastReload = runtime.lastReload();
-      res.json({ status: 'ready', tools: registry.tools.length, backends: registry.backends, ...(lastReload !== undefined ? { lastReload } : {}) });
-    });
     // Anything else: a JSON 404 (clients probing for OAuth endpoints read it too), not express's HTML page.
     app.use((req, res) => {
       res.status(404).json({ error: 'not_found', error_description: `no such endpoint: ${req.method} ${req.path}` });
     });
     return app;
   });
+
+  /**
+   * Probes and scrapes, answered without express: they come every few seconds for the
+   * gateway's whole life, and a gateway whose traffic is /mcp or /v1 then never loads
+   * express (about 4 MiB resident). GET and HEAD (Node leaves out HEAD's body).
+   */
+  const probes = new Map<string, (res: ServerResponse) => void>([
+    ['/healthz', (res) => sendJson(res, 200, { status: 'ok' })],
+    [
+      '/readyz',
+      (res) => {
+        if (options.isDraining?.() === true) {
+          sendJson(res, 503, { status: 'draining' });
+          return;
+        }
+        const registry = runtime.registry();
+        // Still ready after a refused or partial reload: the previous tools keep serving; `lastReload` says what happened.
+        const lastReload = runtime.lastReload();
+        sendJson(res, 200, { status: 'ready', tools: registry.tools.length, backends: registry.backends, ...(lastReload !== undefined ? { lastReload } : {}) });
+      },
+    ],
+  ]);
+  const metrics = runtime.pipeline.metrics;
+  if (metrics !== undefined) {
+    probes.set('/metrics', (res) => {
+      metrics.render().then(
+        ({ contentType, body }) => {
+          res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+          res.end(body);
+        },
+        (err: unknown) => {
+          log.error({ err }, 'metrics: rendering failed');
+          sendJson(res, 500, { error: 'internal_error', error_description: 'the metrics could not be rendered' });
+        },
+      );
+    });
+  }
 
   const { pipeline } = runtime;
   const adminScope = config.admin?.scope ?? config.audit.adminScope;
@@ -225,6 +240,14 @@ export function createHttpHandler(options: AppOptions): {
       }
       withLoaded(mcp, 'mcp endpoint', res, (edge) => serveMcp(edge, req, res));
       return;
+    }
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      const query = url.indexOf('?');
+      const probe = probes.get(query === -1 ? url : url.slice(0, query));
+      if (probe !== undefined) {
+        probe(res);
+        return;
+      }
     }
     withLoaded(web, 'http app', res, (express) => express(req, res));
   };
