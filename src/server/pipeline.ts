@@ -21,7 +21,6 @@ import { createArgumentRedactor, createAuditWriter, createJsonlSink, openAuditSt
 import { createBulkhead, type Bulkhead } from '../limits/bulkhead.js';
 import { createCircuitBreaker } from '../limits/circuit-breaker.js';
 import { createRateLimiter, rateLimitHeaders, type RateLimiter } from '../limits/rate-limit.js';
-import { closeRedis, createRedisClient } from '../limits/redis.js';
 import type { Redis } from 'ioredis';
 import { createMetrics, type GatewayMetrics } from '../metrics/metrics.js';
 
@@ -137,13 +136,15 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
   }
 
   let redisClient: Redis | undefined;
+  // ioredis is loaded only when Redis is configured: it costs about 8 MiB resident.
+  const redisModule = config.redis === undefined ? undefined : await import('../limits/redis.js');
   const redis =
-    config.redis === undefined
+    redisModule === undefined
       ? undefined
       : (): Redis => {
           if (redisClient === undefined) {
-            const client = createRedisClient(config.redis!.url, log);
-            closers.push(() => closeRedis(client));
+            const client = redisModule.createRedisClient(config.redis!.url, log);
+            closers.push(() => redisModule.closeRedis(client));
             redisClient = client;
           }
           return redisClient;
@@ -248,7 +249,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
   const sinks: AuditSink[] = audit.stream === undefined ? [] : [createJsonlSink(audit.stream === 'stdout' ? 'stdout' : resolve(dataDir, audit.stream))];
   if (audit.store !== 'none') {
     auditStore = await openAuditStore(
-      audit.store === 'postgres' ? { store: 'postgres', postgres: audit.postgres! } : { store: 'sqlite', sqlite: { file: resolve(dataDir, audit.sqlite.file) } },
+      audit.store === 'postgres' ? { store: 'postgres', postgres: audit.postgres! } : { store: 'sqlite', sqlite: { file: resolve(dataDir, audit.sqlite.file), thread: audit.sqlite.thread } },
       log,
     );
     retention = startRetention(auditStore, { days: audit.retentionDays, log });

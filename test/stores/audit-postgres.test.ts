@@ -1,7 +1,8 @@
 import { userInfo } from 'node:os';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createAuditWriter, createPostgresStore, type AuditRecord, type AuditStore } from '../../src/audit/index.js';
+import { createAuditWriter, type AuditRecord, type AuditStore } from '../../src/audit/index.js';
+import { createPostgresStore } from '../../src/audit/postgres-store.js';
 import { silentLogger } from '../../src/log/logger.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { FULL, T0, expectFiltersWork, expectPagination, expectPrune } from '../helpers/audit-fixtures.js';
