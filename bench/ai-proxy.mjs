@@ -9,7 +9,7 @@
 //  4. the gateway's RSS under that load.
 //
 //   npm run bench:ai
-//   node bench/ai-proxy.mjs [--calls 2000] [--seconds 10] [--connections 50]
+//   node bench/ai-proxy.mjs [--calls 2000] [--seconds 10] [--connections 50] [--audit loop]
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,9 @@ const { values } = parseArgs({
     calls: { type: 'string', default: '2000' },
     seconds: { type: 'string', default: '10' },
     connections: { type: 'string', default: '50' },
+    // `--audit loop`: the SQLite trail on the event loop (audit.sqlite.thread: false,
+    // batches of 100), the memory-saving setting; default: as shipped.
+    audit: { type: 'string', default: 'on' },
   },
 });
 const CALLS = Number(values.calls);
@@ -76,7 +79,7 @@ writeFileSync(
 log: { level: warn }
 dataDir: ${join(dir, 'data')}
 backends: []
-ai:
+${values.audit === 'loop' ? 'audit: { sqlite: { thread: false }, queue: { batchSize: 100 } }\n' : ''}ai:
   targets:
     fake: { provider: openai-compatible, baseUrl: "http://127.0.0.1:${upstreamPort}/v1" }
   routes:

@@ -16,7 +16,7 @@ export { startRetention, type Retention, type RetentionOptions } from './retenti
 
 export interface AuditStoreConfig {
   store: 'sqlite' | 'postgres';
-  /** `thread`: on a worker thread (see sqlite-thread.ts); else on the event loop, in small batches. */
+  /** `thread` (the default): on a worker thread (see sqlite-thread.ts); false: on the event loop. */
   sqlite?: { file: string; thread?: boolean };
   postgres?: { url: string; table?: string };
 }
@@ -35,11 +35,12 @@ export async function openAuditStore(config: AuditStoreConfig, log: Logger): Pro
     return store;
   }
   if (!config.sqlite?.file) throw new GatehouseError('GH_CONFIG_INVALID', 'audit.sqlite.file is required when audit.store is "sqlite"');
-  // By default on the event loop: a batch of 100 records costs about 1 ms there, every
-  // 10 ms under load, and a second V8 isolate for the worker would cost about 19 MiB of
-  // resident memory. On a machine with cores to spare, the thread keeps that millisecond
-  // off the loop (`audit.sqlite.thread`; docs/benchmarks.md has both).
-  const store = config.sqlite.thread === true ? createThreadedSqliteStore({ file: config.sqlite.file }) : createSqliteStore({ file: config.sqlite.file });
+  // On a worker thread by default: SQLite's synchronous inserts (about 10 µs a record)
+  // stay off the loop that serves calls; on two cores that is as many or more tool
+  // calls a second. `audit.sqlite.thread: false` (best with `audit.queue.batchSize: 100`,
+  // about 1 ms a batch on the loop) saves the thread's V8 isolate and the records' time
+  // in the queue: 17–26 MiB resident under load (docs/benchmarks.md has both).
+  const store = config.sqlite.thread === false ? createSqliteStore({ file: config.sqlite.file }) : createThreadedSqliteStore({ file: config.sqlite.file });
   // A store that cannot open (unwritable directory, a native module built for another
   // Node) must not take the gateway down: calls go on, records queue, and the writer
   // retries and reports the outage (log, gatehouse_audit_store_up 0).

@@ -19,9 +19,9 @@ export interface AuditWriterOptions {
   sinks?: readonly AuditSink[];
   /** Records held while the store is slow or down; beyond it new records are dropped and counted. Default 10 000. */
   maxQueue?: number;
-  /** Records per store write (one transaction). Default 100. */
+  /** Records per store write (one transaction). Default 500. */
   batchSize?: number;
-  /** How long a record waits for a batch to fill before it is written anyway. Default 10 ms. */
+  /** How long a record waits for a batch to fill before it is written anyway. Default 200 ms. */
   flushIntervalMs?: number;
   /** First retry delay after a failed write; doubles up to `retryMaxMs`. Defaults 500 and 10 000 ms. */
   retryBaseMs?: number;
@@ -55,9 +55,7 @@ const DROP_LOG_INTERVAL_MS = 10_000;
  * Decouples calls from audit storage. `record()` appends to an in-memory
  * queue; a timer armed by the first queued record (or a full batch) writes it
  * in batches, one write in flight, with a turn of the event loop between
- * batches. Records are written within milliseconds: they die young, instead
- * of surviving garbage collections in a queue and being promoted to V8's old
- * generation, which is resident memory the gateway keeps.
+ * batches; no timer runs while nothing is queued.
  * A failed write leaves its batch at the head of the queue, so order is kept
  * and nothing is lost while the store is down and the queue has room;
  * retries back off exponentially. The queue bound is the only place records
@@ -67,8 +65,8 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   const { store, log, onEvent } = options;
   const sinks = options.sinks ?? [];
   const maxQueue = positive('maxQueue', options.maxQueue ?? 10_000);
-  const batchSize = positive('batchSize', options.batchSize ?? 100);
-  const flushIntervalMs = positive('flushIntervalMs', options.flushIntervalMs ?? 10);
+  const batchSize = positive('batchSize', options.batchSize ?? 500);
+  const flushIntervalMs = positive('flushIntervalMs', options.flushIntervalMs ?? 200);
   const retryBaseMs = positive('retryBaseMs', options.retryBaseMs ?? 500);
   const retryMaxMs = Math.max(retryBaseMs, options.retryMaxMs ?? 10_000);
 

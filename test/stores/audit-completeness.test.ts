@@ -1,6 +1,6 @@
 /**
- * Every call a client saw complete has its audit record, on SQLite (on the
- * event loop and on a worker thread) and on PostgreSQL (127.0.0.1:5432/test, trust auth): under concurrency, and when
+ * Every call a client saw complete has its audit record, on SQLite (on its
+ * worker thread and on the event loop) and on PostgreSQL (127.0.0.1:5432/test, trust auth): under concurrency, and when
  * the gateway process is stopped with SIGTERM in the middle of a stream of
  * calls. Records are read straight from the store, not through the gateway.
  * PostgreSQL tables are unique per run and dropped afterwards.
@@ -25,8 +25,8 @@ const RUN = randomUUID().slice(0, 8);
 /** The backend takes a little time per call, so calls overlap in the gateway. */
 const BACKEND_DELAY_MS = 5;
 
-/** `sqlite-thread`: SQLite written on a worker thread (`audit.sqlite.thread: true`). */
-type StoreKind = 'sqlite' | 'sqlite-thread' | 'postgres';
+/** `sqlite` writes on a worker thread (the default); `sqlite-loop` on the event loop (`audit.sqlite.thread: false`). */
+type StoreKind = 'sqlite' | 'sqlite-loop' | 'postgres';
 
 let stub: StubBackend;
 let admin: pg.Client;
@@ -69,8 +69,8 @@ function newStore(kind: StoreKind): { dir: string; table: string; yaml: string }
   const audit =
     kind === 'sqlite'
       ? 'audit: { store: sqlite, queue: { flushIntervalMs: 20 } }'
-      : kind === 'sqlite-thread'
-        ? 'audit: { store: sqlite, sqlite: { thread: true }, queue: { flushIntervalMs: 20 } }'
+      : kind === 'sqlite-loop'
+        ? 'audit: { store: sqlite, sqlite: { thread: false }, queue: { flushIntervalMs: 20 } }'
         : `audit: { store: postgres, postgres: { url: "${PG_URL}", table: ${table} }, queue: { flushIntervalMs: 20 } }`;
   return { dir, table, yaml: `dataDir: ${join(dir, 'data')}\n${audit}\n` };
 }
@@ -96,7 +96,7 @@ const backendYaml = () => `backends:
     maxConcurrent: 1000
 `;
 
-describe.each(['sqlite', 'sqlite-thread', 'postgres'] as const)('audit completeness on %s', (kind) => {
+describe.each(['sqlite', 'sqlite-loop', 'postgres'] as const)('audit completeness on %s', (kind) => {
   it('300 concurrent calls through a gateway → exactly 300 records, one per request id', async () => {
     const store = newStore(kind);
     const gateway = await startTestGateway(`${store.yaml}${backendYaml()}`);
