@@ -55,7 +55,7 @@ import {
   type EmbeddingResponse,
   type Usage,
 } from './openai-types.js';
-import { ADAPTERS, hasContent, malformed, type AnswerOptions, type DecodeStep, type StreamDecoder, type UpstreamCall } from './providers.js';
+import { ADAPTERS, hasContent, malformed, type AnswerOptions, type DecodeStep, type ProviderAdapter, type StreamDecoder, type UpstreamCall } from './providers.js';
 import { createCooldown, createRouter, type ResolvedRoute, type ResolvedTarget } from './router.js';
 
 export type { ResolvedTarget } from './router.js';
@@ -401,6 +401,10 @@ export function createAiProxy(config: AiConfig, options: { log?: Logger; now?: (
       const adapter = ADAPTERS[target.provider];
       const upstream = build(() => adapter.chatRequest(req, target, targetConfig));
       const res = await send(target, upstream, call, targetConfig.timeoutMs);
+      if (isJsonAnswer(res.headers)) {
+        const shape = answer();
+        return completedStream(await readCompletion(res, adapter, shape, call, target, targetConfig.timeoutMs), shape.includeUsage, call, targetConfig.timeoutMs, start);
+      }
       return openStream(res, adapter.streamDecoder(answer()), call, target, targetConfig.timeoutMs, start);
     });
     const s = r.value;
@@ -429,6 +433,48 @@ export function createAiProxy(config: AiConfig, options: { log?: Logger; now?: (
     ttftMs?: number;
     timeoutMs: number;
     status: number;
+  }
+
+  /**
+   * A stream request answered with one JSON completion: some OpenAI-compatible servers
+   * ignore `stream: true`. Read and translated like a JSON call (a bad answer fails the
+   * attempt, so fallback still applies), then served as a stream.
+   */
+  async function readCompletion(res: Dispatcher.ResponseData, adapter: ProviderAdapter, shape: AnswerOptions, call: Call, target: ResolvedTarget, timeoutMs: number): Promise<ChatCompletion> {
+    let text: string;
+    try {
+      text = (await readAll(res.body, MAX_JSON_BYTES, false)).toString('utf8');
+    } catch (err) {
+      if (err instanceof ProviderError) throw new AttemptFailure(err, { status: res.statusCode });
+      throw transportFailure(err, call, target, timeoutMs, res.statusCode);
+    }
+    const body = parseAnswer(text, res.statusCode);
+    try {
+      return adapter.chatResponse(body, shape);
+    } catch (err) {
+      throw new AttemptFailure(asProviderError(err), { status: res.statusCode });
+    } finally {
+      call.dispose();
+    }
+  }
+
+  /** The stream of a whole completion: each choice's message in one delta, then the finish reasons, then the usage if asked for. */
+  function completedStream(completion: ChatCompletion, includeUsage: boolean, call: Call, timeoutMs: number, start: number): OpenStream {
+    const frame = (choices: ChatCompletionChunk['choices']): ChatCompletionChunk => ({ id: completion.id, object: 'chat.completion.chunk', created: completion.created, model: completion.model, choices });
+    const head = completion.choices.map((c) => {
+      const delta: ChatCompletionChunk['choices'][number]['delta'] = { role: 'assistant', content: c.message.content ?? '' };
+      if (c.message.refusal) delta.refusal = c.message.refusal;
+      if (c.message.tool_calls !== undefined && c.message.tool_calls.length > 0) {
+        delta.tool_calls = c.message.tool_calls.map((t, index) => ({ index, id: t.id, type: 'function', function: { name: t.function.name, arguments: t.function.arguments } }));
+      }
+      return frame([{ index: c.index, delta, finish_reason: null }]);
+    });
+    head.push(frame(completion.choices.map((c) => ({ index: c.index, delta: {}, finish_reason: c.finish_reason }))));
+    if (completion.usage !== undefined && includeUsage) head.push({ ...frame([]), usage: completion.usage });
+    const usage = completion.usage;
+    const decoder: StreamDecoder = { push: () => ({ chunks: [] }), end: () => ({ chunks: [], done: true }), usage: () => usage };
+    const body: AsyncIterator<Buffer> = { next: async () => ({ done: true, value: undefined }) };
+    return { head, queued: [], decoder, body, call, timeoutMs, status: 200, end: { done: true }, ttftMs: now() - start };
   }
 
   /** Read up to and including the first content chunk; a failure before it throws (fallback is still possible). */
@@ -635,6 +681,12 @@ export function retryAfter(headers: Dispatcher.ResponseData['headers'], now: () 
 }
 
 /** Read a body up to `limit` bytes; past it either truncate (error bodies) or fail (answers). */
+/** A 2xx answer in JSON where a stream (SSE, or Ollama's NDJSON) was asked for. */
+function isJsonAnswer(headers: Dispatcher.ResponseData['headers']): boolean {
+  const type = headers['content-type'];
+  return typeof type === 'string' && /^application\/json\s*(;|$)/i.test(type);
+}
+
 async function readAll(body: Dispatcher.ResponseData['body'], limit: number, truncate: boolean): Promise<Buffer> {
   const parts: Buffer[] = [];
   let size = 0;

@@ -170,6 +170,24 @@ describe('providers', () => {
     expect(oa.received[0]?.body).toMatchObject({ model: 'gpt-x' });
   });
 
+  it('a stream asked of a server that answers one JSON completion is served as a stream, with no retry', async () => {
+    ob.script = () => openai.completion({ text: ['Hello there'], toolCalls: [{ id: 'call_1', name: 'lookup', args: ['{"q":', '"x"}'] }], usage: { prompt_tokens: 7, completion_tokens: 4 } });
+    const p = proxyFor({ c: { provider: 'openai-compatible', baseUrl: `${ob.url}/v1` } }, [{ model: 'local', targets: ['c'] }], { retry: { attempts: 3 } });
+    const out = await p.chat(ask('local', { stream: true, stream_options: { include_usage: true } }), ctx());
+    const { all } = await collect(out);
+    const chunks = all.filter(isChunk);
+    expect(chunks.map((c) => c.choices.map((ch) => [ch.delta, ch.finish_reason]))).toEqual([
+      [[{ role: 'assistant', content: 'Hello there', tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'lookup', arguments: '{"q":"x"}' } }] }, null]],
+      [[{}, 'tool_calls']],
+      [],
+    ]);
+    expect(chunks.at(-1)).toMatchObject({ model: 'local', object: 'chat.completion.chunk', usage: { prompt_tokens: 7, completion_tokens: 4 } });
+    expect(all.at(-1)).toEqual({ done: true });
+    expect(asStream(out).usage()).toMatchObject({ prompt_tokens: 7, completion_tokens: 4 });
+    expect(ob.received).toHaveLength(1);
+    expect(out.attempts).toHaveLength(1);
+  });
+
   it('openai-compatible: base URL and custom headers, JSON and stream', async () => {
     const p = proxyFor(
       { c: { provider: 'openai-compatible', baseUrl: `${ob.url}/v1/`, apiKey: 'k-c', headers: { 'x-tenant': 'acme' }, model: 'qwen' } },

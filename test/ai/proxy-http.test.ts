@@ -149,6 +149,17 @@ describe('chat completions through the official openai SDK', () => {
     expect(recs[0]).toMatchObject({ outcome: 'ok', tokensIn: 5, tokensOut: 2, provider: 'openai-compatible' });
   });
 
+  it('streams to the SDK when the upstream ignores stream: true and answers JSON', async () => {
+    oa.script = (req) => openaiFake.completion({ model: (req.body as { model: string }).model, text: ['Hello ', 'anyway'] });
+    const before = oa.received.length;
+    const chunks = [];
+    for await (const chunk of await client.chat.completions.create({ model: 'gpt-4o', messages: user('Hi'), stream: true })) chunks.push(chunk);
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Hello anyway');
+    expect(chunks.at(-1)!.choices[0]!.finish_reason).toBe('stop');
+    expect(oa.received.length - before).toBe(1);
+    oa.script = defaultOpenAIScript;
+  });
+
   it('falls back to the next target when the first answers 503; the audit lists both attempts', async () => {
     oa.script = (req) => (req.path.startsWith('/down/') ? openaiFake.error(503, 'overloaded', 'server_error') : defaultOpenAIScript(req));
     const { data, response } = await client.chat.completions.create({ model: 'fallback', messages: user('Hi') }).withResponse();
