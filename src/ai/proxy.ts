@@ -371,6 +371,15 @@ export function createAiProxy(config: AiConfig, options: { log?: Logger; now?: (
     }
   }
 
+  /** An adapter's reading of a 2xx answer; an answer it cannot read fails the attempt. */
+  function translate<T>(status: number, f: () => T): T {
+    try {
+      return f();
+    } catch (err) {
+      throw new AttemptFailure(asProviderError(err), { status });
+    }
+  }
+
   async function chat(req: ChatCompletionRequest, ctx: ChatContext): Promise<ChatOutcome> {
     const start = now();
     const includeUsage = req.stream_options?.include_usage === true;
@@ -383,15 +392,11 @@ export function createAiProxy(config: AiConfig, options: { log?: Logger; now?: (
         const res = await sendForBody(target, upstream, call, targetConfig.timeoutMs);
         const text = res.body.toString('utf8');
         const body = parseAnswer(text, res.status);
-        try {
-          const shape = answer();
-          const completion = adapter.chatResponse(body, shape);
-          const passed = adapter.chatText?.(text, body, shape);
-          call.dispose();
-          return { completion, text: passed };
-        } catch (err) {
-          throw new AttemptFailure(asProviderError(err), { status: res.status });
-        }
+        const shape = answer();
+        const completion = translate(res.status, () => adapter.chatResponse(body, shape));
+        const passed = adapter.chatText?.(text, body, shape);
+        call.dispose();
+        return { completion, text: passed };
       });
       const { completion, text } = r.value;
       return { kind: 'json', completion, ...(text === undefined ? {} : { text }), target: r.target, route: r.route, attempts: r.attempts };
@@ -449,13 +454,9 @@ export function createAiProxy(config: AiConfig, options: { log?: Logger; now?: (
       throw transportFailure(err, call, target, timeoutMs, res.statusCode);
     }
     const body = parseAnswer(text, res.statusCode);
-    try {
-      return adapter.chatResponse(body, shape);
-    } catch (err) {
-      throw new AttemptFailure(asProviderError(err), { status: res.statusCode });
-    } finally {
-      call.dispose();
-    }
+    const completion = translate(res.statusCode, () => adapter.chatResponse(body, shape));
+    call.dispose();
+    return completion;
   }
 
   /** The stream of a whole completion: each choice's message in one delta, then the finish reasons, then the usage if asked for. */
@@ -595,13 +596,9 @@ export function createAiProxy(config: AiConfig, options: { log?: Logger; now?: (
       const upstream = build(() => adapter.embedRequest(req, target, targetConfig));
       const res = await sendForBody(target, upstream, call, targetConfig.timeoutMs);
       const body = parseAnswer(res.body.toString('utf8'), res.status);
-      try {
-        const response = adapter.embedResponse(body, req);
-        call.dispose();
-        return response;
-      } catch (err) {
-        throw new AttemptFailure(asProviderError(err), { status: res.status });
-      }
+      const response = translate(res.status, () => adapter.embedResponse(body, req));
+      call.dispose();
+      return response;
     });
     return { response: r.value, target: r.target, route: r.route, attempts: r.attempts };
   }

@@ -166,15 +166,15 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
    * What chat and embeddings calls share before the engine runs: the caller, the body,
    * the route; then the pipeline's checks (authorise the model, rate-limit), the same as
    * for a tool call; then what only model calls have: a token reservation and the budget.
-   * `check` validates the body and says how many tokens to reserve. The body, or undefined
+   * `check` validates the body; `reserve` says how many tokens to reserve. The body, or undefined
    * when the call was refused (the refusal is sent and recorded).
    */
-  async function open<T extends { model: string }>(req: IncomingMessage, res: ServerResponse, call: LlmCall, check: (body: unknown, call: LlmCall) => T, reserve: (body: T, route: string) => number): Promise<T | undefined> {
+  async function open<T extends { model: string }>(req: IncomingMessage, res: ServerResponse, call: LlmCall, check: (body: unknown) => T, reserve: (body: T, route: string) => number): Promise<T | undefined> {
     try {
       call.principal = await principalOf(req);
       const read = await readJson(req);
       call.bytesIn = read.bytes;
-      const body = check(read.body, call);
+      const body = check(read.body);
       call.model = body.model;
       const route = (call.route = routeOf(body.model));
       const tokens = reserve(body, route);
@@ -211,7 +211,6 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
     }
   }
 
-  /** The engine failed (or the client left): the error answer and the record. */
   /**
    * Runs the engine for a call and notes the route, target and attempts; a failure is
    * answered and recorded here (then undefined).
@@ -235,6 +234,7 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
     return result;
   }
 
+  /** The engine failed (or the client left): the error answer and the record. */
   function engineFailed(res: ServerResponse, call: LlmCall, abort: OneShotSignal, err: unknown): void {
     if (abort.aborted) {
       call.status = 499;
