@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 import { existsSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { loadConfig } from '../config/load-config.js';
+import { boundHeap } from '../server/heap.js';
 import { configSchema, type GatehouseConfig } from '../config/schema.js';
 import { isGatehouseError } from '../errors/catalogue.js';
 import { createLogger, silentLogger } from '../log/logger.js';
@@ -17,6 +16,14 @@ const EXIT_RUNTIME = 1;
 const EXIT_USAGE = 2;
 /** The config schema's default `backends[].toolBudget`. */
 const DEFAULT_TOOL_BUDGET = configSchema.properties.backends.items.properties.toolBudget.default;
+
+/**
+ * Reads and checks a config file. The loader is imported here, not at the top: it
+ * compiles the config schema when it loads, and serve and stdio bound the heap first.
+ */
+async function loadConfig(file: string): Promise<GatehouseConfig> {
+  return (await import('../config/load-config.js')).loadConfig(file);
+}
 
 const USAGE = `Usage: gatehouse <command> [options]
 
@@ -90,26 +97,13 @@ function parse<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArg
   }
 }
 
-/**
- * V8 lets the old generation grow to up to four times what survived the last full
- * collection before it collects again: headroom meant for programs with large live
- * heaps. A gateway's live heap is small (about 20 MB) and what reaches its old
- * generation is mostly dead request state, so that headroom is resident memory full of
- * garbage: 125–154 MiB peak under load in bench/ai-proxy.mjs, and 125–126 MiB with 30 %,
- * at the same requests/s (docs/benchmarks.md). V8 reads the setting at each collection,
- * so it takes effect when set here; a `--heap-growing-percent` given to node wins.
- */
-function boundOldGeneration(): void {
-  if (process.execArgv.some((a) => /^--heap[-_]growing[-_]percent/.test(a))) return;
-  setFlagsFromString('--heap-growing-percent=30');
-}
-
 async function serve(file: string): Promise<number> {
-  boundOldGeneration();
-  const config = loadConfig(file);
+  const heap = boundHeap();
+  const config = await loadConfig(file);
   const log = createLogger({ level: config.log.level });
   const [{ startGateway }, { startConfigWatch }] = await Promise.all([import('../server/gateway.js'), import('../server/config-watch.js')]);
   const gateway = await startGateway(config, log);
+  heap.serving();
   log.info({ url: `${gateway.url}/mcp`, tools: gateway.runtime.registry().tools.length }, `Gatehouse ${VERSION} serving MCP at ${gateway.url}/mcp`);
   // Backends reload live: when the file changes, and on SIGHUP (the conventional "re-read your config").
   const watch = startConfigWatch(gateway.runtime, config.file, log);
@@ -128,8 +122,8 @@ async function serve(file: string): Promise<number> {
 }
 
 async function stdio(file: string): Promise<number> {
-  boundOldGeneration();
-  const config = loadConfig(file);
+  const heap = boundHeap();
+  const config = await loadConfig(file);
   if (config.audit.stream === 'stdout') throw new UsageError(`${config.file}: audit.stream cannot be "stdout" in stdio mode: stdout carries MCP messages`);
   // stdout carries MCP messages only: every log line goes to stderr.
   const log = createLogger({ level: config.log.level, stream: process.stderr });
@@ -142,6 +136,7 @@ async function stdio(file: string): Promise<number> {
     for (const server of servers) server.sendToolListChanged().catch(() => servers.delete(server));
   });
   const handle = serveStdio(factory, { onerror: (err) => log.error({ err }, 'stdio error') });
+  heap.serving();
   log.info({ tools: runtime.registry().tools.length }, `Gatehouse ${VERSION} serving MCP over stdio`);
   await Promise.race([waitForSignal(), new Promise<void>((resolve) => process.stdin.once('close', resolve))]);
   await handle.close();
@@ -215,7 +210,7 @@ function listingOptions(values: { listed?: boolean; mode?: string; budget?: stri
 }
 
 async function validate(file: string): Promise<number> {
-  const config: GatehouseConfig = loadConfig(file);
+  const config: GatehouseConfig = await loadConfig(file);
   const { loadBackends } = await import('../registry/load-backends.js');
   const registry = await loadBackends(config.backends, config.baseDir, silentLogger());
   let failed = 0;
@@ -249,7 +244,7 @@ async function audit(args: string[]): Promise<number> {
     },
     strict: true,
   });
-  const config = loadConfig(values.config ?? 'gatehouse.yaml');
+  const config = await loadConfig(values.config ?? 'gatehouse.yaml');
   const [{ resolve }, { parseAuditFilters, queryAudit, createSqliteStore }] = await Promise.all([import('node:path'), import('../audit/index.js')]);
   let query;
   try {
