@@ -22,7 +22,7 @@ RUN npm ci
 COPY tsconfig.json ./
 COPY src ./src
 # `npm run build` also precompiles the OpenAPI spec validators (see the script).
-COPY scripts/build-spec-validators.mjs ./scripts/
+COPY scripts/build-validators.mjs ./scripts/
 RUN npm run build
 
 # ---- deps: production dependencies only (better-sqlite3's install script builds it) ----

@@ -1,4 +1,4 @@
-// `prestart`: builds dist/ (tsc, then the precompiled spec validators, as
+// `prestart`: builds dist/ (tsc, then the precompiled validators, as
 // `npm run build` does) when dist/cli/main.js is missing or older than any
 // file in src/ (or tsconfig.json), or a generated validator is missing.
 // Silent when the build is current.
@@ -11,8 +11,8 @@ import process from 'node:process';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUTPUT = join(ROOT, 'dist', 'cli', 'main.js');
-const VALIDATORS = ['2.0', '3.0', '3.1'].map((v) => join(ROOT, 'dist', 'openapi', 'spec-validators', `v${v}.js`));
-const GENERATE = join(ROOT, 'scripts', 'build-spec-validators.mjs');
+const VALIDATORS = [...['2.0', '3.0', '3.1'].map((v) => join(ROOT, 'dist', 'openapi', 'spec-validators', `v${v}.js`)), join(ROOT, 'dist', 'config', 'generated', 'validators.js')];
+const GENERATE = join(ROOT, 'scripts', 'build-validators.mjs');
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 
 /** Newest mtime (ms) under `dir`, directories included (a deleted or renamed file changes its directory's mtime). */
@@ -31,7 +31,7 @@ function staleReason() {
   const built = statSync(OUTPUT).mtimeMs;
   if (newestMtime(join(ROOT, 'src')) > built) return 'src/ changed';
   if (statSync(join(ROOT, 'tsconfig.json')).mtimeMs > built) return 'tsconfig.json changed';
-  if (!VALIDATORS.every((f) => existsSync(f))) return 'the spec validators are missing';
+  if (!VALIDATORS.every((f) => existsSync(f))) return 'the generated validators are missing';
   return undefined;
 }
 
@@ -56,7 +56,7 @@ if (reason !== undefined) {
   const generated = spawnSync(process.execPath, [GENERATE], { cwd: ROOT, stdio: 'inherit' });
   if (generated.error || generated.status !== 0) {
     if (existsSync(OUTPUT)) utimesSync(OUTPUT, 0, 0);
-    process.stderr.write(`gatehouse: cannot generate the spec validators${generated.error ? `: ${generated.error.message}` : ''}\n`);
+    process.stderr.write(`gatehouse: cannot generate the validators${generated.error ? `: ${generated.error.message}` : ''}\n`);
     process.exit(generated.status ?? 1);
   }
 }

@@ -8,5 +8,5 @@ export default function setup(): void {
   const root = fileURLToPath(new URL('..', import.meta.url));
   execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
   // The rest of `npm run build`: the precompiled spec validators (load-spec.ts).
-  execFileSync(process.execPath, ['scripts/build-spec-validators.mjs'], { cwd: root, stdio: 'inherit' });
+  execFileSync(process.execPath, ['scripts/build-validators.mjs'], { cwd: root, stdio: 'inherit' });
 }

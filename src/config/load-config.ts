@@ -1,19 +1,24 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import { existsSync } from 'node:fs';
+import type { ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import { GatehouseError } from '../errors/catalogue.js';
 import { interpolateEnv } from './interpolate.js';
-import { configSchema, type BackendConfig, type GatehouseConfig } from './schema.js';
+import { schemaFingerprint, type BackendConfig, type GatehouseConfig } from './schema.js';
+import type { ConfigValidators } from './schema-validator.js';
 
-// ajv-formats ships CommonJS; under NodeNext its default export is the module object.
-const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+const { config: validate, backend: validateBackend } = await configValidators();
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, coerceTypes: true, strict: false });
-addFormats(ajv);
-const validate = ajv.compile(configSchema);
-const validateBackend = ajv.compile(configSchema.properties.backends.items);
+/** The validators `npm run build` generated from this schema, else compiled now (see schema-validator.ts). */
+async function configValidators(): Promise<ConfigValidators> {
+  const built = new URL('./generated/validators.js', import.meta.url);
+  if (existsSync(built)) {
+    const generated = (await import(built.href)) as ConfigValidators & { fingerprint: string };
+    if (generated.fingerprint === schemaFingerprint()) return generated;
+  }
+  return (await import('./schema-validator.js')).compileConfigValidators();
+}
 
 /** Reads, interpolates and validates a config file. Throws GatehouseError naming the file and field. */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): GatehouseConfig {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { CredentialConfig } from '../upstream/credentials.js';
 import type { RuleConfig } from '../policy/rules.js';
 /**
@@ -592,4 +593,9 @@ export interface GatehouseConfig {
   baseDir: string;
   /** The file the configuration came from (for messages). */
   file: string;
+}
+
+/** Identifies the schema: the generated config validators name the one they were made from (schema-validator.ts). */
+export function schemaFingerprint(): string {
+  return createHash('sha256').update(JSON.stringify(configSchema)).digest('hex').slice(0, 16);
 }

@@ -226,7 +226,7 @@ function specValidator(version: SpecVersion): Promise<SpecValidator> {
 }
 
 async function loadValidator(version: SpecVersion): Promise<SpecValidator> {
-  // Written by `npm run build` (scripts/build-spec-validators.mjs) beside the compiled load-spec.js.
+  // Written by `npm run build` (scripts/build-validators.mjs) beside the compiled load-spec.js.
   const built = new URL(`./spec-validators/v${version}.js`, import.meta.url);
   if (existsSync(built)) return ((await import(built.href)) as { default: SpecValidator }).default;
   const { compileSpecValidator } = await import('./spec-schema.js');

@@ -3,7 +3,7 @@
  * checking a whole document quickly, and compiled with Ajv.
  *
  * Compiling one of them costs 200–400 ms, so it happens once: `npm run build`
- * writes each as standalone validation code (scripts/build-spec-validators.mjs →
+ * writes each as standalone validation code (scripts/build-validators.mjs →
  * dist/openapi/spec-validators/), which load-spec imports. Where those files do
  * not exist (tests and tools running from src/), load-spec compiles here,
  * once per process. Both paths run the same schemas through the same Ajv.
