@@ -6,11 +6,15 @@
 //     through the gateway (p50/p99 and what the gateway adds);
 //  2. stream time to first byte: N sequential streamed calls, interleaved;
 //  3. requests/s at C connections (autocannon), direct and through the gateway;
-//  4. the gateway's RSS under that load.
+//  4. the gateway's RSS under that load;
+//  5. the floor: N more sequential JSON calls, interleaved direct and through a
+//     minimal Node pass-through proxy (bench/reference-ai-proxy.mjs), measured
+//     after the gateway's loops so that they do not change.
 //
 //   npm run bench:ai
 //   node bench/ai-proxy.mjs [--calls 2000] [--seconds 10] [--connections 50] [--audit loop]
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { fork } from 'node:child_process';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -137,6 +141,23 @@ for (let i = 0; i < CALLS; i++) {
   gs.push(await timeFirstContent(viaGateway));
 }
 
+const referencePort = await freePort();
+const reference = fork(new URL('./reference-ai-proxy.mjs', import.meta.url).pathname, [String(referencePort), `http://127.0.0.1:${upstreamPort}`], { stdio: 'inherit' });
+await new Promise((resolve, reject) => reference.once('message', resolve).once('exit', () => reject(new Error('the reference proxy exited'))));
+const viaReference = new Pool(`http://127.0.0.1:${referencePort}`, { connections: 1 });
+for (let i = 0; i < 300; i++) {
+  await timeJson(direct);
+  await timeJson(viaReference);
+}
+const dr = [];
+const rj = [];
+for (let i = 0; i < CALLS; i++) {
+  dr.push(await timeJson(direct));
+  rj.push(await timeJson(viaReference));
+}
+await viaReference.close();
+reference.kill('SIGTERM');
+
 async function cannon(url) {
   const result = await autocannon({ url, method: 'POST', headers, body: jsonBody, connections: CONNECTIONS, duration: SECONDS, pipelining: 1 });
   if (result.non2xx > 0 || result.errors > 0) throw new Error(`autocannon saw ${result.non2xx} non-2xx and ${result.errors} errors`);
@@ -153,7 +174,7 @@ console.log(
   JSON.stringify(
     {
       calls: CALLS,
-      json: { directP50: f(pct(dj, 50)), gatewayP50: f(pct(gj, 50)), addedP50: f(pct(gj, 50) - pct(dj, 50)), addedP99: f(pct(gj, 99) - pct(dj, 99)) },
+      json: { directP50: f(pct(dj, 50)), gatewayP50: f(pct(gj, 50)), addedP50: f(pct(gj, 50) - pct(dj, 50)), addedP99: f(pct(gj, 99) - pct(dj, 99)), referenceProxyAddedP50: f(pct(rj, 50) - pct(dr, 50)) },
       streamFirstContent: { directP50: f(pct(ds, 50)), gatewayP50: f(pct(gs, 50)), addedP50: f(pct(gs, 50) - pct(ds, 50)), addedP99: f(pct(gs, 99) - pct(ds, 99)) },
       throughput: { connections: CONNECTIONS, seconds: SECONDS, directRps: Math.round(directRps), gatewayRps: Math.round(gatewayRps), ratio: (gatewayRps / directRps).toFixed(3) },
       gatewayRssMb: { underLoadPeak: peakRss },
