@@ -248,8 +248,7 @@ export function createAiProxy(config: AiConfig, options: { log?: Logger; now?: (
     try {
       body = await whole;
     } catch (err) {
-      if (err instanceof ProviderError) throw new AttemptFailure(err, { status: reader.status });
-      throw transportFailure(err, call, target, timeoutMs, reader.status === 0 ? undefined : reader.status);
+      throw readFailure(err, call, target, timeoutMs, reader.status === 0 ? undefined : reader.status);
     }
     if (reader.status >= 200 && reader.status < 300) return { status: reader.status, body };
     throw upstreamFailure(target, reader.status, body.toString('utf8'), reader.errorHeaders());
@@ -258,6 +257,11 @@ export function createAiProxy(config: AiConfig, options: { log?: Logger; now?: (
   function upstreamFailure(target: ResolvedTarget, status: number, text: string, headers: Dispatcher.ResponseData['headers']): AttemptFailure {
     const retryAfterMs = retryAfter(headers, now);
     return new AttemptFailure(ADAPTERS[target.provider].error(status, text), { status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+  }
+
+  /** A 2xx answer that could not be read whole: the reader's own refusal (too large), else the transport's failure. */
+  function readFailure(err: unknown, call: Call, target: ResolvedTarget, timeoutMs: number, status: number | undefined): AttemptFailure {
+    return err instanceof ProviderError ? new AttemptFailure(err, status === undefined ? {} : { status }) : transportFailure(err, call, target, timeoutMs, status);
   }
 
   function transportFailure(err: unknown, call: Call, target: ResolvedTarget, timeoutMs: number, status?: number): AttemptFailure {
@@ -450,8 +454,7 @@ export function createAiProxy(config: AiConfig, options: { log?: Logger; now?: (
     try {
       text = (await readAll(res.body, MAX_JSON_BYTES, false)).toString('utf8');
     } catch (err) {
-      if (err instanceof ProviderError) throw new AttemptFailure(err, { status: res.statusCode });
-      throw transportFailure(err, call, target, timeoutMs, res.statusCode);
+      throw readFailure(err, call, target, timeoutMs, res.statusCode);
     }
     const body = parseAnswer(text, res.statusCode);
     const completion = translate(res.statusCode, () => adapter.chatResponse(body, shape));
@@ -677,13 +680,13 @@ export function retryAfter(headers: Dispatcher.ResponseData['headers'], now: () 
   return Number.isNaN(at) ? undefined : Math.max(0, at - now());
 }
 
-/** Read a body up to `limit` bytes; past it either truncate (error bodies) or fail (answers). */
 /** A 2xx answer in JSON where a stream (SSE, or Ollama's NDJSON) was asked for. */
 function isJsonAnswer(headers: Dispatcher.ResponseData['headers']): boolean {
   const type = headers['content-type'];
   return typeof type === 'string' && /^application\/json\s*(;|$)/i.test(type);
 }
 
+/** Read a body up to `limit` bytes; past it either truncate (error bodies) or fail (answers). */
 async function readAll(body: Dispatcher.ResponseData['body'], limit: number, truncate: boolean): Promise<Buffer> {
   const parts: Buffer[] = [];
   let size = 0;

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { existsSync } from 'node:fs';
 import type { ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import { GatehouseError } from '../errors/catalogue.js';

@@ -81,8 +81,8 @@ export function createHttpHandler(options: AppOptions): {
     return (hosts.size > 0 ? hostRefusal(req.headers.host, hosts) : undefined) ?? originRefusal(typeof origin === 'string' ? origin : undefined, origins);
   };
 
-  // express serves everything but /mcp. It is loaded on the first such request,
-  // not at start: about 70 modules that the first tools/list does not need.
+  // express serves everything but /mcp, /v1 and the probes. It is loaded on the first
+  // such request, not at start: about 70 modules that the first tools/list does not need.
   const web = lazy(async (): Promise<Express> => {
     const { default: express } = await import('express');
     const app = express();
