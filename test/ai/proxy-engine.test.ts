@@ -3,6 +3,8 @@
  * wire to each provider, what comes back to the caller, and how retries, fallback,
  * cooldown, deadlines and aborts behave.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AiConfig, AiTargetConfig } from '../../src/config/schema.js';
 import { ProviderError, type ChatCompletionChunk, type ChatCompletionRequest } from '../../src/ai/openai-types.js';
@@ -186,6 +188,36 @@ describe('providers', () => {
     expect(asStream(out).usage()).toMatchObject({ prompt_tokens: 7, completion_tokens: 4 });
     expect(ob.received).toHaveLength(1);
     expect(out.attempts).toHaveLength(1);
+  });
+
+  it('an answer past 64 MiB fails the attempt with upstream_too_large, for a JSON call and for a stream answered in JSON', async () => {
+    // A server that answers every request with 64 MiB + 1 byte of JSON, as it streams it.
+    const huge = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const piece = Buffer.alloc(1024 * 1024, 0x20);
+      let written = 0;
+      const more = () => {
+        while (written < 64) {
+          written++;
+          if (!res.write(piece)) return void res.once('drain', more);
+        }
+        res.end('1');
+      };
+      more();
+    });
+    await new Promise<void>((resolve) => huge.listen(0, '127.0.0.1', resolve));
+    try {
+      const p = proxyFor({ h: { provider: 'openai-compatible', baseUrl: `http://127.0.0.1:${(huge.address() as AddressInfo).port}/v1` } }, [{ model: 'big', targets: ['h'] }], { retry: { attempts: 1 } });
+      for (const extra of [{}, { stream: true }]) {
+        const err = await p.chat(ask('big', extra), ctx()).then(() => undefined, (e: unknown) => e);
+        expect(err).toBeInstanceOf(ProviderError);
+        expect(err).toMatchObject({ status: 502, body: { error: { code: 'upstream_too_large' } } });
+      }
+    } finally {
+      huge.closeAllConnections();
+      await new Promise<void>((resolve) => huge.close(() => resolve()));
+    }
   });
 
   it('openai-compatible: base URL and custom headers, JSON and stream', async () => {
