@@ -39,21 +39,26 @@ process.exit(0);
 }
 
 describe('the young generation cap', () => {
-  it('grows to the cap and no further, also after a worker thread starts (V8 resets the factor for each new isolate)', () => {
+  it('grows to the cap and no further; a worker thread starting (V8 resets the factor for each new isolate) lets it double once at most', () => {
     const [uncapped] = youngGenerationAfter(`await churn(400); note();`);
     // Without the cap the same allocation grows V8's young generation past it: the case can fail.
     expect(uncapped).toBeGreaterThan(8 * MiB);
 
-    const [before, afterWorker] = youngGenerationAfter(`
+    const [before, online, afterWorker] = youngGenerationAfter(`
 const cap = capYoungGeneration(${8 * MiB});
 cap.serving();
 await churn(400); note();
 const w = new Worker('setInterval(() => {}, 1000)', { eval: true });
 await new Promise((resolve) => w.once('online', resolve));
+note();
 await churn(800); note();
 await w.terminate();`);
     expect(before).toBe(8 * MiB);
-    expect(afterWorker).toBeLessThanOrEqual(8 * MiB);
+    // V8 puts the factor back to 2 while it makes the worker's isolate, before 'online'
+    // can set it again: a collection in between (on a busy machine) may double the space.
+    expect(online).toBeLessThanOrEqual(16 * MiB);
+    // From then on it holds, however much more is allocated (without the cap: 32 MiB).
+    expect(afterWorker).toBe(online);
   });
 
   it('holds the young generation at its first size until serving() (start-up is synchronous work)', () => {

@@ -51,7 +51,9 @@ export function boundHeap(nodeOptions: readonly string[] = nodeFlags()): HeapBou
  *
  * V8 puts a factor below 2 back to 2 whenever an isolate is created, so the factor is
  * set again when a worker thread comes online, and after every collection while it
- * must be 1 (3 µs each).
+ * must be 1 (3 µs each). A collection between the worker's isolate being made and its
+ * coming online may still double the space once: a worker's start can leave it at
+ * twice the cap.
  */
 export function capYoungGeneration(cap: number): HeapBound {
   let started = false;
