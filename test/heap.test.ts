@@ -104,10 +104,11 @@ describe('gatehouse serve', () => {
       const text = await (await fetch(`${g.url}/metrics`)).text();
       return Number(/^nodejs_heap_space_size_total_bytes\{space="new"\} (\d+)$/m.exec(text)?.[1]);
     };
-    // Loading the config schema alone grew it to 16 MiB when the cap came after it. (A
-    // worker thread starting, here the audit's, can let it double once before the
-    // factor is set again.)
-    expect(await newSpace()).toBeLessThanOrEqual(4 * MiB);
+    // Loading the config schema alone grew it to 16 MiB when the cap came after it. Held
+    // at 2 MiB through start-up, but for the audit worker's start, which runs beside the
+    // start-up's synchronous work: V8 resets the factor then, and collections before the
+    // next callback may double it (4 MiB in half the runs here).
+    expect(await newSpace()).toBeLessThanOrEqual(8 * MiB);
 
     const pool = new Pool(g.url, { connections: 20 });
     const body = JSON.stringify({ model: 'small', messages: [{ role: 'user', content: 'hello' }] });
