@@ -39,8 +39,13 @@ afterAll(async () => {
   await closeRedis(redis);
 });
 
-// 2026-11-24T12:00Z: the day's period ends at midnight UTC.
-const NOW = Date.UTC(2026, 10, 24, 12);
+// Noon UTC of the real day the test runs on, never a fixed date: the counters are
+// written with real Redis expiries (a day after their period ends), and a fixed date
+// would write expiries that have already passed on later days. The day's period ends
+// at the next midnight UTC.
+const DAY = 86_400_000;
+const TODAY = Math.floor(Date.now() / DAY) * DAY;
+const NOW = TODAY + DAY / 2;
 const rules = [{ name: 'daily', per: 'day' as const, limitUsd: 1, match: { models: ['gpt-*'] } }];
 
 describe('budgets in Redis', () => {
@@ -51,16 +56,16 @@ describe('budgets in Redis', () => {
     await a.charge(who, 'gpt-4o', 0.6);
     expect(await b.check(who, 'gpt-4o')).toEqual({ allowed: true });
     await b.charge(who, 'gpt-4o', 0.5);
-    expect(await a.check(who, 'gpt-4o')).toEqual({ allowed: false, rule: 'daily', limitUsd: 1, spentUsd: 1.1, resetsAt: new Date(Date.UTC(2026, 10, 25)) });
+    expect(await a.check(who, 'gpt-4o')).toEqual({ allowed: false, rule: 'daily', limitUsd: 1, spentUsd: 1.1, resetsAt: new Date(TODAY + DAY) });
     // Another principal, another model the rule does not match, another day: not counted together.
     expect(await a.check('team:b', 'gpt-4o')).toEqual({ allowed: true });
     expect(await a.check(who, 'claude-3')).toEqual({ allowed: true });
-    const tomorrow = createRedisBudgets({ rules, client: redis, prefix: PREFIX, now: () => NOW + 86_400_000 });
+    const tomorrow = createRedisBudgets({ rules, client: redis, prefix: PREFIX, now: () => NOW + DAY });
     expect(await tomorrow.check(who, 'gpt-4o')).toEqual({ allowed: true });
 
     const [key] = await redis.keys(`${PREFIX}:daily:"team:a":*`);
-    expect(key).toBe(`${PREFIX}:daily:"team:a":${Date.UTC(2026, 10, 24)}`);
-    expect(await redis.pexpiretime(key!)).toBe(Date.UTC(2026, 10, 26));
+    expect(key).toBe(`${PREFIX}:daily:"team:a":${TODAY}`);
+    expect(await redis.pexpiretime(key!)).toBe(TODAY + 2 * DAY);
   });
 
   it('Redis down: the check lets the call through and says so; the charge fails (the caller logs it)', async () => {
