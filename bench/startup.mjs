@@ -4,7 +4,7 @@
 //
 //   npm run build && node bench/startup.mjs [--runs 5] [--only github,kubernetes,stripe,synthetic] [--operations 10000]
 //
-// For each spec (GitHub, Kubernetes and Stripe from ../shared/specs/real, and
+// For each spec (GitHub, Kubernetes and Stripe from specs/real, and
 // a synthetic spec of 10,000+ operations served with `tools: search`):
 //  - start → first tools/list: spawns `node dist/cli/main.js serve` with a
 //    config holding that one backend (baseUrl http://127.0.0.1:9, log level
@@ -30,7 +30,7 @@ import { freePort, memoryMb } from './lib.mjs';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(ROOT, 'dist', 'cli', 'main.js');
 const IMPORTER = join(ROOT, 'dist', 'openapi', 'import-backend.js');
-const REAL = fileURLToPath(new URL('../../shared/specs/real/', import.meta.url));
+const REAL = fileURLToPath(new URL('../specs/real/', import.meta.url));
 const SYNTHETIC = new URL('./synthetic-spec.mjs', import.meta.url);
 
 const { values } = parseArgs({

@@ -13,13 +13,13 @@ import type { Gateway } from '../src/server/gateway.js';
 import { connectClient, startTestGateway } from './helpers/gateway.js';
 
 /**
- * The spec corpus (../shared/specs: real public APIs and one-feature edge
+ * The spec corpus (specs/: real public APIs and one-feature edge
  * documents) is a regression suite: every document must import, and every
  * tool it yields must be valid for every client and LLM provider.
  */
 
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
-const CORPUS = fileURLToPath(new URL('../../shared/specs/', import.meta.url));
+const CORPUS = fileURLToPath(new URL('../specs/', import.meta.url));
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 const NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 

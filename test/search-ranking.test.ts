@@ -10,7 +10,7 @@ import type { SearchCatalogue } from '../src/registry/search-catalogue.js';
  * changes must not make these worse.
  */
 
-const GITHUB = fileURLToPath(new URL('../../shared/specs/real/github.com_api.github.com.json', import.meta.url));
+const GITHUB = fileURLToPath(new URL('../specs/real/github.com_api.github.com.json', import.meta.url));
 
 const QUERIES: Array<[string, string]> = [
   ['list pull request reviews', 'pulls_list-reviews'],

@@ -14,7 +14,7 @@ import { HTTP_METHODS, isObj, type Obj } from './oas.js';
 import type { JsonSchema, ToolDefinition } from './tool-definition.js';
 import { TOOL_NAME_PATTERN } from './tool-name.js';
 
-const SPECS = new URL('../../../shared/specs/', import.meta.url).pathname;
+const SPECS = new URL('../../specs/', import.meta.url).pathname;
 const EDGE = readdirSync(join(SPECS, 'edge')).sort();
 const REAL = readdirSync(join(SPECS, 'real')).sort();
 /** Specs whose servers are unusable from a file (relative or scheme-relative URLs): they need a baseUrl. */

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { importBackend } from './import-backend.js';
 import { fileImportCache } from './import-cache.js';
 
-const SPEC = fileURLToPath(new URL('../../../shared/specs/edge/swagger2-petstore.json', import.meta.url));
+const SPEC = fileURLToPath(new URL('../../specs/edge/swagger2-petstore.json', import.meta.url));
 
 describe('import cache', () => {
   it('serves an unchanged spec from the cache, and re-imports when the spec changes', async () => {

@@ -9,7 +9,7 @@ import { GatehouseError } from '../errors/catalogue.js';
 import { importBackend } from './import-backend.js';
 import { loadSpec } from './load-spec.js';
 
-const SPECS = new URL('../../../shared/specs/', import.meta.url);
+const SPECS = new URL('../../specs/', import.meta.url);
 const specPath = (p: string) => new URL(p, SPECS).pathname;
 
 async function failure(p: Promise<unknown>): Promise<GatehouseError> {

@@ -7,7 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import type { SpecVersion } from './load-spec.js';
 import { compileSpecValidator, specJsonSchema, specValidatorModule, type SpecValidator } from './spec-schema.js';
 
-const SPECS = new URL('../../../shared/specs/', import.meta.url);
+const SPECS = new URL('../../specs/', import.meta.url);
 const read = (p: string): unknown => {
   const text = readFileSync(new URL(p, SPECS), 'utf8');
   return p.endsWith('.json') ? JSON.parse(text) : parseYaml(text);

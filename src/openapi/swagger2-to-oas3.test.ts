@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Obj } from './oas.js';
 import { swagger2ToOas3 } from './swagger2-to-oas3.js';
 
-const petstore = JSON.parse(readFileSync(new URL('../../../shared/specs/edge/swagger2-petstore.json', import.meta.url), 'utf8')) as Obj;
+const petstore = JSON.parse(readFileSync(new URL('../../specs/edge/swagger2-petstore.json', import.meta.url), 'utf8')) as Obj;
 
 function op(doc: Obj, path: string, method: string): Obj {
   return ((doc['paths'] as Obj)[path] as Obj)[method] as Obj;
