@@ -26,6 +26,7 @@ import { isProviderError, type ChatCompletion, type ChatCompletionChunk, type Ch
 import { costUsd, loadPriceTable, priceFor, type PriceTable } from '../ai/prices.js';
 import type { AiProxy, Attempt, ResolvedTarget } from '../ai/proxy.js';
 import { outcomeOf, type Pipeline } from './pipeline.js';
+import { MAX_JSON_DEPTH, readJsonBody } from './read-body.js';
 
 export interface AiEndpointOptions {
   config: AiConfig;
@@ -138,28 +139,20 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
     return authorizer === undefined || authorizer.decide(principal, { kind: 'model', name: model }).allowed;
   }
 
-  /** The body as JSON. Read with events, not an async iterator: it is on every call's path. */
-  function readJson(req: IncomingMessage): Promise<{ body: unknown; bytes: number }> {
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      req.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size <= options.maxRequestBytes) chunks.push(chunk);
-      });
-      req.on('error', reject);
-      req.on('end', () => {
-        if (size > options.maxRequestBytes) {
-          reject(new GatehouseError('GH_AI_REQUEST_INVALID', `the request body exceeds ${options.maxRequestBytes} bytes`));
-          return;
-        }
-        try {
-          resolve({ body: JSON.parse((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8')), bytes: size });
-        } catch {
-          reject(new GatehouseError('GH_AI_REQUEST_INVALID', 'the request body is not valid JSON'));
-        }
-      });
-    });
+  /** The body as JSON, within the size and nesting limits of the HTTP edge (see read-body.ts). */
+  async function readJson(req: IncomingMessage): Promise<{ body: unknown; bytes: number }> {
+    const read = await readJsonBody(req, options.maxRequestBytes);
+    switch (read.kind) {
+      case 'json':
+        return { body: read.value, bytes: read.bytes };
+      case 'too-large':
+        // 413 (RFC 9110 §15.5.14), and the connection closed: the rest of an oversized body is not read.
+        throw new GatehouseError('GH_REQUEST_TOO_LARGE', `the request body exceeds ${options.maxRequestBytes} bytes`, { details: { headers: { connection: 'close' } } });
+      case 'too-deep':
+        throw new GatehouseError('GH_REQUEST_TOO_DEEP', `the request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`);
+      case 'not-json':
+        throw new GatehouseError('GH_AI_REQUEST_INVALID', 'the request body is not valid JSON');
+    }
   }
 
   /**

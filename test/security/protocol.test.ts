@@ -1,0 +1,237 @@
+import { createHash } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Gateway } from '../../src/server/gateway.js';
+import { startFakeOpenAI, type FakeLLM } from '../helpers/fake-llm.js';
+import { startTestGateway } from '../helpers/gateway.js';
+import { startStubBackend, type StubBackend } from '../helpers/stub-backend.js';
+
+/**
+ * The protocol edges, exactly: what a revision allows (JSON-RPC batches), the
+ * limits on a request body (size, nesting) in each protocol's error shape, and
+ * what policy shows and tells a caller (search mode, denied calls, metrics).
+ * Each case is checked on what crossed the wire, on a gateway with the fast
+ * path and on one that answers through the MCP SDK alone.
+ */
+
+const KEY = 'gh-reader-key-0123456789';
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+const MAX_BYTES = 262_144;
+
+const config = `
+server: { host: 127.0.0.1, port: 0, maxRequestBytes: ${MAX_BYTES} }
+auth:
+  apiKeys:
+    - { id: reader, sha256: "${sha(KEY)}", scopes: [read] }
+rules:
+  - allow: { principals: { scopes: [read] }, readOnly: true }
+  - allow: { principals: { scopes: [read] }, models: [gpt-4o, "claude-*"] }
+backends:
+  - { name: stub, spec: ./stub-api.yaml, baseUrl: "\${STUB_URL}/api" }
+  - { name: found, spec: ./stub-api.yaml, baseUrl: "\${STUB_URL}/api", tools: search }
+ai:
+  targets:
+    oa: { provider: openai-compatible, baseUrl: "\${OA}/v1", apiKey: upstream-key }
+  routes:
+    - { model: gpt-4o, targets: [oa] }
+    - { model: "claude-*", targets: [oa] }
+  retry: { attempts: 1, backoffMs: 1, deadlineMs: 10000 }
+`;
+
+let stub: StubBackend;
+let oa: FakeLLM;
+let fast: Gateway;
+let sdkOnly: Gateway;
+
+beforeAll(async () => {
+  stub = await startStubBackend();
+  stub.handle((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{"id":"1","name":"same"}');
+  });
+  oa = await startFakeOpenAI();
+  const env = { STUB_URL: stub.url, OA: oa.url };
+  fast = await startTestGateway(config, env);
+  sdkOnly = await startTestGateway(config, env, { disableFastPath: true });
+});
+
+afterAll(async () => {
+  await fast?.close();
+  await sdkOnly?.close();
+  await stub?.close();
+  await oa?.close();
+});
+
+const paths: Array<[string, () => Gateway]> = [
+  ['fast path', () => fast],
+  ['SDK path', () => sdkOnly],
+];
+
+interface Exchange {
+  status: number;
+  headers: Headers;
+  /** The JSON-RPC message(s): one JSON body, or the data of each SSE event. */
+  messages: unknown[];
+}
+
+async function postMcp(gateway: Gateway, headers: Record<string, string>, body: string | unknown): Promise<Exchange> {
+  const res = await fetch(`${gateway.url}/mcp`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${KEY}`, ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  const messages = (res.headers.get('content-type') ?? '').startsWith('text/event-stream')
+    ? text
+        .split('\n')
+        .filter((l) => l.startsWith('data: ') && l.length > 6)
+        .map((l) => JSON.parse(l.slice(6)) as unknown)
+    : text
+      ? [JSON.parse(text) as unknown]
+      : [];
+  return { status: res.status, headers: res.headers, messages };
+}
+
+const getItem = (id: number) => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'stub_getItem', arguments: { itemId: String(id) } } });
+
+describe.each(paths)('JSON-RPC batches (%s)', (_name, gateway) => {
+  it.each(['2025-06-18', '2025-11-25', '2026-07-28'])('refuses a batch under %s with -32600, running none of it', async (revision) => {
+    const before = stub.received.length;
+    const res = await postMcp(gateway(), { 'mcp-protocol-version': revision }, [getItem(1), getItem(2)]);
+    expect(res.status).toBe(400);
+    expect(res.messages).toEqual([
+      {
+        jsonrpc: '2.0',
+        id: null,
+        error: {
+          code: -32600,
+          message: `Invalid Request: MCP ${revision} has no JSON-RPC batches (removed in 2025-06-18); send one message per request`,
+          data: { code: 'GH_MCP_BATCH_REFUSED', protocolVersion: revision },
+        },
+      },
+    ]);
+    expect(stub.received.length).toBe(before);
+  });
+
+  it.each([
+    ['under 2025-03-26', { 'mcp-protocol-version': '2025-03-26' }],
+    ['with no MCP-Protocol-Version (2025-03-26 assumed)', {}],
+  ])('serves a batch %s, each element once', async (_case, headers) => {
+    const before = stub.received.length;
+    const res = await postMcp(gateway(), headers, [getItem(3), getItem(4)]);
+    expect(res.status).toBe(200);
+    const ids = res.messages.map((m) => (m as { id: number }).id).sort();
+    expect(ids).toEqual([3, 4]);
+    expect(stub.received.slice(before).map((r) => r.url).sort()).toEqual(['/api/items/3', '/api/items/4']);
+  });
+
+  it('refuses a batch that carries initialize, even under 2025-03-26', async () => {
+    const init = { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 't', version: '1' } } };
+    const res = await postMcp(gateway(), { 'mcp-protocol-version': '2025-03-26' }, [init]);
+    expect(res.status).toBe(400);
+    expect(res.messages[0]).toMatchObject({ id: null, error: { code: -32600, data: { code: 'GH_MCP_BATCH_REFUSED' } } });
+  });
+
+  it('still serves a single message under 2025-11-25', async () => {
+    const res = await postMcp(gateway(), { 'mcp-protocol-version': '2025-11-25' }, getItem(5));
+    expect(res.status).toBe(200);
+    expect(res.messages[0]).toMatchObject({ id: 5, result: { content: [{ type: 'text' }] } });
+  });
+});
+
+/** A tools/call whose arguments nest `depth` arrays. */
+const deepCall = (depth: number) =>
+  `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"stub_getItem","arguments":{"itemId":"x","X-Trace":${'['.repeat(depth)}${']'.repeat(depth)}}}}`;
+
+describe.each(paths)('request body limits on /mcp (%s)', (_name, gateway) => {
+  it('answers a 100,000-deep body with 400 GH_REQUEST_TOO_DEEP as a JSON-RPC error; nothing is sent', async () => {
+    const before = stub.received.length;
+    const res = await postMcp(gateway(), { 'mcp-protocol-version': '2025-11-25' }, deepCall(100_000));
+    expect(res.status).toBe(400);
+    expect(res.messages).toEqual([
+      {
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: -32600, message: 'Invalid Request: the request body nests arrays and objects more than 128 levels deep', data: { code: 'GH_REQUEST_TOO_DEEP', maxDepth: 128 } },
+      },
+    ]);
+    expect(stub.received.length).toBe(before);
+  });
+
+  it('reads a body nested 128 deep as any other: a tool error naming the wrong argument', async () => {
+    // 3 levels of message, params and arguments, 125 of array: exactly the limit.
+    const res = await postMcp(gateway(), { 'mcp-protocol-version': '2025-11-25' }, deepCall(125));
+    expect(res.status).toBe(200);
+    expect(res.messages[0]).toMatchObject({ id: 7, result: { isError: true, content: [{ text: expect.stringMatching(/^GH_TOOL_ARGS_INVALID/) as unknown }] } });
+    const over = await postMcp(gateway(), { 'mcp-protocol-version': '2025-11-25' }, deepCall(126));
+    expect(over.status).toBe(400);
+  });
+
+  it('ignores brackets inside strings when it counts the nesting', async () => {
+    const res = await postMcp(gateway(), { 'mcp-protocol-version': '2025-11-25' }, { ...getItem(8), params: { name: 'stub_getItem', arguments: { itemId: '[{'.repeat(1000) + '\\"' } } });
+    expect(res.status).toBe(200);
+    expect(res.messages[0]).toMatchObject({ id: 8, result: { content: [{ type: 'text' }] } });
+  });
+
+  it('answers a body over maxRequestBytes with 413 GH_REQUEST_TOO_LARGE, declared or chunked; nothing is sent', async () => {
+    const before = stub.received.length;
+    const big = JSON.stringify({ ...getItem(9), params: { name: 'stub_getItem', arguments: { itemId: 'x'.repeat(MAX_BYTES) } } });
+    const expected = {
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32000, message: `Payload Too Large: the request body exceeds ${MAX_BYTES} bytes`, data: { code: 'GH_REQUEST_TOO_LARGE', maxBytes: MAX_BYTES } },
+    };
+    const declared = await postMcp(gateway(), { 'mcp-protocol-version': '2025-11-25' }, big);
+    expect(declared.status).toBe(413);
+    expect(declared.messages).toEqual([expected]);
+    const chunked = await rawPost(gateway(), '/mcp', { 'mcp-protocol-version': '2025-11-25', accept: 'application/json, text/event-stream', authorization: `Bearer ${KEY}` }, big, true);
+    expect(chunked.status).toBe(413);
+    expect(JSON.parse(chunked.body)).toEqual(expected);
+    expect(stub.received.length).toBe(before);
+  });
+});
+
+/** A POST over node:http, chunked (no Content-Length) when asked. */
+function rawPost(gateway: Gateway, path: string, headers: Record<string, string>, body: string, chunked: boolean): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${gateway.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers, ...(chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': Buffer.byteLength(body) }) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    // Written in pieces, so the gateway sees more than one chunk.
+    for (let i = 0; i < body.length; i += 8192) req.write(body.slice(i, i + 8192));
+    req.end();
+  });
+}
+
+describe('request body limits on /v1', () => {
+  it('answers a body over maxRequestBytes with 413 in the OpenAI error shape, declared or chunked', async () => {
+    const before = oa.received.length;
+    const big = JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x'.repeat(MAX_BYTES) }] });
+    const expected = { error: { message: `the request body exceeds ${MAX_BYTES} bytes`, type: 'invalid_request_error', code: 'GH_REQUEST_TOO_LARGE', param: null } };
+    for (const chunked of [false, true]) {
+      const res = await rawPost(fast, '/v1/chat/completions', { authorization: `Bearer ${KEY}` }, big, chunked);
+      expect(res.status).toBe(413);
+      expect(JSON.parse(res.body)).toEqual(expected);
+    }
+    // The openai SDK reads it as its own 413 error.
+    const client = new OpenAI({ baseURL: `${fast.url}/v1`, apiKey: KEY, maxRetries: 0 });
+    const err = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x'.repeat(MAX_BYTES) }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(413);
+    expect((err as InstanceType<typeof OpenAI.APIError>).code).toBe('GH_REQUEST_TOO_LARGE');
+    expect(oa.received.length).toBe(before);
+  });
+
+  it('answers a 100,000-deep body with 400 GH_REQUEST_TOO_DEEP in the OpenAI error shape', async () => {
+    const before = oa.received.length;
+    const body = `{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"metadata":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    const res = await rawPost(fast, '/v1/chat/completions', { authorization: `Bearer ${KEY}` }, body, false);
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body)).toEqual({ error: { message: 'the request body nests arrays and objects more than 128 levels deep', type: 'invalid_request_error', code: 'GH_REQUEST_TOO_DEEP', param: null } });
+    expect(oa.received.length).toBe(before);
+  });
+});
