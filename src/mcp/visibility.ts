@@ -1,7 +1,7 @@
 import type { Tool } from '@modelcontextprotocol/server';
 import type { Principal } from '../policy/compose.js';
 import { toolTarget, type Authorizer } from '../policy/rules.js';
-import type { ToolRegistry } from '../registry/registry.js';
+import type { RegisteredTool, ToolRegistry } from '../registry/registry.js';
 
 /**
  * What `tools/list` shows a caller: the listed tools the rules let it call
@@ -22,7 +22,7 @@ export function createVisibility(authorizer: Authorizer | undefined): (registry:
       const allowedBackends = new Set<string>();
       const allowed = new Set<string>();
       for (const t of registry.tools) {
-        if (authorizer.decide(principal, toolTarget(t.definition)).allowed) {
+        if (mayCallWith(authorizer, principal, t)) {
           allowed.add(t.definition.name);
           allowedBackends.add(t.definition.backend);
         }
@@ -37,4 +37,17 @@ export function createVisibility(authorizer: Authorizer | undefined): (registry:
     }
     return list;
   };
+}
+
+/**
+ * The one rule every listing surface applies — tools/list, and a search-mode
+ * backend's `search_operations` and `describe_operation` — so that none shows
+ * an operation the caller may not call.
+ */
+export function createMayCall(authorizer: Authorizer | undefined): ((principal: Principal, operation: RegisteredTool) => boolean) | undefined {
+  return authorizer === undefined ? undefined : (principal, operation) => mayCallWith(authorizer, principal, operation);
+}
+
+function mayCallWith(authorizer: Authorizer, principal: Principal, operation: RegisteredTool): boolean {
+  return authorizer.decide(principal, toolTarget(operation.definition)).allowed;
 }

@@ -4,7 +4,8 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/server/gateway.js';
 import { startFakeOpenAI, type FakeLLM } from '../helpers/fake-llm.js';
-import { startTestGateway } from '../helpers/gateway.js';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { startTestGateway, type Era } from '../helpers/gateway.js';
 import { startStubBackend, type StubBackend } from '../helpers/stub-backend.js';
 
 /**
@@ -233,5 +234,102 @@ describe('request body limits on /v1', () => {
     expect(res.status).toBe(400);
     expect(JSON.parse(res.body)).toEqual({ error: { message: 'the request body nests arrays and objects more than 128 levels deep', type: 'invalid_request_error', code: 'GH_REQUEST_TOO_DEEP', param: null } });
     expect(oa.received.length).toBe(before);
+  });
+});
+
+/** The real SDK client, authenticated as the reader (read-only tools, two models). */
+async function connect(gateway: Gateway, era: Era): Promise<Client> {
+  const client = new Client({ name: 'protocol-test', version: '1.0.0' }, { versionNegotiation: { mode: era === 'modern' ? { pin: '2026-07-28' } : 'legacy' } });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${KEY}` } } }));
+  return client;
+}
+
+type Result = { isError?: boolean; content?: unknown; structuredContent?: unknown; _meta?: Record<string, unknown> };
+const text = (r: Result) => ((r.content ?? []) as Array<{ text: string }>).map((c) => c.text).join('\n');
+/** The result without what the 2026-07-28 era adds to every result's `_meta` (the server's identity). */
+const withoutServerInfo = (r: Result): Result => {
+  const { _meta, ...rest } = r;
+  const { 'io.modelcontextprotocol/serverInfo': _info, ...meta } = _meta ?? {};
+  return Object.keys(meta).length > 0 ? { ...rest, _meta: meta } : rest;
+};
+
+const eras: Era[] = ['legacy', 'modern'];
+const combos = paths.flatMap(([name, gateway]) => eras.map((era) => [`${name}, ${era} era`, gateway, era] as const));
+
+describe.each(combos)('policy as the agent sees it (%s)', (_name, gateway, era) => {
+  let client: Client;
+  beforeAll(async () => {
+    client = await connect(gateway(), era);
+  });
+  afterAll(async () => {
+    await client?.close();
+  });
+
+  it('lists only the tools the caller may call', async () => {
+    const { tools } = await client.listTools();
+    const names = tools.map((t) => t.name);
+    expect(names).toContain('stub_getItem');
+    expect(names).not.toContain('stub_createItem');
+    expect(names).not.toContain('stub_deleteItem');
+  });
+
+  it('search_operations finds only the operations the caller may call, and counts only those', async () => {
+    const all = (await client.callTool({ name: 'found_search_operations', arguments: { query: '', limit: 50 } })) as Result;
+    expect(all.structuredContent).toEqual({
+      results: ['getItem', 'listItems', 'getStatus', 'slow'].map((n) => expect.objectContaining({ name: `found_${n}` }) as unknown),
+      total: 4,
+    });
+    const create = (await client.callTool({ name: 'found_search_operations', arguments: { query: 'create item delete' } })) as Result;
+    const hits = (create.structuredContent as { results: Array<{ name: string }> }).results.map((r) => r.name);
+    expect(hits).not.toContain('found_createItem');
+    expect(hits).not.toContain('found_deleteItem');
+    expect(text(create)).not.toMatch(/createItem|deleteItem/);
+  });
+
+  it('describe_operation answers for a hidden operation exactly as for one that does not exist', async () => {
+    const hidden = (await client.callTool({ name: 'found_describe_operation', arguments: { name: 'found_createItem' } })) as Result;
+    expect(hidden.isError).toBe(true);
+    expect(text(hidden)).toMatch(/^GH_TOOL_NOT_FOUND: No operation named "found_createItem" in backend "found"\./);
+    expect(text(hidden)).not.toMatch(/Similar: .*(createItem|deleteItem)/);
+    expect(hidden._meta?.['io.gatehouse/error']).toMatchObject({ code: 'GH_TOOL_NOT_FOUND', details: { name: 'found_createItem' } });
+    const similar = (hidden._meta?.['io.gatehouse/error'] as { details: { similar: string[] } }).details.similar;
+    expect(similar.filter((n) => /createItem|deleteItem/.test(n))).toEqual([]);
+    const shown = (await client.callTool({ name: 'found_describe_operation', arguments: { name: 'found_getItem' } })) as Result;
+    expect(shown.structuredContent).toMatchObject({ name: 'found_getItem', method: 'GET' });
+  });
+
+  it('a denied call carries its code and details as data in _meta; nothing is sent', async () => {
+    const before = stub.received.length;
+    const denied = (await client.callTool({ name: 'stub_createItem', arguments: { name: 'x' } })) as Result;
+    expect(withoutServerInfo(denied)).toEqual({
+      isError: true,
+      content: [{ type: 'text', text: 'GH_POLICY_DENIED: tool "stub_createItem" is not allowed for this caller: no rule allows it (deny by default)' }],
+      _meta: { 'io.gatehouse/error': { code: 'GH_POLICY_DENIED', details: { kind: 'tool', target: 'stub_createItem' } } },
+    });
+    const viaSearch = (await client.callTool({ name: 'found_call_operation', arguments: { name: 'found_createItem', arguments: { name: 'x' } } })) as Result;
+    expect(viaSearch._meta?.['io.gatehouse/error']).toEqual({ code: 'GH_POLICY_DENIED', details: { kind: 'tool', target: 'found_createItem' } });
+    expect(stub.received.length).toBe(before);
+  });
+
+  it('every other tool error carries its code in _meta too: invalid arguments, a backend error', async () => {
+    const invalid = (await client.callTool({ name: 'stub_listItems', arguments: { limit: 0 } })) as Result;
+    expect(invalid._meta?.['io.gatehouse/error']).toEqual({ code: 'GH_TOOL_ARGS_INVALID', details: { errors: [expect.stringContaining('limit') as unknown] } });
+    stub.handle((_req, res) => {
+      res.writeHead(503, { 'content-type': 'text/plain' });
+      res.end('down');
+    });
+    try {
+      const failed = (await client.callTool({ name: 'stub_getItem', arguments: { itemId: '1' } })) as Result;
+      expect(withoutServerInfo(failed)).toEqual({
+        isError: true,
+        content: [{ type: 'text', text: 'GH_UPSTREAM_STATUS: HTTP 503 Service Unavailable: down' }],
+        _meta: { 'io.gatehouse/error': { code: 'GH_UPSTREAM_STATUS', details: { status: 503 } } },
+      });
+    } finally {
+      stub.handle((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"id":"1","name":"same"}');
+      });
+    }
   });
 });
