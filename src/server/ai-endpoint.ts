@@ -79,6 +79,9 @@ export function estimatePromptTokens(req: ChatCompletionRequest): number {
   return Math.ceil(chars / 4);
 }
 
+/** The `model` label of a call that no route serves (no model, or one ai.routes does not match). */
+export const UNROUTED_MODEL = '(unrouted)';
+
 /** Checks run before the call exists: nothing to cancel yet. */
 const NEVER_CANCELLED: CancelSignal = { aborted: false, addEventListener() {}, removeEventListener() {} };
 
@@ -111,6 +114,11 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
         })
       : undefined;
   const redactor: Redactor | undefined = (g.redactPatterns?.length ?? 0) > 0 ? createRedactor({ patterns: g.redactPatterns!, configPath: 'ai.guards.redactPatterns' }) : undefined;
+  // The `model` label of a call's metrics: a name from the config, never one a caller made up (each
+  // label value is a series kept for the process's life). A model ai.routes names (or aliases) is
+  // itself; one a glob route matched is that route's glob; any other is UNROUTED_MODEL.
+  const routedNames = new Set(proxy.models());
+  const modelLabel = (f: LlmCall): string => (f.route === undefined ? UNROUTED_MODEL : routedNames.has(f.model) ? f.model : f.route);
   const firstTargetMaxTokens = new Map(config.routes.map((r) => [r.model, config.targets[r.targets[0]!]?.maxTokens ?? 4096]));
 
   /** A JSON answer; `text` is already JSON. Every answer carries the request id (set here, not with setHeader: writeHead's fast path). */
@@ -274,10 +282,11 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
     const outcome = outcomeOf(code);
     const backend = f.target?.name ?? f.route ?? '';
     if (metrics !== undefined) {
-      metrics.call({ kind: 'model', backend, target: f.model, outcome, seconds });
+      const model = modelLabel(f);
+      metrics.call({ kind: 'model', backend, target: model, outcome, seconds });
       if (usage !== undefined) {
         metrics.llm({
-          model: f.model,
+          model,
           promptTokens: usage.prompt_tokens,
           completionTokens: usage.completion_tokens,
           cachedTokens: usage.prompt_tokens_details?.cached_tokens ?? 0,

@@ -333,3 +333,21 @@ describe.each(combos)('policy as the agent sees it (%s)', (_name, gateway, era) 
     }
   });
 });
+
+describe('callers cannot create metric series', () => {
+  it('labels model calls with names from the config only; any other model is one bounded value', async () => {
+    const client = new OpenAI({ baseURL: `${fast.url}/v1`, apiKey: KEY, maxRetries: 0 });
+    await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+    await client.chat.completions.create({ model: 'claude-made-up-1', messages: [{ role: 'user', content: 'hi' }] });
+    for (let i = 0; i < 20; i++) {
+      const err = await client.chat.completions.create({ model: `attacker-${i}-${'x'.repeat(i)}`, messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+      expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(404);
+    }
+    const scrape = await (await fetch(`${fast.url}/metrics`)).text();
+    const models = new Set([...scrape.matchAll(/^gatehouse_(?:calls_total|llm_tokens_total)\{[^}]*(?:target|model)="([^"]*)"/gm)].map((m) => m[1]));
+    expect([...models].sort()).toEqual(['(unrouted)', 'claude-*', 'gpt-4o']);
+    expect(scrape).not.toContain('attacker-');
+    expect(scrape).not.toContain('claude-made-up-1');
+    expect(scrape).toMatch(/^gatehouse_calls_total\{[^}]*target="\(unrouted\)"[^}]*outcome="error"[^}]*\} 20$/m);
+  });
+});
