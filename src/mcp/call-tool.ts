@@ -26,6 +26,8 @@ export interface ToolCallerOptions {
   guards?: ReadonlyMap<string, BackendGuard>;
   /** Told once about every finished call, allowed or refused (audit, metrics). */
   observe?: (observed: ObservedCall) => void;
+  /** Longest header value a call's arguments may make (`upstream.maxHeaderValueBytes`). */
+  maxHeaderValueBytes?: number;
   /** Whether a principal may call an operation: what search-mode meta-tools show (default: all; see mcp/visibility.ts). */
   mayCall?: (principal: Principal, operation: RegisteredTool) => boolean;
 }
@@ -93,6 +95,7 @@ export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) =
   const timeouts = options.backendTimeouts ?? new Map<string, number>();
   const credentials = options.credentials ?? new Map<string, Credentials>();
 
+  const buildOptions = options.maxHeaderValueBytes === undefined ? undefined : { maxHeaderValueBytes: options.maxHeaderValueBytes };
   const guards = options.guards ?? new Map<string, BackendGuard>();
   const unguarded: BackendGuard = (send) => send();
 
@@ -129,7 +132,7 @@ export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) =
         if (problems.length > 0) {
           throw new GatehouseError('GH_TOOL_ARGS_INVALID', `Invalid arguments for ${def.name}:\n- ${problems.join('\n- ')}`, { details: { errors: problems } });
         }
-        const request = buildRequest(def.binding, args);
+        const request = buildRequest(def.binding, args, buildOptions);
         const forwardOptions = timeoutMs === undefined ? { signal } : { signal, timeoutMs };
         // Bytes and backend time are counted once the guard lets the request go: a call the
         // circuit breaker or the bulkhead refuses sent nothing, and time queued for a slot is not the backend's.

@@ -101,6 +101,7 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
     guards: pipeline.guards,
     observe: pipeline.observe,
     ...(mayCall ? { mayCall } : {}),
+    maxHeaderValueBytes: config.upstream.maxHeaderValueBytes,
   });
   const pageSize = config.mcp.pageSize;
   const factoryOptions: ServerFactoryOptions = { registry, callTool, pageSize, ...(visibleTools ? { visibleTools } : {}) };

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/server/gateway.js';
 import { startFakeOpenAI, type FakeLLM } from '../helpers/fake-llm.js';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { startTestGateway, type Era } from '../helpers/gateway.js';
+import { startTestGateway, testConfig, type Era } from '../helpers/gateway.js';
 import { startStubBackend, type StubBackend } from '../helpers/stub-backend.js';
 
 /**
@@ -336,6 +336,11 @@ describe.each(combos)('policy as the agent sees it (%s)', (_name, gateway, era) 
 
 describe('callers cannot create metric series', () => {
   it('labels model calls with names from the config only; any other model is one bounded value', async () => {
+    const unrouted = async () => {
+      const m = /^gatehouse_calls_total\{kind="model",backend="",target="\(unrouted\)",outcome="error"\} (\d+)$/m.exec(await (await fetch(`${fast.url}/metrics`)).text());
+      return Number(m?.[1] ?? 0);
+    };
+    const unroutedBefore = await unrouted();
     const client = new OpenAI({ baseURL: `${fast.url}/v1`, apiKey: KEY, maxRetries: 0 });
     await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
     await client.chat.completions.create({ model: 'claude-made-up-1', messages: [{ role: 'user', content: 'hi' }] });
@@ -344,10 +349,55 @@ describe('callers cannot create metric series', () => {
       expect((err as InstanceType<typeof OpenAI.APIError>).status).toBe(404);
     }
     const scrape = await (await fetch(`${fast.url}/metrics`)).text();
-    const models = new Set([...scrape.matchAll(/^gatehouse_(?:calls_total|llm_tokens_total)\{[^}]*(?:target|model)="([^"]*)"/gm)].map((m) => m[1]));
+    const models = new Set([...scrape.matchAll(/^gatehouse_(?:calls_total\{kind="model"[^}]*target|llm_tokens_total\{[^}]*model)="([^"]*)"/gm)].map((m) => m[1]));
     expect([...models].sort()).toEqual(['(unrouted)', 'claude-*', 'gpt-4o']);
     expect(scrape).not.toContain('attacker-');
     expect(scrape).not.toContain('claude-made-up-1');
-    expect(scrape).toMatch(/^gatehouse_calls_total\{[^}]*target="\(unrouted\)"[^}]*outcome="error"[^}]*\} 20$/m);
+    expect((await unrouted()) - unroutedBefore).toBe(20);
+  });
+});
+
+describe.each(paths)('header values from tool arguments (%s)', (_name, gateway) => {
+  let client: Client;
+  beforeAll(async () => {
+    client = await connect(gateway(), 'modern');
+  });
+  afterAll(async () => {
+    await client?.close();
+  });
+
+  it.each([
+    ['U+0085 (NEL)', 'a\u0085X-Injected: 1'],
+    ['U+009B (CSI)', '\u009b31mred'],
+  ])('refuses the C1 control %s as it refuses C0 ones; nothing is sent', async (_ch, value) => {
+    const before = stub.received.length;
+    const result = (await client.callTool({ name: 'stub_getItem', arguments: { itemId: '1', 'X-Trace': value } })) as Result;
+    expect(result.isError).toBe(true);
+    expect(text(result)).toBe(
+      'GH_REQUEST_BUILD_FAILED: The value of argument "X-Trace" (header X-Trace) contains control characters (C0 or C1, U+0080–U+009F) or characters outside Latin-1, which cannot be sent in an HTTP header.',
+    );
+    expect(stub.received.length).toBe(before);
+  });
+
+  it('sends Latin-1 text above the C1 range as its bytes', async () => {
+    await client.callTool({ name: 'stub_getItem', arguments: { itemId: '1', 'X-Trace': 'caf\u00e9' } });
+    expect(Buffer.from(stub.received.at(-1)!.headers['x-trace'] as string, 'latin1')).toEqual(Buffer.from([0x63, 0x61, 0x66, 0xe9]));
+  });
+
+  it('forwards a header value of 8 KiB and refuses a longer one, naming the argument; nothing is sent', async () => {
+    await client.callTool({ name: 'stub_getItem', arguments: { itemId: '1', 'X-Trace': 'y'.repeat(8192) } });
+    expect(stub.received.at(-1)!.headers['x-trace']).toHaveLength(8192);
+    const before = stub.received.length;
+    const result = (await client.callTool({ name: 'stub_getItem', arguments: { itemId: '1', 'X-Trace': 'y'.repeat(200_000) } })) as Result;
+    expect(text(result)).toBe('GH_REQUEST_BUILD_FAILED: The value of argument "X-Trace" (header X-Trace) is 200000 characters long; a header value may be at most 8192 bytes (upstream.maxHeaderValueBytes).');
+    expect(result._meta?.['io.gatehouse/error']).toEqual({ code: 'GH_REQUEST_BUILD_FAILED', details: { argument: 'X-Trace', maxBytes: 8192 } });
+    expect(stub.received.length).toBe(before);
+  });
+});
+
+describe('upstream.maxHeaderValueBytes', () => {
+  it('is checked when the config is read, naming the field', () => {
+    expect(() => testConfig('upstream: { maxHeaderValueBytes: 10 }\nbackends: []\n')).toThrow(/upstream\.maxHeaderValueBytes/);
+    expect(testConfig('backends: []\n').upstream.maxHeaderValueBytes).toBe(8192);
   });
 });
