@@ -51,6 +51,12 @@ export function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<Bo
         return;
       }
       const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      // Measured before parsing: JSON.parse of a 4 MiB body nested two million deep holds
+      // the event loop for 1.7 s, the scan stops at level 129 in microseconds.
+      if (nestingExceeds(raw, MAX_JSON_DEPTH)) {
+        resolve({ kind: 'too-deep', bytes: size });
+        return;
+      }
       let value: unknown;
       try {
         value = JSON.parse(raw.toString('utf8'));
@@ -58,7 +64,7 @@ export function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<Bo
         resolve({ kind: 'not-json', raw, bytes: size });
         return;
       }
-      resolve(nestingExceeds(raw, MAX_JSON_DEPTH) ? { kind: 'too-deep', bytes: size } : { kind: 'json', value, raw, bytes: size });
+      resolve({ kind: 'json', value, raw, bytes: size });
     });
   });
 }
@@ -71,9 +77,11 @@ const CLOSE_SQUARE = 0x5d;
 const CLOSE_CURLY = 0x7d;
 
 /**
- * Whether valid JSON text nests arrays and objects deeper than `max`. One pass
- * over the bytes, no recursion and no allocation: brackets inside strings are
- * skipped, and UTF-8 continuation bytes never equal an ASCII bracket or quote.
+ * Whether JSON text nests arrays and objects deeper than `max` (for text that
+ * is not JSON, the answer is only as good as its brackets). One pass over the
+ * bytes, no recursion and no allocation, stopping at the first level too deep:
+ * brackets inside strings are skipped, and UTF-8 multi-byte sequences never
+ * contain an ASCII bracket or quote. About 2.5 ms per MiB of string text.
  */
 export function nestingExceeds(raw: Uint8Array, max: number): boolean {
   let depth = 0;

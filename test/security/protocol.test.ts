@@ -169,6 +169,12 @@ describe.each(paths)('request body limits on /mcp (%s)', (_name, gateway) => {
     expect(over.status).toBe(400);
   });
 
+  it('measures the nesting before it parses: an unterminated deep body is too deep, not a parse error', async () => {
+    const res = await postMcp(gateway(), { 'mcp-protocol-version': '2025-11-25' }, `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":${'['.repeat(200_000)}`);
+    expect(res.status).toBe(400);
+    expect(res.messages[0]).toMatchObject({ error: { code: -32600, data: { code: 'GH_REQUEST_TOO_DEEP' } } });
+  });
+
   it('ignores brackets inside strings when it counts the nesting', async () => {
     const res = await postMcp(gateway(), { 'mcp-protocol-version': '2025-11-25' }, { ...getItem(8), params: { name: 'stub_getItem', arguments: { itemId: '[{'.repeat(1000) + '\\"' } } });
     expect(res.status).toBe(200);
