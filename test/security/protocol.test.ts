@@ -277,6 +277,10 @@ describe.each(combos)('policy as the agent sees it (%s)', (_name, gateway, era) 
     expect(names).toContain('stub_getItem');
     expect(names).not.toContain('stub_createItem');
     expect(names).not.toContain('stub_deleteItem');
+    // The search-mode backend's meta-tools are described from the callable operations only.
+    const search = tools.find((t) => t.name === 'found_search_operations')!;
+    expect(search.description).toMatch(/^Search the 4 operations of /);
+    expect(tools.find((t) => t.name === 'found_call_operation')!.annotations).toMatchObject({ destructiveHint: false });
   });
 
   it('search_operations finds only the operations the caller may call, and counts only those', async () => {
