@@ -93,6 +93,10 @@ const cases: Array<[string, Record<string, string>, unknown]> = [
   ['legacy arguments not an object', legacy, { jsonrpc: '2.0', id: 17, method: 'tools/call', params: { name: 'stub_getItem', arguments: [1] } }],
   ['not JSON', legacy, '{"jsonrpc": "2.0", "id": 18,'],
   ['not JSON-RPC', legacy, { hello: 'world' }],
+  ['batch under 2025-11-25 (refused)', legacy, [{ jsonrpc: '2.0', id: 19, method: 'tools/list' }, { jsonrpc: '2.0', id: 20, method: 'tools/list' }]],
+  ['batch under 2026-07-28 (refused)', modern('tools/list'), [{ jsonrpc: '2.0', id: 21, method: 'tools/list', params: { _meta: META } }]],
+  ['batch under 2025-03-26', { 'mcp-protocol-version': '2025-03-26' }, [{ jsonrpc: '2.0', id: 22, method: 'tools/list' }]],
+  ['body nested too deep', legacy, `{"jsonrpc":"2.0","id":23,"method":"tools/call","params":{"name":"stub_getItem","arguments":{"itemId":${'['.repeat(1000)}${']'.repeat(1000)}}}}`],
 ];
 
 describe('fast path answers exactly as the SDK does', () => {
