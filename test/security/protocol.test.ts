@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/server/gateway.js';
 import { startFakeOpenAI, type FakeLLM } from '../helpers/fake-llm.js';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { startTestGateway, testConfig, type Era } from '../helpers/gateway.js';
+import { MODERN_ENVELOPE, startTestGateway, testConfig, type Era } from '../helpers/gateway.js';
 import { startStubBackend, type StubBackend } from '../helpers/stub-backend.js';
 
 /**
@@ -364,6 +364,29 @@ describe('callers cannot create metric series', () => {
     expect(scrape).not.toContain('attacker-');
     expect(scrape).not.toContain('claude-made-up-1');
     expect((await unrouted()) - unroutedBefore).toBe(20);
+  });
+});
+
+describe.each(paths)('a denied call on the wire, 2026-07-28 (%s)', (_name, gateway) => {
+  it('is the same result with resultType and the server identity beside the error in _meta', async () => {
+    const body = { jsonrpc: '2.0', id: 30, method: 'tools/call', params: { name: 'stub_createItem', arguments: { name: 'x' }, _meta: MODERN_ENVELOPE } };
+    const res = await postMcp(gateway(), { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'stub_createItem' }, body);
+    expect(res.status).toBe(200);
+    expect(res.messages).toEqual([
+      {
+        jsonrpc: '2.0',
+        id: 30,
+        result: {
+          resultType: 'complete',
+          isError: true,
+          content: [{ type: 'text', text: 'GH_POLICY_DENIED: tool "stub_createItem" is not allowed for this caller: no rule allows it (deny by default)' }],
+          _meta: {
+            'io.gatehouse/error': { code: 'GH_POLICY_DENIED', details: { kind: 'tool', target: 'stub_createItem' } },
+            'io.modelcontextprotocol/serverInfo': { name: 'gatehouse', title: 'Gatehouse', version: expect.any(String) as unknown },
+          },
+        },
+      },
+    ]);
   });
 });
 
