@@ -93,6 +93,10 @@ const cases: Array<[string, Record<string, string>, unknown]> = [
   ['legacy arguments not an object', legacy, { jsonrpc: '2.0', id: 17, method: 'tools/call', params: { name: 'stub_getItem', arguments: [1] } }],
   ['not JSON', legacy, '{"jsonrpc": "2.0", "id": 18,'],
   ['not JSON-RPC', legacy, { hello: 'world' }],
+  ['batch under 2025-11-25 (refused)', legacy, [{ jsonrpc: '2.0', id: 19, method: 'tools/list' }, { jsonrpc: '2.0', id: 20, method: 'tools/list' }]],
+  ['batch under 2026-07-28 (refused)', modern('tools/list'), [{ jsonrpc: '2.0', id: 21, method: 'tools/list', params: { _meta: META } }]],
+  ['batch under 2025-03-26', { 'mcp-protocol-version': '2025-03-26' }, [{ jsonrpc: '2.0', id: 22, method: 'tools/list' }]],
+  ['body nested too deep', legacy, `{"jsonrpc":"2.0","id":23,"method":"tools/call","params":{"name":"stub_getItem","arguments":{"itemId":${'['.repeat(1000)}${']'.repeat(1000)}}}}`],
 ];
 
 describe('fast path answers exactly as the SDK does', () => {
@@ -190,5 +194,52 @@ backends:
     } while (cursor);
     expect(names.slice(0, 3)).toEqual(['found_search_operations', 'found_describe_operation', 'found_call_operation']);
     expect(names).toHaveLength(9);
+  });
+});
+
+describe('fast path answers what policy hides exactly as the SDK does', () => {
+  // No auth: every caller is anonymous, and may call read-only operations only.
+  const RULES_CONFIG = `
+server: { host: 127.0.0.1, port: 0 }
+rules:
+  - allow: { readOnly: true }
+backends:
+  - name: found
+    spec: ./stub-api.yaml
+    baseUrl: \${STUB_URL}/api
+    tools: search
+  - name: stub
+    spec: ./stub-api.yaml
+    baseUrl: \${STUB_URL}/api
+`;
+  let rulesFast: Gateway;
+  let rulesSdk: Gateway;
+  beforeAll(async () => {
+    rulesFast = await startTestGateway(RULES_CONFIG, { STUB_URL: stub.url });
+    rulesSdk = await startTestGateway(RULES_CONFIG, { STUB_URL: stub.url }, { disableFastPath: true });
+  });
+  afterAll(async () => {
+    await rulesFast?.close();
+    await rulesSdk?.close();
+  });
+
+  const call = (id: number, name: string, args: unknown, era: 'legacy' | 'modern'): [Record<string, string>, unknown] =>
+    era === 'legacy'
+      ? [legacy, { jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } }]
+      : [modern('tools/call', name), { jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args, _meta: META } }];
+  const rulesCases: Array<[string, Record<string, string>, unknown]> = (['legacy', 'modern'] as const).flatMap((era) => [
+    [`${era} tools/list`, era === 'legacy' ? legacy : modern('tools/list'), { jsonrpc: '2.0', id: 1, method: 'tools/list', params: era === 'modern' ? { _meta: META } : {} }],
+    [`${era} denied call`, ...call(2, 'stub_createItem', { name: 'x' }, era)],
+    [`${era} search, hidden operations left out`, ...call(3, 'found_search_operations', { query: '', limit: 50 }, era)],
+    [`${era} describe a hidden operation`, ...call(4, 'found_describe_operation', { name: 'found_deleteItem' }, era)],
+    [`${era} call_operation of a hidden operation`, ...call(5, 'found_call_operation', { name: 'found_createItem', arguments: { name: 'x' } }, era)],
+    [`${era} invalid arguments`, ...call(6, 'stub_listItems', { limit: 0 }, era)],
+  ]);
+
+  it.each(rulesCases)('%s', async (_name, headers, body) => {
+    const [a, b] = [await post(rulesFast, headers, body), await post(rulesSdk, headers, body)];
+    expect(a.status).toBe(b.status);
+    expect(a.message).toEqual(b.message);
+    expect((a.message as { result?: unknown }).result).toBeDefined();
   });
 });

@@ -10,7 +10,7 @@ describe('parseConfig', () => {
     const c = parseConfig('backends: [{ name: inv, spec: ./inv.yaml }]', FILE);
     expect(c.server.host).toBe('127.0.0.1');
     expect(c.server.port).toBe(8080);
-    expect(c.upstream).toEqual({ connectTimeoutMs: 5000, timeoutMs: 30000, maxResponseBytes: 1048576, connections: 128 });
+    expect(c.upstream).toEqual({ connectTimeoutMs: 5000, timeoutMs: 30000, maxResponseBytes: 1048576, connections: 128, maxHeaderValueBytes: 8192 });
     expect(c.backends[0]).toEqual({
       name: 'inv',
       spec: './inv.yaml',

@@ -118,6 +118,13 @@ export const configSchema = {
         timeoutMs: { type: 'integer', minimum: 1, default: 30_000 },
         maxResponseBytes: { type: 'integer', minimum: 1024, default: 1_048_576 },
         connections: { type: 'integer', minimum: 1, default: 128, description: 'Max sockets per backend origin.' },
+        maxHeaderValueBytes: {
+          type: 'integer',
+          minimum: 256,
+          maximum: 65_536,
+          default: 8_192,
+          description: 'Longest header value a tool call may send from its arguments (a header parameter, the Cookie of cookie parameters).',
+        },
       },
     },
     mcp: {
@@ -555,7 +562,7 @@ export interface GatehouseConfig {
     publicUrl?: string;
   };
   log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
-  upstream: { connectTimeoutMs: number; timeoutMs: number; maxResponseBytes: number; connections: number };
+  upstream: { connectTimeoutMs: number; timeoutMs: number; maxResponseBytes: number; connections: number; maxHeaderValueBytes: number };
   mcp: { pageSize: number };
   /** Who may call /mcp (absent: anonymous, loopback only). */
   auth?: {

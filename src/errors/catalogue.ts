@@ -45,6 +45,9 @@ export const ERRORS = {
   GH_ADMIN_STORE_UNAVAILABLE: { status: 503, meaning: 'The store of runtime backends is unreachable; nothing changed.' },
   GH_SHUTTING_DOWN: { status: 503, meaning: 'The gateway is shutting down and takes no new requests; retry on another instance.' },
   GH_INTERNAL: { status: 500, meaning: 'An unexpected error inside Gatehouse.' },
+  GH_REQUEST_TOO_LARGE: { status: 413, meaning: 'A request body (/mcp, /v1) is larger than server.maxRequestBytes.' },
+  GH_REQUEST_TOO_DEEP: { status: 400, meaning: 'A request body (/mcp, /v1) nests arrays and objects more than 128 levels deep.' },
+  GH_MCP_BATCH_REFUSED: { status: 400, meaning: 'A JSON-RPC batch under an MCP revision without batches (2025-06-18 and later); nothing in it ran.' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -9,7 +9,7 @@ import type { Forwarder } from '../upstream/forward.js';
 import { toCallToolResult } from '../upstream/map-result.js';
 import { withRetryOn401, type Credentials } from '../upstream/credentials.js';
 import { createSearchTools } from './search-tools.js';
-import { errorResult } from './tool-result.js';
+import { errorCodeOf, errorResult, withErrorCode } from './tool-result.js';
 
 export interface ToolCallerOptions {
   forwarder: Forwarder;
@@ -26,6 +26,10 @@ export interface ToolCallerOptions {
   guards?: ReadonlyMap<string, BackendGuard>;
   /** Told once about every finished call, allowed or refused (audit, metrics). */
   observe?: (observed: ObservedCall) => void;
+  /** Longest header value a call's arguments may make (`upstream.maxHeaderValueBytes`). */
+  maxHeaderValueBytes?: number;
+  /** Whether a principal may call an operation: what search-mode meta-tools show (default: all; see mcp/visibility.ts). */
+  mayCall?: (principal: Principal, operation: RegisteredTool) => boolean;
 }
 
 /** Wraps the backend request of one call; see limits/. */
@@ -91,6 +95,7 @@ export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) =
   const timeouts = options.backendTimeouts ?? new Map<string, number>();
   const credentials = options.credentials ?? new Map<string, Credentials>();
 
+  const buildOptions = options.maxHeaderValueBytes === undefined ? undefined : { maxHeaderValueBytes: options.maxHeaderValueBytes };
   const guards = options.guards ?? new Map<string, BackendGuard>();
   const unguarded: BackendGuard = (send) => send();
 
@@ -127,7 +132,7 @@ export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) =
         if (problems.length > 0) {
           throw new GatehouseError('GH_TOOL_ARGS_INVALID', `Invalid arguments for ${def.name}:\n- ${problems.join('\n- ')}`, { details: { errors: problems } });
         }
-        const request = buildRequest(def.binding, args);
+        const request = buildRequest(def.binding, args, buildOptions);
         const forwardOptions = timeoutMs === undefined ? { signal } : { signal, timeoutMs };
         // Bytes and backend time are counted once the guard lets the request go: a call the
         // circuit breaker or the bulkhead refuses sent nothing, and time queued for a slot is not the backend's.
@@ -149,8 +154,10 @@ export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) =
         }
         facts.status = response.status;
         facts.bytesOut = response.body.length;
-        if (response.status < 200 || response.status > 299) facts.errorCode = 'GH_UPSTREAM_STATUS';
-        return toCallToolResult(response, { hasOutputSchema: def.outputSchema !== undefined });
+        const result = toCallToolResult(response, { hasOutputSchema: def.outputSchema !== undefined });
+        if (response.status >= 200 && response.status <= 299) return result;
+        facts.errorCode = 'GH_UPSTREAM_STATUS';
+        return withErrorCode(result, 'GH_UPSTREAM_STATUS', { status: response.status });
       });
     } catch (err) {
       if (isGatehouseError(err)) {
@@ -165,7 +172,7 @@ export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) =
   };
   // `<backend>_call_operation` runs the named operation through callOperation itself:
   // same validator, same policy chain (under the operation's own name), same forwarder.
-  const callSearchTool = createSearchTools({ callOperation, log });
+  const callSearchTool = createSearchTools({ callOperation, log, ...(options.mayCall ? { mayCall: options.mayCall } : {}) });
 
   const dispatch = (call: ToolCall) => (call.tool.kind === 'operation' ? callOperation(call.tool, call) : callSearchTool(call.tool, call));
   const observe = options.observe;
@@ -178,8 +185,8 @@ export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) =
     // Each edge builds a fresh ToolCall per request, so it is filled in place (no copy per call).
     call.facts = facts;
     const result = await dispatch(call);
-    // A meta-tool's own refusal (bad arguments, unknown operation) carries its code in the text.
-    if (result.isError === true && facts.errorCode === undefined) facts.errorCode = codeOf(result);
+    // A meta-tool's own refusal (bad arguments, unknown operation) carries its code in `_meta`.
+    if (result.isError === true && facts.errorCode === undefined) facts.errorCode = errorCodeOf(result);
     try {
       observe({ call, facts, result, startedAt, seconds: (performance.now() - started) / 1000 });
     } catch (err) {
@@ -187,11 +194,4 @@ export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) =
     }
     return result;
   };
-}
-
-/** The GH_* code a tool-error text starts with (mcp/tool-result.ts writes it so). */
-function codeOf(result: CallToolResult): ErrorCode | undefined {
-  const first = result.content[0];
-  const m = first?.type === 'text' ? /^(GH_[A-Z_]+):/.exec(first.text) : null;
-  return (m?.[1] as ErrorCode | undefined) ?? undefined;
 }

@@ -181,7 +181,7 @@ export function createFastPath(
         protocol: plan.era === 'modern' ? MODERN_VERSION : plan.protocol,
         client: clientInfoOf(plan.params._meta),
       });
-      result = plan.era === 'modern' ? { ...called, resultType: 'complete', _meta: modernMeta } : (called as Record<string, unknown>);
+      result = plan.era === 'modern' ? { ...called, resultType: 'complete', _meta: called._meta === undefined ? modernMeta : { ...called._meta, ...modernMeta } } : (called as Record<string, unknown>);
     }
     return JSON.stringify({ result, jsonrpc: '2.0', id: plan.id });
   };

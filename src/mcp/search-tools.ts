@@ -17,21 +17,34 @@ import type { Logger } from '../log/logger.js';
 import type { MetaTool, RegisteredTool } from '../registry/registry.js';
 import { SEARCH_LIMIT_DEFAULT } from '../registry/meta-tools.js';
 import { operationTags, type SearchCatalogue } from '../registry/search-catalogue.js';
+import type { Principal } from '../policy/compose.js';
 import type { OperationCaller, ToolCall } from './call-tool.js';
 import { errorResult } from './tool-result.js';
 
 export interface SearchToolsOptions {
   callOperation: OperationCaller;
   log: Logger;
+  /**
+   * Whether the caller may call an operation (default: all). Search, describe
+   * and the names an unknown-operation error suggests show only those, as
+   * tools/list does (mcp/visibility.ts).
+   */
+  mayCall?: (principal: Principal, operation: RegisteredTool) => boolean;
 }
 
 /** How many similar names an unknown-operation error suggests. */
 const SUGGESTIONS = 3;
 
 export function createSearchTools(options: SearchToolsOptions): (tool: MetaTool, call: ToolCall) => Promise<CallToolResult> {
-  const { callOperation, log } = options;
+  const { callOperation, log, mayCall } = options;
 
   return async function callSearchTool(tool, call) {
+    const allow = mayCall === undefined ? undefined : (operation: RegisteredTool) => mayCall(call.principal, operation);
+    /** The operation by name, if this caller may see it. */
+    const visible = (name: string): RegisteredTool | undefined => {
+      const operation = tool.catalogue.find(name);
+      return operation === undefined || allow === undefined || allow(operation) ? operation : undefined;
+    };
     const problems = tool.validate(call.args);
     if (problems.length > 0) {
       return errorResult(
@@ -44,17 +57,20 @@ export function createSearchTools(options: SearchToolsOptions): (tool: MetaTool,
         case 'search': {
           // Validated above: query is a string, limit an integer in [1, 50], tag a string.
           const { query, limit, tag } = call.args as { query: string; limit?: number; tag?: string };
-          return jsonResult({ ...catalogue.search(query, { limit: limit ?? SEARCH_LIMIT_DEFAULT, ...(tag !== undefined ? { tag } : {}) }) });
+          return jsonResult({ ...catalogue.search(query, { limit: limit ?? SEARCH_LIMIT_DEFAULT, ...(tag !== undefined ? { tag } : {}), ...(allow ? { allow } : {}) }) });
         }
         case 'describe': {
+          // An operation the caller may not call is described as one that does not exist: tools/list hides it too.
           const name = call.args.name as string;
-          const operation = catalogue.find(name);
-          return operation === undefined ? unknownOperation(catalogue, name) : jsonResult(describe(operation));
+          const operation = visible(name);
+          return operation === undefined ? unknownOperation(catalogue, name, allow) : jsonResult(describe(operation));
         }
         case 'call': {
+          // Found whether or not the caller may call it: the policy chain then refuses it with
+          // GH_POLICY_DENIED, exactly as a tools/call of a tool hidden from tools/list is refused.
           const name = call.args.name as string;
           const operation = catalogue.find(name);
-          if (operation === undefined) return unknownOperation(catalogue, name);
+          if (operation === undefined) return unknownOperation(catalogue, name, allow);
           return await callOperation(operation, { ...call, args: (call.args.arguments ?? {}) as Record<string, unknown> });
         }
       }
@@ -83,9 +99,9 @@ function describe(operation: RegisteredTool): Record<string, unknown> {
 }
 
 /** An isError result naming the unknown operation, with the closest names and the search tool to use. */
-function unknownOperation(catalogue: SearchCatalogue, name: string): CallToolResult {
+function unknownOperation(catalogue: SearchCatalogue, name: string, allow: ((operation: RegisteredTool) => boolean) | undefined): CallToolResult {
   const shown = name.length > 100 ? `${name.slice(0, 99)}…` : name;
-  const similar = catalogue.search(name.slice(0, 200), { limit: SUGGESTIONS }).results.map((r) => r.name);
+  const similar = catalogue.search(name.slice(0, 200), { limit: SUGGESTIONS, ...(allow ? { allow } : {}) }).results.map((r) => r.name);
   return errorResult(
     new GatehouseError(
       'GH_TOOL_NOT_FOUND',

@@ -6,8 +6,11 @@
  * base units (seconds, bytes), `_total` for counters, enum states as a label
  * with 0/1 values. Cardinality is bounded by construction: `backend` and
  * `tool` come from the configuration and the imported specs (never from what
- * a caller sends: an unknown tool is refused before it is counted), `outcome`
- * and `code` from fixed sets, and `status` is the backend's HTTP status code.
+ * a caller sends: an unknown tool is refused before it is counted), a model
+ * `target` and `model` from `ai.routes` (server/ai-endpoint.ts maps any other
+ * requested model to one value), `rule` from the configuration, `outcome` and
+ * `code` from fixed sets, and `status` is the backend's HTTP status code
+ * (three digits).
  * Latency histograms carry no `tool` label (buckets × thousands of tools would
  * not be bounded in practice); the per-tool view is the counter.
  */

@@ -66,10 +66,14 @@ export class SearchCatalogue {
     return this.byName.get(name) ?? (this.prefix && !name.startsWith(this.prefix) ? this.byName.get(this.prefix + name) : undefined);
   }
 
-  /** Ranked search over names, summaries, descriptions, tags and paths. */
-  search(query: string, options: { limit: number; tag?: string }): { results: OperationSummary[]; total: number } {
+  /**
+   * Ranked search over names, summaries, descriptions, tags and paths; with
+   * `allow`, over the operations it accepts only (hits and total alike).
+   */
+  search(query: string, options: { limit: number; tag?: string; allow?: (operation: RegisteredTool) => boolean }): { results: OperationSummary[]; total: number } {
     this.index ??= new OperationIndex(this.operations.map((t) => searchable(t.definition, this.prefix)));
-    const hits = this.index.search(query, options);
+    const { allow, ...rest } = options;
+    const hits = this.index.search(query, allow === undefined ? rest : { ...rest, allow: (id) => allow(this.operations[id]!) });
     return { results: hits.ids.map((id) => summarize(this.operations[id]!.definition)), total: hits.total };
   }
 }

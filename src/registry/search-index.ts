@@ -28,6 +28,8 @@ export interface SearchOptions {
   limit: number;
   /** Only operations carrying this tag (case-insensitive). */
   tag?: string;
+  /** Only operations this accepts (by position): what the caller may see. */
+  allow?: (id: number) => boolean;
 }
 
 export interface SearchHits {
@@ -144,7 +146,10 @@ export class OperationIndex {
    */
   search(query: string, options: SearchOptions): SearchHits {
     const tag = options.tag?.toLowerCase();
-    const inTag = tag === undefined ? () => true : (id: number) => this.tagsById[id]?.has(tag) === true;
+    const tagged = tag === undefined ? undefined : (id: number) => this.tagsById[id]?.has(tag) === true;
+    const allow = options.allow;
+    const filtered = tagged !== undefined && allow !== undefined ? (id: number) => tagged(id) && allow(id) : (tagged ?? allow);
+    const inTag = filtered ?? (() => true);
     const terms = tokenize(query).map(normalizeTerm).filter((t): t is string => t !== null);
     if (terms.length === 0) {
       const ids: number[] = [];
@@ -166,7 +171,7 @@ export class OperationIndex {
       // The query was tokenized and normalised above already.
       tokenize: (text) => text.split(' '),
       processTerm: (term) => term,
-      ...(tag === undefined ? {} : { filter: (r: SearchResult) => inTag(r.id as number) }),
+      ...(filtered === undefined ? {} : { filter: (r: SearchResult) => filtered(r.id as number) }),
     });
     return { ids: results.slice(0, options.limit).map((r) => r.id as number), total: results.length };
   }

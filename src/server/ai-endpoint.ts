@@ -26,6 +26,7 @@ import { isProviderError, type ChatCompletion, type ChatCompletionChunk, type Ch
 import { costUsd, loadPriceTable, priceFor, type PriceTable } from '../ai/prices.js';
 import type { AiProxy, Attempt, ResolvedTarget } from '../ai/proxy.js';
 import { outcomeOf, type Pipeline } from './pipeline.js';
+import { MAX_JSON_DEPTH, readJsonBody } from './read-body.js';
 
 export interface AiEndpointOptions {
   config: AiConfig;
@@ -78,6 +79,9 @@ export function estimatePromptTokens(req: ChatCompletionRequest): number {
   return Math.ceil(chars / 4);
 }
 
+/** The `model` label of a call that no route serves (no model, or one ai.routes does not match). */
+export const UNROUTED_MODEL = '(unrouted)';
+
 /** Checks run before the call exists: nothing to cancel yet. */
 const NEVER_CANCELLED: CancelSignal = { aborted: false, addEventListener() {}, removeEventListener() {} };
 
@@ -110,6 +114,11 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
         })
       : undefined;
   const redactor: Redactor | undefined = (g.redactPatterns?.length ?? 0) > 0 ? createRedactor({ patterns: g.redactPatterns!, configPath: 'ai.guards.redactPatterns' }) : undefined;
+  // The `model` label of a call's metrics: a name from the config, never one a caller made up (each
+  // label value is a series kept for the process's life). A model ai.routes names (or aliases) is
+  // itself; one a glob route matched is that route's glob; any other is UNROUTED_MODEL.
+  const routedNames = new Set(proxy.models());
+  const modelLabel = (f: LlmCall): string => (f.route === undefined ? UNROUTED_MODEL : routedNames.has(f.model) ? f.model : f.route);
   const firstTargetMaxTokens = new Map(config.routes.map((r) => [r.model, config.targets[r.targets[0]!]?.maxTokens ?? 4096]));
 
   /** A JSON answer; `text` is already JSON. Every answer carries the request id (set here, not with setHeader: writeHead's fast path). */
@@ -138,28 +147,20 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
     return authorizer === undefined || authorizer.decide(principal, { kind: 'model', name: model }).allowed;
   }
 
-  /** The body as JSON. Read with events, not an async iterator: it is on every call's path. */
-  function readJson(req: IncomingMessage): Promise<{ body: unknown; bytes: number }> {
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      req.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size <= options.maxRequestBytes) chunks.push(chunk);
-      });
-      req.on('error', reject);
-      req.on('end', () => {
-        if (size > options.maxRequestBytes) {
-          reject(new GatehouseError('GH_AI_REQUEST_INVALID', `the request body exceeds ${options.maxRequestBytes} bytes`));
-          return;
-        }
-        try {
-          resolve({ body: JSON.parse((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8')), bytes: size });
-        } catch {
-          reject(new GatehouseError('GH_AI_REQUEST_INVALID', 'the request body is not valid JSON'));
-        }
-      });
-    });
+  /** The body as JSON, within the size and nesting limits of the HTTP edge (see read-body.ts). */
+  async function readJson(req: IncomingMessage): Promise<{ body: unknown; bytes: number }> {
+    const read = await readJsonBody(req, options.maxRequestBytes);
+    switch (read.kind) {
+      case 'json':
+        return { body: read.value, bytes: read.bytes };
+      case 'too-large':
+        // 413 (RFC 9110 §15.5.14), and the connection closed: the rest of an oversized body is not read.
+        throw new GatehouseError('GH_REQUEST_TOO_LARGE', `the request body exceeds ${options.maxRequestBytes} bytes`, { details: { headers: { connection: 'close' } } });
+      case 'too-deep':
+        throw new GatehouseError('GH_REQUEST_TOO_DEEP', `the request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`);
+      case 'not-json':
+        throw new GatehouseError('GH_AI_REQUEST_INVALID', 'the request body is not valid JSON');
+    }
   }
 
   /**
@@ -281,10 +282,11 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
     const outcome = outcomeOf(code);
     const backend = f.target?.name ?? f.route ?? '';
     if (metrics !== undefined) {
-      metrics.call({ kind: 'model', backend, target: f.model, outcome, seconds });
+      const model = modelLabel(f);
+      metrics.call({ kind: 'model', backend, target: model, outcome, seconds });
       if (usage !== undefined) {
         metrics.llm({
-          model: f.model,
+          model,
           promptTokens: usage.prompt_tokens,
           completionTokens: usage.completion_tokens,
           cachedTokens: usage.prompt_tokens_details?.cached_tokens ?? 0,

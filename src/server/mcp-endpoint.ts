@@ -1,10 +1,12 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { isJsonContentType, type AuthInfo, type McpHttpHandler } from '@modelcontextprotocol/server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import type { Logger } from '../log/logger.js';
 import type { FastPlan, FastRequest } from '../mcp/fast-path.js';
 import { planFastPath } from '../mcp/fast-path.js';
 import { OneShotSignal, type Principal } from '../policy/compose.js';
+import { GatehouseError } from '../errors/catalogue.js';
+import { MAX_JSON_DEPTH, readJsonBody } from './read-body.js';
 
 export interface McpEndpointOptions {
   /** The SDK's handler: the authority for everything the fast path does not take. */
@@ -31,45 +33,43 @@ export function createMcpEndpoint(options: McpEndpointOptions): (req: IncomingMe
   const sdk = toNodeHandler(handler, { maxRequestBodySize: maxRequestBytes, onerror: (err) => log.error({ err }, 'mcp handler failed') });
 
   return (req, res, edge) => {
-    if (fastPath === undefined || req.method !== 'POST' || !isJsonContentType(req.headers['content-type'] ?? null)) {
+    // Anything but a JSON POST is the SDK's to answer (405, 415, GET streams).
+    if (req.method !== 'POST' || !isJsonContentType(req.headers['content-type'] ?? null)) {
       void sdk(req, res);
       return;
     }
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > maxRequestBytes) {
-      void sdk(req, res); // the SDK answers 413
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= maxRequestBytes) chunks.push(chunk);
-    });
-    req.on('error', () => res.destroy());
-    req.on('end', () => {
-      const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      if (size > maxRequestBytes) {
-        // A chunked body over the limit: answered as the SDK answers a declared one.
-        const text = JSON.stringify({ jsonrpc: '2.0', error: { code: -32000, message: `Payload Too Large: the request body exceeds ${maxRequestBytes} bytes` }, id: null });
-        res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
-        res.end(text);
-        return;
-      }
-      let body: unknown;
-      try {
-        body = JSON.parse(raw.toString('utf8'));
-      } catch {
-        void sdk(replay(req, raw), res); // the SDK answers the parse error
-        return;
-      }
-      const plan = planFastPath(req.headers, body);
-      if (plan === undefined) {
-        void sdk(req, res, body);
-        return;
-      }
-      serveFast(plan, body, req, res, edge);
-    });
+    // The body is read here for both paths, so the limits below hold whichever path answers.
+    readJsonBody(req, maxRequestBytes).then(
+      (read) => {
+        switch (read.kind) {
+          case 'too-large':
+            refuse(res, 413, -32000, new GatehouseError('GH_REQUEST_TOO_LARGE', `Payload Too Large: the request body exceeds ${maxRequestBytes} bytes`, { details: { maxBytes: maxRequestBytes } }), true);
+            return;
+          case 'not-json':
+            void sdk(replay(req, read.raw), res); // the SDK answers the parse error
+            return;
+          case 'too-deep':
+            // JSON-RPC 2.0 §5.1: valid JSON that is not an acceptable request is -32600 Invalid Request.
+            refuse(res, 400, -32600, new GatehouseError('GH_REQUEST_TOO_DEEP', `Invalid Request: the request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`, { details: { maxDepth: MAX_JSON_DEPTH } }));
+            return;
+          case 'json':
+            break;
+        }
+        const body = read.value;
+        const batch = batchRefusal(req.headers, body);
+        if (batch !== undefined) {
+          refuse(res, 400, -32600, batch);
+          return;
+        }
+        const plan = fastPath === undefined ? undefined : planFastPath(req.headers, body);
+        if (plan === undefined) {
+          void sdk(req, res, body);
+          return;
+        }
+        serveFast(plan, body, req, res, edge);
+      },
+      () => res.destroy(),
+    );
   };
 
   function serveFast(plan: FastPlan, body: unknown, req: IncomingMessage, res: ServerResponse, edge: EdgeRequest): void {
@@ -109,4 +109,45 @@ function replay(req: IncomingMessage, raw: Buffer) {
       yield raw;
     },
   };
+}
+
+/**
+ * Why a JSON-RPC batch is refused, or undefined to serve it. MCP 2025-03-26
+ * basic/transports allowed a POST to carry a batch; 2025-06-18 removed
+ * batching ("Remove support for JSON-RPC batching", changelog), and neither
+ * 2025-11-25 nor 2026-07-28 has it. The revision is the request's
+ * MCP-Protocol-Version header; without one a server assumes 2025-03-26
+ * (MCP 2025-06-18 basic/transports#protocol-version-header). A header naming
+ * no revision at all is left to the SDK, which answers that it is unsupported.
+ * An `initialize` request is never part of a batch (MCP 2025-03-26 basic/lifecycle).
+ */
+export function batchRefusal(headers: IncomingHttpHeaders, body: unknown): GatehouseError | undefined {
+  if (!Array.isArray(body)) return undefined;
+  const header = headers['mcp-protocol-version'];
+  const revision = typeof header === 'string' ? header.trim() : undefined;
+  if (revision !== undefined && REVISION.test(revision) && revision > BATCHES_LAST_REVISION) {
+    return new GatehouseError('GH_MCP_BATCH_REFUSED', `Invalid Request: MCP ${revision} has no JSON-RPC batches (removed in 2025-06-18); send one message per request`, {
+      details: { protocolVersion: revision },
+    });
+  }
+  if (body.some((m) => m !== null && typeof m === 'object' && (m as { method?: unknown }).method === 'initialize')) {
+    return new GatehouseError('GH_MCP_BATCH_REFUSED', 'Invalid Request: the initialize request must not be part of a JSON-RPC batch', { details: { protocolVersion: revision ?? BATCHES_LAST_REVISION } });
+  }
+  return undefined;
+}
+
+/** The last MCP revision with JSON-RPC batches. */
+const BATCHES_LAST_REVISION = '2025-03-26';
+/** MCP revisions are dates, so later revisions compare greater as strings. */
+const REVISION = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * A refusal by the endpoint itself, in the SDK's JSON-RPC error shape (no id:
+ * the body was not read as one request), the stable code in `error.data`.
+ */
+function refuse(res: ServerResponse, status: number, rpcCode: number, err: GatehouseError, close = false): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = JSON.stringify({ jsonrpc: '2.0', error: { code: rpcCode, message: err.message, data: { code: err.code, ...err.details } }, id: null });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...(close ? { connection: 'close' } : {}) });
+  res.end(text);
 }

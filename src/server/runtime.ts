@@ -5,7 +5,7 @@ import type { Logger } from '../log/logger.js';
 import { createToolCaller } from '../mcp/call-tool.js';
 import type { FastPlan, FastRequest } from '../mcp/fast-path.js';
 import type { ServerFactoryOptions } from '../mcp/server-factory.js';
-import { createVisibility } from '../mcp/visibility.js';
+import { createMayCall, createVisibility } from '../mcp/visibility.js';
 import { createAuthenticator, type Authenticator } from '../policy/authenticate.js';
 import { compileRules, type Authorizer } from '../policy/rules.js';
 import type { AiProxy } from '../ai/proxy.js';
@@ -90,6 +90,7 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
   // Authorisation: the same rules decide calls (a policy in the pipeline) and what tools/list shows.
   const authorizer = config.rules !== undefined && config.rules.length > 0 ? compileRules(config.rules) : undefined;
   const visibleTools = authorizer === undefined ? undefined : createVisibility(authorizer);
+  const mayCall = createMayCall(authorizer);
   const pipeline = await createPipeline({ config, log, registry, authorizer });
   const callTool = createToolCaller({
     forwarder,
@@ -99,6 +100,8 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
     credentials,
     guards: pipeline.guards,
     observe: pipeline.observe,
+    ...(mayCall ? { mayCall } : {}),
+    maxHeaderValueBytes: config.upstream.maxHeaderValueBytes,
   });
   const pageSize = config.mcp.pageSize;
   const factoryOptions: ServerFactoryOptions = { registry, callTool, pageSize, ...(visibleTools ? { visibleTools } : {}) };

@@ -6,15 +6,15 @@
  * - the origin and base path come from `binding.baseUrl` only;
  * - path parameters are always percent-encoded (`/`, `?`, `#` cannot escape
  *   their segment) and may not form a `.`/`..` segment;
- * - header and cookie values are checked for CR, LF, NUL and other bytes a
- *   header cannot carry;
+ * - header and cookie values are checked for CR, LF, NUL, other C0 and C1
+ *   controls and length (`upstream.maxHeaderValueBytes`);
  * - only parameters and body properties declared in the binding are sent.
  */
 import { GatehouseError } from '../errors/catalogue.js';
 import type { HttpBinding, ParameterBinding } from '../openapi/tool-definition.js';
 import { bodyValue, encodeBody } from './encode-body.js';
 import { serializeCookie, serializeHeader, serializePath, serializeQuery } from './serialize-parameter.js';
-import { FRAMING_HEADERS, HEADER_VALUE_INVALID, HTTP_TOKEN } from './http-fields.js';
+import { DEFAULT_MAX_HEADER_VALUE_BYTES, FRAMING_HEADERS, HEADER_VALUE_INVALID, HTTP_TOKEN } from './http-fields.js';
 
 /** An HTTP request ready for `forward()`. */
 export interface BuiltRequest {
@@ -30,6 +30,8 @@ export interface BuiltRequest {
 export interface BuildRequestOptions {
   /** Multipart boundary to use instead of a random one (deterministic bytes for tests). */
   boundary?: string;
+  /** Longest header value arguments may make (`upstream.maxHeaderValueBytes`; default 8 KiB). */
+  maxHeaderValueBytes?: number;
 }
 
 /**
@@ -66,6 +68,7 @@ export function buildRequest(binding: HttpBinding, args: Record<string, unknown>
   const headers: Record<string, string> = { accept: DEFAULT_ACCEPT };
   const query: string[] = template.fixedQuery === '' ? [] : [template.fixedQuery];
   const cookies: string[] = [];
+  const maxHeader = options?.maxHeaderValueBytes ?? DEFAULT_MAX_HEADER_VALUE_BYTES;
   let pathValues: Record<string, string> | undefined;
   let pathArgs: Record<string, string> | undefined;
 
@@ -84,7 +87,7 @@ export function buildRequest(binding: HttpBinding, args: Record<string, unknown>
           if (value !== undefined) serializeQuery(param, value, query);
           break;
         case 'header':
-          if (value !== undefined) addHeader(headers, param, value);
+          if (value !== undefined) addHeader(headers, param, value, maxHeader);
           break;
         case 'cookie':
           if (value !== undefined) serializeCookie(param, value, cookies);
@@ -100,7 +103,7 @@ export function buildRequest(binding: HttpBinding, args: Record<string, unknown>
 
   if (cookies.length > 0) {
     const cookie = cookies.join('; ');
-    checkHeaderValue(cookie, 'cookie parameters');
+    checkHeaderValue(cookie, 'cookie parameters', maxHeader);
     headers.cookie = cookie;
   }
 
@@ -116,7 +119,7 @@ export function buildRequest(binding: HttpBinding, args: Record<string, unknown>
   return request;
 }
 
-function addHeader(headers: Record<string, string>, param: ParameterBinding, value: unknown): void {
+function addHeader(headers: Record<string, string>, param: ParameterBinding, value: unknown, maxBytes: number): void {
   const name = param.name.toLowerCase();
   if (IGNORED_HEADERS.has(name)) return;
   if (!HTTP_TOKEN.test(name)) {
@@ -124,18 +127,28 @@ function addHeader(headers: Record<string, string>, param: ParameterBinding, val
   }
   const text = serializeHeader(param, value);
   if (text === undefined) return;
-  checkHeaderValue(text, `argument "${param.arg}" (header ${param.name})`);
+  checkHeaderValue(text, `argument "${param.arg}" (header ${param.name})`, maxBytes, param.arg);
   headers[name] = text;
 }
 
-function checkHeaderValue(text: string, what: string): void {
+function checkHeaderValue(text: string, what: string, maxBytes: number, argument?: string): void {
+  // Checked first, before any pattern runs over a long value. Any value that
+  // passes the checks below is Latin-1, one byte a character: only a longer one
+  // can be refused for a reason it does not deserve.
+  if (text.length > maxBytes) {
+    throw new GatehouseError(
+      'GH_REQUEST_BUILD_FAILED',
+      `The value of ${what} is ${text.length} characters long; a header value may be at most ${maxBytes} bytes (upstream.maxHeaderValueBytes).`,
+      { details: { ...(argument !== undefined ? { argument } : {}), maxBytes } },
+    );
+  }
   if (HEADER_INJECTION.test(text)) {
     throw new GatehouseError('GH_REQUEST_BUILD_FAILED', `The value of ${what} contains CR, LF or NUL, which are not allowed in an HTTP header.`);
   }
   if (HEADER_VALUE_INVALID.test(text)) {
     throw new GatehouseError(
       'GH_REQUEST_BUILD_FAILED',
-      `The value of ${what} contains control characters or characters outside Latin-1, which cannot be sent in an HTTP header.`,
+      `The value of ${what} contains control characters (C0 or C1, U+0080–U+009F) or characters outside Latin-1, which cannot be sent in an HTTP header.`,
     );
   }
 }
