@@ -45,6 +45,9 @@ export const ERRORS = {
   GH_ADMIN_STORE_UNAVAILABLE: { status: 503, meaning: 'The store of runtime backends is unreachable; nothing changed.' },
   GH_SHUTTING_DOWN: { status: 503, meaning: 'The gateway is shutting down and takes no new requests; retry on another instance.' },
   GH_INTERNAL: { status: 500, meaning: 'An unexpected error inside Gatehouse.' },
+  GH_SPEC_URL_REFUSED: { status: 403, meaning: 'An admin-registered spec URL (or a redirect or $ref it leads to) names a host admin.specUrls does not allow.' },
+  GH_ADMIN_CROSS_SITE: { status: 403, meaning: "A browser sent this admin request from another site (an Origin not the gateway's own, Origin: null, or Sec-Fetch-Site cross-site/same-site)." },
+  GH_ADMIN_CONTENT_TYPE: { status: 415, meaning: 'An admin write (POST, PUT, PATCH) without Content-Type: application/json, which no HTML form can send.' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
