@@ -17,7 +17,13 @@
  * Pure: host names and addresses in, a reason out. The lookups and the
  * connection that must use the checked address are in guarded-fetch.ts.
  */
-import ipaddr from 'ipaddr.js';
+import { createRequire } from 'node:module';
+import type IpAddr from 'ipaddr.js';
+
+// Loaded on first use (DESIGN.md decision 12): every start reads the config, few set admin.specUrls.
+// ipaddr.js is CommonJS, so a synchronous require serves the synchronous config check.
+let loadedIpaddr: typeof IpAddr | undefined;
+const ipaddr = (): typeof IpAddr => (loadedIpaddr ??= createRequire(import.meta.url)('ipaddr.js') as typeof IpAddr);
 
 /** The compiled `admin.specUrls`. */
 export interface SpecUrlRules {
@@ -36,10 +42,10 @@ export interface SpecUrlRules {
 export function specUrlEntryProblem(raw: string): string | undefined {
   const entry = normalise(raw);
   if (entry.includes('/')) {
-    if (!ipaddr.isValidCIDR(entry)) return `"${entry}" is not a CIDR block (expected e.g. 10.0.0.0/8 or fd00::/8)`;
+    if (!ipaddr().isValidCIDR(entry)) return `"${entry}" is not a CIDR block (expected e.g. 10.0.0.0/8 or fd00::/8)`;
     return undefined;
   }
-  if (ipaddr.isValid(unbracket(entry))) return strictIp(unbracket(entry)) ? undefined : `"${entry}" is not an IP address in standard form`;
+  if (ipaddr().isValid(unbracket(entry))) return strictIp(unbracket(entry)) ? undefined : `"${entry}" is not an IP address in standard form`;
   const name = entry.startsWith('*.') ? entry.slice(2) : entry;
   if (!HOST_NAME.test(name)) return `"${entry}" is not a host name, "*." followed by a host name, an IP address or a CIDR block`;
   return undefined;
@@ -49,14 +55,14 @@ export function specUrlEntryProblem(raw: string): string | undefined {
 export function compileSpecUrlRules(entries: readonly string[]): SpecUrlRules {
   const names = new Set<string>();
   const suffixes: string[] = [];
-  const blocks: Array<[ipaddr.IPv4 | ipaddr.IPv6, number]> = [];
+  const blocks: Array<[IpAddr.IPv4 | IpAddr.IPv6, number]> = [];
   for (const raw of entries) {
     const entry = normalise(raw);
     const problem = specUrlEntryProblem(entry);
     if (problem !== undefined) throw new Error(problem);
-    if (entry.includes('/')) blocks.push(normaliseBlock(ipaddr.parseCIDR(entry)));
-    else if (ipaddr.isValid(unbracket(entry))) {
-      const ip = ipaddr.process(unbracket(entry));
+    if (entry.includes('/')) blocks.push(normaliseBlock(ipaddr().parseCIDR(entry)));
+    else if (ipaddr().isValid(unbracket(entry))) {
+      const ip = ipaddr().process(unbracket(entry));
       blocks.push([ip, ip.kind() === 'ipv4' ? 32 : 128]);
     } else if (entry.startsWith('*.')) suffixes.push(entry.slice(1));
     else names.add(entry);
@@ -64,14 +70,14 @@ export function compileSpecUrlRules(entries: readonly string[]): SpecUrlRules {
   return {
     allowsName(hostname) {
       const name = normalise(hostname);
-      if (ipaddr.isValid(unbracket(name))) return false; // literals are judged as addresses
+      if (ipaddr().isValid(unbracket(name))) return false; // literals are judged as addresses
       return names.has(name) || suffixes.some((s) => name.endsWith(s) && name.length > s.length);
     },
     addressRefusal(address) {
-      let ip: ipaddr.IPv4 | ipaddr.IPv6;
+      let ip: IpAddr.IPv4 | IpAddr.IPv6;
       try {
         // process(): an IPv4-mapped IPv6 address (::ffff:127.0.0.1) becomes the IPv4 address it carries.
-        ip = ipaddr.process(unbracket(address));
+        ip = ipaddr().process(unbracket(address));
       } catch {
         return `${address} is not an IP address`;
       }
@@ -109,11 +115,11 @@ function unbracket(host: string): string {
 
 /** ipaddr.isValid accepts legacy forms (`0x7f.1`, `2130706433`); a config entry must be written plainly. */
 function strictIp(text: string): boolean {
-  return ipaddr.IPv4.isValidFourPartDecimal(text) || (text.includes(':') && ipaddr.IPv6.isValid(text));
+  return ipaddr().IPv4.isValidFourPartDecimal(text) || (text.includes(':') && ipaddr().IPv6.isValid(text));
 }
 
 /** An IPv4-mapped IPv6 block (::ffff:10.0.0.0/104) is matched as the IPv4 block it stands for. */
-function normaliseBlock([net, bits]: [ipaddr.IPv4 | ipaddr.IPv6, number]): [ipaddr.IPv4 | ipaddr.IPv6, number] {
-  if (net.kind() === 'ipv6' && (net as ipaddr.IPv6).isIPv4MappedAddress() && bits >= 96) return [(net as ipaddr.IPv6).toIPv4Address(), bits - 96];
+function normaliseBlock([net, bits]: [IpAddr.IPv4 | IpAddr.IPv6, number]): [IpAddr.IPv4 | IpAddr.IPv6, number] {
+  if (net.kind() === 'ipv6' && (net as IpAddr.IPv6).isIPv4MappedAddress() && bits >= 96) return [(net as IpAddr.IPv6).toIPv4Address(), bits - 96];
   return [net, bits];
 }
