@@ -62,7 +62,8 @@ const withAdmin = (extra = '') => base(`admin: { apiKey: ${ADMIN_KEY} }\n${extra
 async function admin(g: Gateway, method: string, path: string, body?: unknown, key: string | null = ADMIN_KEY): Promise<{ status: number; body: any; headers: Headers }> {
   const res = await fetch(`${g.url}${path}`, {
     method,
-    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(key !== null ? { authorization: `Bearer ${key}` } : {}) },
+    // Writes are JSON, bodiless ones too (the admin API refuses what an HTML form could send).
+    headers: { ...(body !== undefined || method !== 'GET' ? { 'content-type': 'application/json' } : {}), ...(key !== null ? { authorization: `Bearer ${key}` } : {}) },
     ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
   });
   const text = await res.text();
@@ -144,7 +145,8 @@ describe('admin API: runtime backends', () => {
   });
 
   it('replaces, re-imports from a changed URL, and removes', async () => {
-    const g = await start(withAdmin());
+    // The spec server is on loopback, which admin-registered spec URLs may name only when listed.
+    const g = await start(base(`admin: { apiKey: ${ADMIN_KEY}, specUrls: [127.0.0.1] }\n`));
     servedSpec = JSON.stringify(STUB_SPEC);
     const created = await admin(g, 'PUT', '/admin/backends/byurl', { spec: specUrl, baseUrl: `${stub.url}/api` });
     expect(created.status).toBe(201);

@@ -24,7 +24,7 @@ let as: (args: string[], env?: NodeJS.ProcessEnv) => ReturnType<typeof gatehouse
 beforeAll(async () => {
   stub = await startStubBackend();
   g = await startGateway(
-    testConfig(`server: { host: 127.0.0.1, port: 0 }\naudit: { store: none }\nadmin: { apiKey: ${KEY} }\nbackends:\n  - { name: file, spec: ./stub-api.yaml, baseUrl: "${stub.url}/api" }\n`),
+    testConfig(`server: { host: 127.0.0.1, port: 0 }\naudit: { store: none }\nadmin: { apiKey: ${KEY}, specUrls: [127.0.0.1] }\nbackends:\n  - { name: file, spec: ./stub-api.yaml, baseUrl: "${stub.url}/api" }\n`),
     silentLogger(),
   );
   dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-backends-'));
@@ -92,6 +92,9 @@ describe('gatehouse backends', () => {
     const unreachableSpec = await as(['add', 'x', '--spec', 'http://127.0.0.1:9/spec.json']);
     expect(unreachableSpec.code).toBe(1);
     expect(unreachableSpec.stderr).toMatch(/^gatehouse: GH_ADMIN_IMPORT_FAILED: backend "x" could not be imported \(GH_SPEC_LOAD_FAILED\)/);
+    const refusedSpec = await as(['add', 'x', '--spec', 'http://127.0.0.2:9/spec.json']);
+    expect(refusedSpec.code).toBe(2);
+    expect(refusedSpec.stderr).toMatch(/^gatehouse: GH_SPEC_URL_REFUSED: spec: .*127\.0\.0\.2 is a loopback address, which admin\.specUrls does not list/);
     expect((await as(['remove', 'file'])).stderr).toContain('GH_ADMIN_CONFLICT: backend "file" is defined in the config file');
     expect((await as(['remove', 'nope'])).stderr).toBe('gatehouse: GH_ADMIN_NOT_FOUND: no backend named "nope"\n');
     expect((await as(['add', 'x', '--spec', join(dir, 'missing.yaml')])).stderr).toContain('cannot read');

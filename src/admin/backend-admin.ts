@@ -85,6 +85,8 @@ export interface BackendAdminOptions {
   /** Where inline specs are written for the importer (`<dataDir>/backends`). */
   specDir: string;
   resyncMs: number;
+  /** `admin.specUrls`: the non-public hosts a registered spec URL may name (see openapi/spec-url-policy.ts). */
+  specUrls: readonly string[];
   env?: NodeJS.ProcessEnv;
 }
 
@@ -105,11 +107,14 @@ export async function createBackendAdmin(options: BackendAdminOptions): Promise<
   const env = options.env;
   const log = host.log;
   let registrations = new Map<string, Registration>();
+  // Whoever reaches the admin API chooses these URLs: they are fetched only from hosts admin.specUrls allows,
+  // on every replica that imports them (rows other replicas stored included).
+  const asRegistered = (b: BackendConfig): BackendConfig => ({ ...b, adminSpecUrls: options.specUrls });
 
   const resolveRow = (row: StoredBackend): Registration => {
     try {
       const spec = row.document !== undefined ? materialise(specDir, row.name, row.document) : row.entry['spec'];
-      return { row, config: parseBackendEntry({ ...row.entry, name: row.name, spec }, env) };
+      return { row, config: asRegistered(parseBackendEntry({ ...row.entry, name: row.name, spec }, env)) };
     } catch (err) {
       const e = isGatehouseError(err) ? err : new GatehouseError('GH_ADMIN_INVALID', String(err), { cause: err });
       log.error({ backend: row.name, code: e.code }, `registered backend ${row.name} cannot be served on this gateway: ${e.message}`);
@@ -240,12 +245,14 @@ export async function createBackendAdmin(options: BackendAdminOptions): Promise<
       const twin = [...registrations.keys()].find((n) => n !== name && n.toLowerCase() === name.toLowerCase());
       if (twin !== undefined) throw new GatehouseError('GH_ADMIN_CONFLICT', `backend "${twin}" is registered already: names must differ in more than case`);
       if (mode === 'create' && registrations.has(name)) throw conflict(name);
-      const config = parseBackendEntry({ ...entry, name, spec: document !== undefined ? materialise(specDir, name, document) : entry['spec'] }, env);
+      const config = asRegistered(parseBackendEntry({ ...entry, name, spec: document !== undefined ? materialise(specDir, name, document) : entry['spec'] }, env));
       // The trial: a change whose spec does not import is refused before anything is stored.
       const trial = await host.prepare(config);
       if (trial.loaded.status.state === 'failed') {
         const failed = { backend: name, ...trial.loaded.status.error, kept: host.served(name) !== undefined };
         host.refused(failed);
+        // A refused URL is the request's fault, not the spec's: answered as itself, naming the field.
+        if (failed.code === 'GH_SPEC_URL_REFUSED') throw new GatehouseError('GH_SPEC_URL_REFUSED', `spec: ${failed.message}`, { details: { field: 'spec' } });
         throw importFailed(failed);
       }
       const existed = registrations.has(name);

@@ -21,5 +21,5 @@ export async function openBackendAdmin(config: GatehouseConfig, log: Logger, hos
       throw new GatehouseError('GH_CONFIG_INVALID', `${config.file}: admin.sqlite.file: cannot open ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
   }
-  return createBackendAdmin({ store, host, specDir: resolve(dataDir, 'backends'), resyncMs: admin.resyncSeconds * 1000 });
+  return createBackendAdmin({ store, host, specDir: resolve(dataDir, 'backends'), resyncMs: admin.resyncSeconds * 1000, specUrls: admin.specUrls });
 }

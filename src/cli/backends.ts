@@ -184,7 +184,8 @@ function client(base: string, token: string | undefined) {
     try {
       res = await fetch(`${root}${path}`, {
         method,
-        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        // Every write is JSON, bodiless ones too: the admin API refuses other types (no HTML form can send this one).
+        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined || method !== 'GET' ? { 'content-type': 'application/json' } : {}) },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
       });
     } catch (err) {

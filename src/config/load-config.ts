@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import type { ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import { GatehouseError } from '../errors/catalogue.js';
+import { specUrlEntryProblem } from '../openapi/spec-url-policy.js';
 import { interpolateEnv } from './interpolate.js';
 import { schemaFingerprint, type BackendConfig, type GatehouseConfig } from './schema.js';
 import type { ConfigValidators } from './schema-validator.js';
@@ -58,6 +59,10 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (config.audit.store === 'postgres' && config.audit.postgres === undefined) throw invalid('audit.store: postgres needs audit.postgres.url');
   if (config.ai?.budgetStore === 'redis' && config.redis === undefined) throw invalid('ai.budgetStore: redis needs redis.url');
   if (config.admin?.store === 'postgres' && config.admin.postgres === undefined) throw invalid('admin.store: postgres needs admin.postgres.url');
+  config.admin?.specUrls.forEach((entry, i) => {
+    const problem = specUrlEntryProblem(entry);
+    if (problem !== undefined) throw invalid(`admin.specUrls[${i}]: ${problem}`);
+  });
   const ruleNames = new Set<string>();
   config.rateLimits.rules.forEach((r, i) => {
     if (ruleNames.has(r.name)) throw invalid(`rateLimits.rules[${i}].name: "${r.name}" is used by another rule; names must be unique`);

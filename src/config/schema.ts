@@ -276,6 +276,13 @@ export const configSchema = {
         store: { enum: ['sqlite', 'postgres'], default: 'sqlite', description: 'Where runtime backends persist: sqlite (one gateway) or postgres (a fleet).' },
         ...databaseStores('registry.db', 'gatehouse_backends'),
         resyncSeconds: { type: 'integer', minimum: 1, default: 30, description: 'Re-read the store this often (a safety net under change notifications).' },
+        specUrls: {
+          type: 'array',
+          default: [],
+          items: { type: 'string', minLength: 1 },
+          description:
+            'Non-public hosts a spec URL given to the admin API may name: host names, *.suffix, IP addresses, CIDR blocks. Public addresses are always allowed; loopback, private, link-local (metadata) and other special addresses only when listed.',
+        },
       },
     },
     ai: {
@@ -474,6 +481,11 @@ export interface BackendConfig {
   baseUrl?: string;
   timeoutMs?: number;
   allowExternalRefs: boolean;
+  /**
+   * Set by the admin API on the backends it registers (never read from a file):
+   * `admin.specUrls`, which the spec URL, its redirects and its external refs must pass.
+   */
+  adminSpecUrls?: readonly string[];
   /** Serve only operations that match every criterion kind listed. */
   include?: OperationFilterConfig;
   /** Drop operations that match any criterion listed. */
@@ -548,6 +560,8 @@ export interface AdminConfig {
   sqlite: { file: string };
   postgres?: { url: string; table: string };
   resyncSeconds: number;
+  /** Non-public hosts admin-registered spec URLs may name (see openapi/spec-url-policy.ts). */
+  specUrls: string[];
 }
 
 /** The validated configuration, defaults applied. */

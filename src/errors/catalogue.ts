@@ -48,6 +48,9 @@ export const ERRORS = {
   GH_REQUEST_TOO_LARGE: { status: 413, meaning: 'A request body (/mcp, /v1) is larger than server.maxRequestBytes.' },
   GH_REQUEST_TOO_DEEP: { status: 400, meaning: 'A request body (/mcp, /v1) nests arrays and objects more than 128 levels deep.' },
   GH_MCP_BATCH_REFUSED: { status: 400, meaning: 'A JSON-RPC batch under an MCP revision without batches (2025-06-18 and later); nothing in it ran.' },
+  GH_SPEC_URL_REFUSED: { status: 403, meaning: 'An admin-registered spec URL (or a redirect or $ref it leads to) names a host admin.specUrls does not allow.' },
+  GH_ADMIN_CROSS_SITE: { status: 403, meaning: "A browser sent this admin request from another site (an Origin not the gateway's own, Origin: null, or Sec-Fetch-Site cross-site/same-site)." },
+  GH_ADMIN_CONTENT_TYPE: { status: 415, meaning: 'An admin write (POST, PUT, PATCH) without Content-Type: application/json, which no HTML form can send.' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -34,6 +34,8 @@ export interface ImportBackendOptions {
   prefix?: boolean;
   /** Allow the spec's `$ref`s to read other files and URLs (default false). */
   allowExternalRefs?: boolean;
+  /** `admin.specUrls` for a backend registered through the admin API (see load-spec.ts); absent for the config file's own. */
+  specUrls?: readonly string[];
   /**
    * Fail with GH_SPEC_NO_SERVER when an operation has no base URL (default true).
    * `false` is for listing tools only (`gatehouse tools`): such tools get an
@@ -95,7 +97,11 @@ export async function importBackend(opts: ImportBackendOptions, importer: (opts:
 }
 
 async function importUncached(opts: ImportBackendOptions): Promise<ImportedBackend> {
-  const loaded = await loadSpec(opts.spec, { baseDir: opts.baseDir, allowExternalRefs: opts.allowExternalRefs ?? false });
+  const loaded = await loadSpec(opts.spec, {
+    baseDir: opts.baseDir,
+    allowExternalRefs: opts.allowExternalRefs ?? false,
+    ...(opts.specUrls !== undefined ? { specUrls: opts.specUrls } : {}),
+  });
   const source = `"${opts.spec}"`;
   const warnings = [...loaded.warnings];
 

@@ -22,6 +22,9 @@ import { GatehouseError } from '../errors/catalogue.js';
 import { escapeToken } from './json-pointer.js';
 import { HTTP_METHODS, isObj, type OasDocument } from './oas.js';
 import type { SpecValidator } from './spec-schema.js';
+import type { Agent } from 'undici';
+import { guardedAgent, guardedFetch, specUrlRefusalIn } from './guarded-fetch.js';
+import { compileSpecUrlRules, type SpecUrlRules } from './spec-url-policy.js';
 
 export type SpecVersion = '2.0' | '3.0' | '3.1';
 
@@ -37,6 +40,13 @@ export interface LoadSpecOptions {
   maxBytes?: number;
   /** Deadline for fetching a spec (and each external ref) over HTTP (default 30 s). */
   timeoutMs?: number;
+  /**
+   * `admin.specUrls`, for a spec registered through the admin API: the URL,
+   * each redirect and each external ref is fetched only from a host these
+   * rules allow (spec-url-policy.ts), and external refs never read files.
+   * Absent: the operator's own configuration, trusted as written.
+   */
+  specUrls?: readonly string[];
 }
 
 export interface LoadedSpec {
@@ -61,7 +71,17 @@ export async function loadSpec(source: string, opts: LoadSpecOptions = {}): Prom
   const location = toLocation(source, opts.baseDir);
   const where = location === source ? `"${source}"` : `"${source}" (${location})`;
   const limits = { maxBytes: opts.maxBytes ?? MAX_SPEC_BYTES, timeoutMs: opts.timeoutMs ?? FETCH_TIMEOUT_MS };
-  const text = await readSource(location, where, limits);
+  const fetches = /^https?:/i.test(location) || opts.allowExternalRefs === true;
+  const guard = opts.specUrls === undefined || !fetches ? undefined : await specUrlGuard(opts.specUrls, limits.timeoutMs);
+  try {
+    return await loadFrom(location, where, limits, opts, guard);
+  } finally {
+    await guard?.agent.close();
+  }
+}
+
+async function loadFrom(location: string, where: string, limits: Limits, opts: LoadSpecOptions, guard: Guard | undefined): Promise<LoadedSpec> {
+  const text = await readSource(location, where, limits, guard);
   const document = await parseText(text, where);
   const version = detectVersion(document, where);
 
@@ -73,9 +93,28 @@ export async function loadSpec(source: string, opts: LoadSpecOptions = {}): Prom
     // The opt-in is the operator's: it covers internal hosts too (the resolver
     // blocks localhost and private addresses by default), since internal
     // services are what Gatehouse fronts.
-    const resolve = { external: true, http: { safeUrlResolver: false, timeout: limits.timeoutMs } };
+    const resolve =
+      guard === undefined
+        ? { external: true, http: { safeUrlResolver: false, timeout: limits.timeoutMs } }
+        : {
+            // An admin-registered spec: its refs go through the same checked fetch, and never to files.
+            external: true,
+            file: false,
+            http: {
+              safeUrlResolver: false,
+              canRead: (file: { url: string }) => /^https?:\/\//i.test(file.url),
+              read: (file: { url: string }) =>
+                readSource(file.url, `"${file.url}"`, limits, guard).catch((err: unknown) => {
+                  refused ??= err instanceof GatehouseError && err.code === 'GH_SPEC_URL_REFUSED' ? err : undefined;
+                  throw err;
+                }),
+            },
+          };
+    // The resolver wraps what `read` throws in its own errors: a refusal is answered as itself.
+    let refused: GatehouseError | undefined;
     const SwaggerParser = await swaggerParser();
     doc = await keepServers(doc, () => new SwaggerParser().bundle(base, doc as never, { resolve }).then((d) => d as OasDocument)).catch((err: unknown) => {
+      if (refused !== undefined) throw refused;
       throw new GatehouseError('GH_SPEC_LOAD_FAILED', `OpenAPI spec ${where}: could not resolve an external $ref: ${messageOf(err)}`, { cause: err });
     });
   }
@@ -94,7 +133,23 @@ function toLocation(source: string, baseDir: string | undefined): string {
   return pathToFileURL(path).href;
 }
 
-async function readSource(location: string, where: string, limits: { maxBytes: number; timeoutMs: number }): Promise<string> {
+interface Limits {
+  maxBytes: number;
+  timeoutMs: number;
+}
+
+/** The compiled `admin.specUrls` and the dispatcher that connects only to addresses they allow. */
+interface Guard {
+  rules: SpecUrlRules;
+  agent: Agent;
+}
+
+async function specUrlGuard(entries: readonly string[], timeoutMs: number): Promise<Guard> {
+  const rules = compileSpecUrlRules(entries);
+  return { rules, agent: await guardedAgent(rules, timeoutMs) };
+}
+
+async function readSource(location: string, where: string, limits: Limits, guard?: Guard): Promise<string> {
   if (location.startsWith('file:')) {
     try {
       return await readFile(fileURLToPath(location), 'utf8');
@@ -105,9 +160,12 @@ async function readSource(location: string, where: string, limits: { maxBytes: n
   // undici only for specs read over HTTP (it is not needed to read a file).
   const { fetch } = await import('undici');
   let res;
+  const init = { signal: AbortSignal.timeout(limits.timeoutMs), headers: { accept: 'application/json, application/yaml;q=0.9, */*;q=0.5' } };
   try {
-    res = await fetch(location, { signal: AbortSignal.timeout(limits.timeoutMs), headers: { accept: 'application/json, application/yaml;q=0.9, */*;q=0.5' } });
+    res = guard === undefined ? await fetch(location, init) : (await guardedFetch(location, init, guard.rules, guard.agent)).response;
   } catch (err) {
+    const refused = specUrlRefusalIn(err);
+    if (refused !== undefined) throw new GatehouseError('GH_SPEC_URL_REFUSED', `OpenAPI spec ${where} was not fetched: ${refused.message}`, { cause: err });
     throw new GatehouseError('GH_SPEC_LOAD_FAILED', `OpenAPI spec ${where} could not be fetched: ${messageOf(err)}`, { cause: err });
   }
   if (!res.ok) {

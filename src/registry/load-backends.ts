@@ -58,6 +58,7 @@ export async function importOne(b: BackendConfig, baseDir: string, log: Logger, 
     overrides: b.overrides,
     ...(options.cache !== undefined ? { cache: options.cache } : {}),
     ...(b.baseUrl !== undefined ? { baseUrl: b.baseUrl } : {}),
+    ...(b.adminSpecUrls !== undefined ? { specUrls: b.adminSpecUrls } : {}),
   };
   const worker = options.worker;
   const onFallback = (reason: Error) => log.warn({ backend: b.name, err: reason.message }, `backend ${b.name}: importing in-process: ${reason.message}`);

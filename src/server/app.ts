@@ -11,6 +11,7 @@ import { ANONYMOUS, type Principal } from '../policy/compose.js';
 import { resourceUrl, type Runtime } from './runtime.js';
 import type { EdgeRequest } from './mcp-endpoint.js';
 import { hostRefusal, originRefusal } from './host-check.js';
+import { adminBrowserRefusal } from './admin-browser-check.js';
 import { mountAdminRoutes } from '../admin/routes.js';
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
@@ -32,7 +33,9 @@ export interface AppOptions {
 /**
  * The HTTP edge: `/mcp` (both MCP eras, stateless) and `/v1` go straight to
  * their endpoints, `/healthz`, `/readyz` and `/metrics` are answered here — no
- * framework on those paths; anything else goes to express.
+ * framework on those paths; anything else goes to express. Every route but
+ * `/healthz` and `/readyz` passes the Host/Origin check first, and `/admin/*`
+ * the browser check (admin-browser-check.ts), both in `handle`.
  */
 export function createHttpHandler(options: AppOptions): {
   handle: (req: IncomingMessage, res: ServerResponse) => void;
@@ -219,38 +222,62 @@ export function createHttpHandler(options: AppOptions): {
     });
   };
 
+  const publicOrigin = config.server.publicUrl ? new URL(config.server.publicUrl).origin : undefined;
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? '/';
-    if (runtime.ai !== undefined && url.startsWith('/v1/')) {
-      const refused = rebindingRefusal(req);
-      if (refused !== undefined) {
-        sendJson(res, 403, { error: { message: refused, type: 'permission_error', code: 'GH_HOST_NOT_ALLOWED', param: null } });
+    const query = url.indexOf('?');
+    const path = query === -1 ? url : url.slice(0, query);
+    const safe = req.method === 'GET' || req.method === 'HEAD';
+    // Liveness and readiness answer whatever the Host: orchestrators probe by IP
+    // (`Host: 10.0.3.7:8080`), and the answers say nothing a page could use.
+    if (safe && (path === '/healthz' || path === '/readyz')) {
+      probes.get(path)!(res);
+      return;
+    }
+    // DNS rebinding protection, once, in front of every other route (MCP 2025-11-25
+    // basic/transports#security-warning): a page whose name was rebound to this
+    // address must not reach /admin, /metrics or anything else either.
+    const refused = rebindingRefusal(req);
+    if (refused !== undefined) {
+      sendHostRefusal(path, req, res, refused);
+      return;
+    }
+    if (path === '/admin' || path.startsWith('/admin/')) {
+      const browser = adminBrowserRefusal(req.method, req.headers, publicOrigin);
+      if (browser !== undefined) {
+        sendAdminError(req, res, new GatehouseError(browser.code, browser.message));
         return;
       }
+    }
+    if (runtime.ai !== undefined && path.startsWith('/v1/')) {
       const requestId = requestIdOf(req);
       withLoaded(ai, 'ai endpoint', res, (serve) => serve(req, res, requestId));
       return;
     }
-    if (url === '/mcp' || url.startsWith('/mcp?')) {
-      const refused = rebindingRefusal(req);
-      if (refused !== undefined) {
-        // As the MCP SDK answers it: a JSON-RPC error with no id.
-        sendJson(res, 403, { jsonrpc: '2.0', error: { code: -32000, message: refused }, id: null });
-        return;
-      }
+    if (path === '/mcp') {
       withLoaded(mcp, 'mcp endpoint', res, (edge) => serveMcp(edge, req, res));
       return;
     }
-    if (req.method === 'GET' || req.method === 'HEAD') {
-      const query = url.indexOf('?');
-      const probe = probes.get(query === -1 ? url : url.slice(0, query));
-      if (probe !== undefined) {
-        probe(res);
-        return;
-      }
+    const probe = safe ? probes.get(path) : undefined;
+    if (probe !== undefined) {
+      probe(res);
+      return;
     }
     withLoaded(web, 'http app', res, (express) => express(req, res));
   };
+  /** GH_HOST_NOT_ALLOWED in the shape each route family's clients read. */
+  function sendHostRefusal(path: string, req: IncomingMessage, res: ServerResponse, refused: string): void {
+    if (runtime.ai !== undefined && path.startsWith('/v1/')) {
+      sendJson(res, 403, { error: { message: refused, type: 'permission_error', code: 'GH_HOST_NOT_ALLOWED', param: null } });
+    } else if (path === '/mcp') {
+      // As the MCP SDK answers it: a JSON-RPC error with no id.
+      sendJson(res, 403, { jsonrpc: '2.0', error: { code: -32000, message: refused }, id: null });
+    } else if (path === '/admin' || path.startsWith('/admin/')) {
+      sendAdminError(req, res, new GatehouseError('GH_HOST_NOT_ALLOWED', refused));
+    } else {
+      sendJson(res, 403, { error: 'host_not_allowed', error_description: refused, code: 'GH_HOST_NOT_ALLOWED' });
+    }
+  }
   /** /mcp after the Host check: authenticate, check scopes, hand the request to the endpoint. */
   function serveMcp({ endpoint }: McpEdge, req: IncomingMessage, res: ServerResponse): void {
     const requestId = requestIdOf(req);

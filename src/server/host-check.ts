@@ -1,11 +1,12 @@
 /**
- * DNS rebinding protection for /mcp and /v1 (MCP 2025-11-25
+ * DNS rebinding protection for every route but the probes (MCP 2025-11-25
  * basic/transports#security-warning): the Host header, and a browser's Origin
- * when one is sent, must name an allowed host.
+ * when one is sent, must name an allowed host. app.ts applies it once, before
+ * any route is chosen.
  *
  * The MCP SDK has the same check, but it lives in the SDK's main module (about
- * 30 MB once loaded); the ai-proxy answers without loading the SDK at all, so
- * both endpoints use this one. Same rules as the SDK's: hostnames compared
+ * 30 MB once loaded); the ai-proxy, /metrics and the admin API answer without
+ * loading the SDK at all, so every route uses this one. Same rules as the SDK's: hostnames compared
  * without the port, IPv6 literals in brackets, a missing Host refused, an
  * Origin that is not a URL refused, no Origin allowed.
  */
