@@ -45,6 +45,8 @@ export const ERRORS = {
   GH_ADMIN_STORE_UNAVAILABLE: { status: 503, meaning: 'The store of runtime backends is unreachable; nothing changed.' },
   GH_SHUTTING_DOWN: { status: 503, meaning: 'The gateway is shutting down and takes no new requests; retry on another instance.' },
   GH_INTERNAL: { status: 500, meaning: 'An unexpected error inside Gatehouse.' },
+  GH_UPSTREAM_RESULT_INVALID: { status: 502, meaning: "A tool with an output schema got a 2xx answer that is not JSON, does not parse, or does not match the schema." },
+  GH_UPSTREAM_RESULT_TRUNCATED: { status: 502, meaning: 'A tool with an output schema got a 2xx answer cut at the response size cap, so no structured result can be given.' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -150,7 +150,8 @@ export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) =
         facts.status = response.status;
         facts.bytesOut = response.body.length;
         if (response.status < 200 || response.status > 299) facts.errorCode = 'GH_UPSTREAM_STATUS';
-        return toCallToolResult(response, { hasOutputSchema: def.outputSchema !== undefined });
+        if (def.outputSchema === undefined) return toCallToolResult(response, { hasOutputSchema: false });
+        return toCallToolResult(response, { hasOutputSchema: true, checkOutput: (structured) => tool.validateOutput(structured) });
       });
     } catch (err) {
       if (isGatehouseError(err)) {
