@@ -464,6 +464,13 @@ export interface BackendConfig {
   passthrough?: boolean;
   name: string;
   spec: string;
+  /**
+   * Never read from the config file: the spec's text as the admin store keeps it
+   * (an inline spec, or what the spec URL served when it was imported), so every
+   * replica imports the same bytes. `label` names it in messages. When set,
+   * `spec` is only where it came from (the URL, or `inline`).
+   */
+  specDocument?: { text: string; label: string };
   baseUrl?: string;
   timeoutMs?: number;
   allowExternalRefs: boolean;
