@@ -257,6 +257,11 @@ export const configSchema = {
           },
         },
         adminScope: { type: 'string', minLength: 1, default: 'gatehouse:admin', description: 'Scope GET /admin/audit requires.' },
+        durability: {
+          enum: ['batched', 'sync'],
+          default: 'batched',
+          description: 'batched: records are written in batches after the answer (a SIGKILL loses the last few ms). sync: a tool call is answered only once its record is committed.',
+        },
       },
     },
     admin: {
@@ -538,6 +543,8 @@ export interface AuditConfig {
   retentionDays: number;
   queue: { max: number; batchSize: number; flushIntervalMs: number };
   adminScope: string;
+  /** `sync`: a tool call is answered only after its record is committed (see audit/writer.ts recordDurable). */
+  durability: 'batched' | 'sync';
 }
 
 /** `admin`: the admin API and where runtime-registered backends persist. */
