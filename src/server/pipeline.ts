@@ -49,6 +49,8 @@ export interface Pipeline {
   /** The audit store queries read (absent with `audit.store: none`). */
   auditStore: AuditStore | undefined;
   auditWriter: AuditWriter | undefined;
+  /** `audit.durability: sync` with a store: answers wait for their record's commit (`auditWriter.recordDurable`). */
+  auditDurable: boolean;
   limiter: RateLimiter | undefined;
   /** The one Redis connection of this process (rate limits, ai budgets), made on first use; undefined without `redis.url`. */
   redis: (() => Redis) | undefined;
@@ -354,6 +356,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     metrics,
     auditStore,
     auditWriter,
+    auditDurable: durable,
     limiter,
     redis,
     async close() {

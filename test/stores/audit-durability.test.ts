@@ -13,9 +13,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import OpenAI from 'openai';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/server/gateway.js';
+import { startFakeOpenAI, type FakeLLM } from '../helpers/fake-llm.js';
 import { FIXTURES, startTestGateway } from '../helpers/gateway.js';
 import { spawnGateway, writeConfigFile, type GatewayProcess } from '../helpers/spawn-gateway.js';
 import { startStubBackend, type StubBackend } from '../helpers/stub-backend.js';
@@ -30,6 +32,7 @@ const RUN = randomUUID().slice(0, 8);
 type StoreKind = 'sqlite' | 'sqlite-loop' | 'postgres';
 
 let stub: StubBackend;
+let llm: FakeLLM;
 let admin: pg.Client;
 let seq = 0;
 const dirs: string[] = [];
@@ -41,6 +44,7 @@ const proxies: TcpProxy[] = [];
 beforeAll(async () => {
   admin = new pg.Client({ connectionString: pgUrl(5432) });
   await admin.connect();
+  llm = await startFakeOpenAI();
   stub = await startStubBackend();
   stub.handle((req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -59,6 +63,7 @@ afterEach(async () => {
 afterAll(async () => {
   await admin?.end();
   await stub?.close();
+  await llm?.close();
 });
 
 function newStore(kind: StoreKind, pgPort = 5432, flushIntervalMs = 60_000): { dir: string; table: string; yaml: string } {
@@ -129,6 +134,52 @@ describe.each(['sqlite', 'sqlite-loop', 'postgres'] as const)('audit.durability:
     const stored = new Set(await storedIds(kind, store));
     const missing = answered.filter((id) => !stored.has(id));
     expect(missing, `${answered.length} answered (${seen} when killed), ${stored.size} stored`).toEqual([]);
+  });
+});
+
+describe.each(['sqlite', 'postgres'] as const)('audit.durability: sync for model calls on %s', (kind) => {
+  it('SIGKILL right after a stream of chat completions (JSON and streamed): every answered call has its record', async () => {
+    const store = newStore(kind);
+    const ai = `ai:
+  targets:
+    oa: { provider: openai-compatible, baseUrl: "${llm.url}/v1", apiKey: upstream-key }
+  routes:
+    - { model: gpt-4o, targets: [oa] }
+`;
+    const gateway = await spawnGateway(writeConfigFile(store.dir, 'gatehouse.yaml', `server: { port: 0 }\nlog: { level: info }\n${store.yaml}${ai}`));
+    processes.push(gateway);
+    const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    let killed = false;
+    const answered: string[] = [];
+    const worker = async (w: number) => {
+      for (let i = 0; !killed; i++) {
+        const id = `llm-${RUN}-${kind}-${w}-${i}`;
+        const headers = { 'x-request-id': id };
+        try {
+          if (i % 2 === 0) {
+            const c = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: `hi ${id}` }] }, { headers });
+            if (c.choices[0]?.message.content === undefined) throw new Error('no answer');
+          } else {
+            const stream = await client.chat.completions.create({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: `hi ${id}` }] }, { headers });
+            // The SDK ends the loop at [DONE]; an error event throws.
+            for await (const _chunk of stream);
+          }
+          answered.push(id);
+        } catch (err) {
+          if (!killed) throw err;
+        }
+      }
+    };
+    const workers = Array.from({ length: 8 }, (_, w) => worker(w));
+    await expect.poll(() => answered.length, { timeout: 20_000, interval: 5 }).toBeGreaterThanOrEqual(200);
+    gateway.child.kill('SIGKILL');
+    killed = true;
+    expect((await gateway.exited).signal).toBe('SIGKILL');
+    await Promise.all(workers);
+
+    const stored = new Set(await storedIds(kind, store));
+    const missing = answered.filter((id) => !stored.has(id));
+    expect(missing, `${answered.length} answered, ${stored.size} stored`).toEqual([]);
   });
 });
 
