@@ -8,11 +8,12 @@
  * nothing is written under dataDir.
  */
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -197,6 +198,35 @@ describe('runtime backends registered by spec URL', () => {
     const b = await replica('b');
     expect(await tools(b.g)).toEqual(V1);
     expect(specFetches).toBe(fetches);
+  });
+});
+
+describe('a URL-only row in the SQLite admin store', () => {
+  it('is fetched once at start and stored as a new revision; a restart imports the stored bytes', async () => {
+    const dataDir = join(dir, `sqlite-${randomUUID().slice(0, 4)}`);
+    mkdirSync(dataDir, { recursive: true });
+    // The table as an older release left it.
+    const db = new Database(join(dataDir, 'registry.db'));
+    db.exec('CREATE TABLE gatehouse_backends (name TEXT PRIMARY KEY, entry TEXT NOT NULL, document TEXT, revision INTEGER NOT NULL, updated_at TEXT NOT NULL, updated_by TEXT)');
+    db.prepare('INSERT INTO gatehouse_backends VALUES (?, ?, NULL, 2, ?, NULL)').run('pets', JSON.stringify({ spec: specUrl, baseUrl: `${stub.url}/api` }), new Date().toISOString());
+    db.close();
+    const yaml = `server: { host: 127.0.0.1, port: 0 }\ndataDir: ${dataDir}\naudit: { store: none }\nadmin: { apiKey: ${KEY} }\n`;
+
+    served = { doc: STUB_SPEC };
+    const first = await startGateway(testConfig(yaml), silentLogger());
+    open.push(first);
+    expect(await tools(first)).toEqual(V1);
+    expect((await admin(first, 'GET', '/admin/backends/pets')).body).toMatchObject({ revision: 3, spec: specUrl, state: 'ready' });
+    await first.close(0);
+    open.splice(open.indexOf(first), 1);
+
+    served = { doc: GROWN };
+    const fetches = specFetches;
+    const second = await startGateway(testConfig(yaml), silentLogger());
+    open.push(second);
+    expect(await tools(second)).toEqual(V1);
+    expect(specFetches).toBe(fetches);
+    expect((await admin(second, 'GET', '/admin/backends/pets')).body.revision).toBe(3);
   });
 });
 
