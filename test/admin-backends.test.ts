@@ -180,7 +180,10 @@ describe('admin API: runtime backends', () => {
     expect(failed.body).toMatchObject({ code: 'GH_ADMIN_IMPORT_FAILED', details: { kept: true, cause: { code: expect.stringMatching(/^GH_SPEC_/) } } });
     expect(await toolNames(g)).toEqual(['byurl_getItem']);
     expect(metric(await scrape(g.url), 'gatehouse_backend_import_failures_total{backend="byurl",source="admin"}')).toBe(1);
-    expect((await admin(g, 'GET', '/admin/backends/byurl')).body.reloadError).toMatchObject({ code: expect.stringMatching(/^GH_SPEC_/) });
+    // Refused before anything was stored (like a PUT whose spec does not import): /readyz says why.
+    const ready = (await (await fetch(`${g.url}/readyz`)).json()) as { lastReload: unknown };
+    expect(ready.lastReload).toMatchObject({ source: 'admin', failed: [{ backend: 'byurl', kept: true, code: expect.stringMatching(/^GH_SPEC_/) }] });
+    expect((await admin(g, 'GET', '/admin/backends/byurl')).body.revision).toBe(4);
     servedSpec = JSON.stringify(STUB_SPEC);
 
     expect((await admin(g, 'DELETE', '/admin/backends/byurl')).status).toBe(204);
@@ -190,21 +193,16 @@ describe('admin API: runtime backends', () => {
     expect(all.length).toBeGreaterThan(1);
   });
 
-  it('keeps one inline spec file per registered backend in dataDir/backends', async () => {
+  it('writes no inline spec files: the store keeps the text and the importer reads it from there', async () => {
     const config = testConfig(withAdmin());
     const g = await startGateway(config, silentLogger());
     open.push(g);
-    const files = () => readdirSync(join(config.dataDir, 'backends')).sort();
     await admin(g, 'PUT', '/admin/backends/inv', inline('inv'));
     await admin(g, 'PUT', '/admin/backends/other', inline('other'));
-    expect(files()).toEqual([expect.stringMatching(/^inv\.[0-9a-f]{16}\.json$/), expect.stringMatching(/^other\.[0-9a-f]{16}\.json$/)]);
     const changed = { ...STUB_SPEC, info: { title: 'Changed', version: '2' } };
     await admin(g, 'PUT', '/admin/backends/inv', { spec: changed, baseUrl: `${stub.url}/api` });
-    const [inv] = files();
-    expect(files()).toHaveLength(2);
-    expect(JSON.parse(readFileSync(join(config.dataDir, 'backends', inv!), 'utf8')).info.title).toBe('Changed');
-    await admin(g, 'DELETE', '/admin/backends/other');
-    expect(files()).toEqual([inv]);
+    expect(await toolNames(g)).toContain('inv_getItem');
+    expect(readdirSync(config.dataDir)).not.toContain('backends');
   });
 
   it('POST of an existing name is a conflict; PUT replaces', async () => {

@@ -199,11 +199,12 @@ describe('HTTP edge', () => {
       req.end(path === '/mcp' ? JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) : undefined);
     });
 
-  it('serves /healthz and /readyz with per-backend status', async () => {
+  it('serves /healthz and /readyz with per-backend status: not ready while a backend cannot be served', async () => {
     expect((await get('/healthz')).status).toBe(200);
     const ready = await get('/readyz');
-    expect(ready.status).toBe(200);
+    expect(ready.status).toBe(503);
     const body = JSON.parse(ready.body);
+    expect(body).toMatchObject({ status: 'not-ready', unavailable: ['broken'] });
     expect(body.backends.find((b: { name: string }) => b.name === 'stub').state).toBe('ready');
     const broken = body.backends.find((b: { name: string }) => b.name === 'broken');
     expect(broken.state).toBe('failed');

@@ -15,14 +15,12 @@
  * the store (PostgreSQL NOTIFY, and the periodic resync) and import it
  * themselves.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { BackendConfig } from '../config/schema.js';
 import { parseBackendEntry } from '../config/load-config.js';
 import { BACKEND_NAME_PATTERN } from '../config/schema.js';
 import { GatehouseError, isGatehouseError } from '../errors/catalogue.js';
 import type { Logger } from '../log/logger.js';
+import { readSpecText } from '../openapi/load-spec.js';
 import type { BackendStatus, ToolRegistry } from '../registry/registry.js';
 import type { ReloadOptions, ReloadResult, ServedBackend } from '../server/backend-set.js';
 import { conflict, storeUnavailable, type BackendStore, type StoredBackend } from './backend-store.js';
@@ -82,8 +80,6 @@ export interface BackendAdmin {
 export interface BackendAdminOptions {
   store: BackendStore;
   host: AdminHost;
-  /** Where inline specs are written for the importer (`<dataDir>/backends`). */
-  specDir: string;
   resyncMs: number;
   /** `admin.specUrls`: the non-public hosts a registered spec URL may name (see openapi/spec-url-policy.ts). */
   specUrls: readonly string[];
@@ -102,7 +98,7 @@ const PUBLIC_CREDENTIAL_KEYS = new Set(['type', 'in', 'name', 'scheme', 'tokenUr
 const ENV_REFERENCE = /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/;
 
 export async function createBackendAdmin(options: BackendAdminOptions): Promise<BackendAdmin> {
-  const { store, host, specDir } = options;
+  const { store, host } = options;
   // Undefined: the config module reads the process environment (it alone does).
   const env = options.env;
   const log = host.log;
@@ -111,10 +107,44 @@ export async function createBackendAdmin(options: BackendAdminOptions): Promise<
   // on every replica that imports them (rows other replicas stored included).
   const asRegistered = (b: BackendConfig): BackendConfig => ({ ...b, adminSpecUrls: options.specUrls });
 
-  const resolveRow = (row: StoredBackend): Registration => {
+  /**
+   * Rows stored before documents were kept hold only their spec URL: the text
+   * it serves now is fetched once and stored with a new revision (so every
+   * replica then imports those bytes); afterwards only an explicit re-import
+   * fetches the URL again. What could not be fetched is given by name: such a
+   * row cannot be served here.
+   */
+  const backfill = async (rows: StoredBackend[]): Promise<{ rows: StoredBackend[]; unfetched: Map<string, GatehouseError> }> => {
+    const unfetched = new Map<string, GatehouseError>();
+    const out = await Promise.all(
+      rows.map(async (row) => {
+        const url = row.entry['spec'];
+        if (row.document !== undefined || typeof url !== 'string') return row;
+        let text: string;
+        try {
+          text = await readSpecText(url, { specUrls: options.specUrls });
+        } catch (err) {
+          unfetched.set(row.name, isGatehouseError(err) ? err : new GatehouseError('GH_SPEC_LOAD_FAILED', String(err), { cause: err }));
+          return row;
+        }
+        try {
+          // Conditional on the revision read: if another replica stored its copy first, that one is kept.
+          const stored = await store.fillDocument(row.name, text, row.revision);
+          if (stored === undefined) return undefined; // removed meanwhile
+          log.info({ backend: row.name, revision: stored.revision }, `registered backend ${row.name}: stored the document ${url} serves, so every replica imports the same bytes`);
+          return stored;
+        } catch (err) {
+          log.warn({ backend: row.name, err: err instanceof Error ? err.message : String(err) }, `registered backend ${row.name}: could not store its document; serving what ${url} served, the next sync tries again`);
+          return { ...row, document: text };
+        }
+      }),
+    );
+    return { rows: out.filter((r) => r !== undefined), unfetched };
+  };
+  const resolveRow = (row: StoredBackend, unfetched?: GatehouseError): Registration => {
     try {
-      const spec = row.document !== undefined ? materialise(specDir, row.name, row.document) : row.entry['spec'];
-      return { row, config: asRegistered(parseBackendEntry({ ...row.entry, name: row.name, spec }, env)) };
+      if (unfetched !== undefined) throw unfetched;
+      return { row, config: asRegistered(toConfig(row.name, row.entry, row.document, env)) };
     } catch (err) {
       const e = isGatehouseError(err) ? err : new GatehouseError('GH_ADMIN_INVALID', String(err), { cause: err });
       log.error({ backend: row.name, code: e.code }, `registered backend ${row.name} cannot be served on this gateway: ${e.message}`);
@@ -134,18 +164,20 @@ export async function createBackendAdmin(options: BackendAdminOptions): Promise<
     return changed;
   };
   /** Takes the store's rows as this gateway's registrations; returns the names that changed. */
-  const adopt = (rows: StoredBackend[]): Set<string> => {
+  const adopt = async (listed: StoredBackend[]): Promise<Set<string>> => {
+    const { rows, unfetched } = await backfill(listed);
     const changed = diff(rows);
+    // A row whose document could not be fetched is tried again at the next sync.
+    for (const name of unfetched.keys()) changed.add(name);
     const next = new Map<string, Registration>();
-    for (const row of rows) next.set(row.name, changed.has(row.name) ? resolveRow(row) : registrations.get(row.name)!);
+    for (const row of rows) next.set(row.name, changed.has(row.name) ? resolveRow(row, unfetched.get(row.name)) : registrations.get(row.name)!);
     registrations = next;
-    if (changed.size > 0) pruneSpecs(specDir, new Set([...next.values()].map((r) => r.config?.spec).filter((f) => f !== undefined)));
     return changed;
   };
   /** Re-reads the store and applies the changes (inside the queue). */
   const syncNow = async (source: 'admin' | 'fleet', applyOptions: ReloadOptions = {}): Promise<ReloadResult | undefined> => {
     const rows = await store.list();
-    const changed = adopt(rows);
+    const changed = await adopt(rows);
     const force = new Set([...(applyOptions.force ?? []), ...changed]);
     if (changed.size === 0 && (applyOptions.force?.size ?? 0) === 0) return undefined;
     const result = await host.apply(source, { ...applyOptions, force });
@@ -157,7 +189,7 @@ export async function createBackendAdmin(options: BackendAdminOptions): Promise<
 
   // Start: what the store holds now. An unreachable store is not fatal: the resync tries again.
   try {
-    adopt(await store.list());
+    await adopt(await store.list());
   } catch (err) {
     log.error({ err: (err as Error).message }, 'backend store unreachable at start: serving the config file backends; retrying');
   }
@@ -201,7 +233,7 @@ export async function createBackendAdmin(options: BackendAdminOptions): Promise<
   const registeredView = (reg: Registration, status: BackendStatus | undefined): BackendView => {
     const name = reg.row.name;
     const stored = {
-      spec: reg.row.document !== undefined ? 'inline' : String(reg.row.entry['spec']),
+      spec: typeof reg.row.entry['spec'] === 'string' ? reg.row.entry['spec'] : 'inline',
       revision: reg.row.revision,
       updatedAt: reg.row.updatedAt,
       ...(reg.row.updatedBy !== undefined ? { updatedBy: reg.row.updatedBy } : {}),
@@ -220,6 +252,28 @@ export async function createBackendAdmin(options: BackendAdminOptions): Promise<
     new GatehouseError('GH_ADMIN_IMPORT_FAILED', `backend "${backend}" could not be imported (${code}): ${message}`, {
       details: { cause: { code, message }, kept },
     });
+  /** A refused change: counted and shown like a failed trial import, nothing stored. */
+  const refuse = (failed: ReloadResult['failed'][number]): GatehouseError => {
+    host.refused(failed);
+    // A refused URL is the request's fault, not the spec's: answered as itself, naming the field.
+    if (failed.code === 'GH_SPEC_URL_REFUSED') return new GatehouseError('GH_SPEC_URL_REFUSED', `spec: ${failed.message}`, { details: { field: 'spec' } });
+    return importFailed(failed);
+  };
+  /** The text a spec URL serves now; a failure refuses the change. */
+  const fetchDocument = async (name: string, url: unknown): Promise<string> => {
+    try {
+      return await readSpecText(String(url), { specUrls: options.specUrls });
+    } catch (err) {
+      const e = isGatehouseError(err) ? err : new GatehouseError('GH_SPEC_LOAD_FAILED', String(err), { cause: err });
+      throw refuse({ backend: name, code: e.code, message: e.message, kept: host.served(name) !== undefined });
+    }
+  };
+  /** The trial: a change whose spec does not import is refused before anything is stored. */
+  const tryImport = async (config: BackendConfig): Promise<ServedBackend> => {
+    const trial = await host.prepare(config);
+    if (trial.loaded.status.state === 'failed') throw refuse({ backend: config.name, ...trial.loaded.status.error, kept: host.served(config.name) !== undefined });
+    return trial;
+  };
 
   return {
     backends() {
@@ -245,20 +299,16 @@ export async function createBackendAdmin(options: BackendAdminOptions): Promise<
       const twin = [...registrations.keys()].find((n) => n !== name && n.toLowerCase() === name.toLowerCase());
       if (twin !== undefined) throw new GatehouseError('GH_ADMIN_CONFLICT', `backend "${twin}" is registered already: names must differ in more than case`);
       if (mode === 'create' && registrations.has(name)) throw conflict(name);
-      const config = asRegistered(parseBackendEntry({ ...entry, name, spec: document !== undefined ? materialise(specDir, name, document) : entry['spec'] }, env));
-      // The trial: a change whose spec does not import is refused before anything is stored.
-      const trial = await host.prepare(config);
-      if (trial.loaded.status.state === 'failed') {
-        const failed = { backend: name, ...trial.loaded.status.error, kept: host.served(name) !== undefined };
-        host.refused(failed);
-        // A refused URL is the request's fault, not the spec's: answered as itself, naming the field.
-        if (failed.code === 'GH_SPEC_URL_REFUSED') throw new GatehouseError('GH_SPEC_URL_REFUSED', `spec: ${failed.message}`, { details: { field: 'spec' } });
-        throw importFailed(failed);
-      }
+      // The entry is checked before its spec URL is read.
+      const checked = asRegistered(toConfig(name, entry, document, env));
+      // A spec URL is read once, here (only from hosts admin.specUrls allows): its bytes are
+      // stored with the revision and every replica imports them.
+      const text = document ?? (await fetchDocument(name, entry['spec']));
+      const trial = await tryImport(document !== undefined ? checked : asRegistered(toConfig(name, entry, text, env)));
       const existed = registrations.has(name);
       let stored: StoredBackend;
       try {
-        stored = await store.put({ name, entry, ...(document !== undefined ? { document } : {}), ...(principal !== undefined ? { updatedBy: principal } : {}) }, mode);
+        stored = await store.put({ name, entry, document: text, ...(principal !== undefined ? { updatedBy: principal } : {}) }, mode);
       } catch (err) {
         throw storeUnavailable(err);
       }
@@ -285,15 +335,24 @@ export async function createBackendAdmin(options: BackendAdminOptions): Promise<
         if (failed !== undefined) throw importFailed(failed);
         return view(name)!;
       }
-      if (!registrations.has(name)) throw notFound(name);
-      let touched: StoredBackend | undefined;
+      const reg = registrations.get(name);
+      if (reg === undefined) throw notFound(name);
+      const url = reg.row.entry['spec'];
+      let preloaded: Map<string, ServedBackend> | undefined;
       try {
-        touched = await store.touch(name, principal);
+        if (typeof url === 'string') {
+          // The explicit re-import: the URL is fetched again, and what it serves now is a new revision.
+          const text = await fetchDocument(name, url);
+          const trial = await tryImport(toConfig(name, reg.row.entry, text, env));
+          await store.put({ name, entry: reg.row.entry, document: text, ...(principal !== undefined ? { updatedBy: principal } : {}) }, 'replace');
+          preloaded = new Map([[name, trial]]);
+        } else if ((await store.touch(name, principal)) === undefined) {
+          throw notFound(name);
+        }
       } catch (err) {
-        throw storeUnavailable(err);
+        throw isGatehouseError(err) ? err : storeUnavailable(err);
       }
-      if (touched === undefined) throw notFound(name);
-      const result = await host.serialize(() => syncNow('admin', { force: new Set([name]) }));
+      const result = await host.serialize(() => syncNow('admin', { force: new Set([name]), ...(preloaded !== undefined ? { preloaded } : {}) }));
       const failed = result?.failed.find((f) => f.backend === name);
       if (failed !== undefined) throw importFailed(failed);
       log.info({ backend: name, by: principal }, `admin: backend ${name} re-imported`);
@@ -351,28 +410,18 @@ function parseBody(body: unknown, pathName: string | undefined): { name: string;
   throw invalid('spec: is required: an http(s) URL or the OpenAPI document (a JSON object)');
 }
 
-/** Writes an inline spec where the importer reads it: content-addressed, so an unchanged spec keeps its fingerprint. */
-function materialise(dir: string, name: string, document: string): string {
-  const file = join(dir, `${name}.${createHash('sha256').update(document).digest('hex').slice(0, 16)}.json`);
-  if (!existsSync(file)) {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(file, document);
-  }
-  return file;
-}
-
-/** Deletes the inline spec files no registered backend uses any more (replaced or removed). */
-function pruneSpecs(dir: string, keep: ReadonlySet<string>): void {
-  let files: string[];
-  try {
-    files = readdirSync(dir);
-  } catch {
-    return; // no inline spec written yet
-  }
-  for (const f of files) {
-    const path = join(dir, f);
-    if (f.endsWith('.json') && !keep.has(path)) rmSync(path, { force: true });
-  }
+/**
+ * A stored row as a backend to import: the importer reads the stored text
+ * itself (no file is written: with a PostgreSQL store nothing goes under
+ * dataDir), named in messages as `inline spec of backend NAME` or by its URL.
+ * A row without text (stored before documents were kept) is its URL alone.
+ */
+function toConfig(name: string, entry: Record<string, unknown>, text: string | undefined, env: NodeJS.ProcessEnv | undefined): BackendConfig {
+  const url = entry['spec'];
+  const config = parseBackendEntry({ ...entry, name, spec: typeof url === 'string' ? url : 'inline' }, env);
+  if (text === undefined) return config;
+  const label = typeof url === 'string' ? `${url}, as stored when imported` : `inline spec of backend ${name}`;
+  return { ...config, specDocument: { text, label } };
 }
 
 function redactSettings(entry: Record<string, unknown>): Record<string, unknown> {

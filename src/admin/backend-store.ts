@@ -5,7 +5,9 @@
  *
  * A row keeps the entry as it was given: `${GATEHOUSE_BACKEND_*}` references
  * stay references, resolved by each gateway from its own environment, so no
- * secret needs to be in the database. An inline spec is kept as its own text.
+ * secret needs to be in the database. The spec's text is kept with each
+ * revision: an inline spec's, or what the spec URL served when it was imported
+ * (`entry.spec` is then the URL), so every replica imports the same bytes.
  *
  * `revision` counts changes to a row; with `updatedAt` it tells a replica that
  * a backend changed since it last imported it (a re-import request changes
@@ -21,7 +23,7 @@ export interface StoredBackend {
   name: string;
   /** The backend's settings as given; `spec` is its URL, absent when the spec is inline. */
   entry: Record<string, unknown>;
-  /** The inline spec's text (JSON), when it was given inline. */
+  /** The spec's text: inline (no `entry.spec`), or what `entry.spec` served when imported; absent only in rows stored before texts were kept. */
   document?: string;
   revision: number;
   /** ISO 8601. */
@@ -47,6 +49,12 @@ export interface BackendStore {
   remove(name: string): Promise<boolean>;
   /** Bumps the revision (a re-import request every replica follows); undefined when there is no such backend. */
   touch(name: string, updatedBy?: string): Promise<StoredBackend | undefined>;
+  /**
+   * Stores the document of a row that has none (a spec URL stored before
+   * documents were kept), as a new revision, only if the row is still at
+   * `revision` without one; returns the row as it is then (undefined: removed).
+   */
+  fillDocument(name: string, document: string, revision: number): Promise<StoredBackend | undefined>;
   /**
    * Calls `onChange` when another process may have changed the store
    * (PostgreSQL LISTEN/NOTIFY; after a reconnect too, as notifications may have
@@ -112,6 +120,12 @@ export function createSqliteBackendStore(file: string): BackendStore {
   const update = db.prepare('UPDATE gatehouse_backends SET entry = ?, document = ?, revision = revision + 1, updated_at = ?, updated_by = ? WHERE name = ?');
   const bump = db.prepare('UPDATE gatehouse_backends SET revision = revision + 1, updated_at = ?, updated_by = ? WHERE name = ?');
   const del = db.prepare('DELETE FROM gatehouse_backends WHERE name = ?');
+  const fill = db.prepare('UPDATE gatehouse_backends SET document = ?, revision = revision + 1, updated_at = ? WHERE name = ? AND revision = ? AND document IS NULL');
+  const fillDocument = db.transaction((name: string, document: string, revision: number) => {
+    fill.run(document, new Date().toISOString(), name, revision);
+    const row = one.get(name);
+    return row === undefined ? undefined : fromRow(row);
+  });
   const put = db.transaction((input: StoredBackendInput, mode: 'create' | 'replace'): StoredBackend => {
     const now = new Date().toISOString();
     const entry = JSON.stringify(input.entry);
@@ -139,6 +153,7 @@ export function createSqliteBackendStore(file: string): BackendStore {
     put: (input, mode) => run(() => put(input, mode)),
     remove: (name) => run(() => del.run(name).changes > 0),
     touch: (name, by) => run(() => touch(name, by)),
+    fillDocument: (name, document, revision) => run(() => fillDocument(name, document, revision)),
     watch() {},
     close: () => run(() => void db.close()),
   };

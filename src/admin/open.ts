@@ -8,18 +8,17 @@ import { createSqliteBackendStore, type BackendStore } from './backend-store.js'
 /** The admin module with the store `admin` configures (loaded only when it is). */
 export async function openBackendAdmin(config: GatehouseConfig, log: Logger, host: AdminHost): Promise<BackendAdmin> {
   const admin = config.admin!;
-  const dataDir = resolve(config.baseDir, config.dataDir);
   let store: BackendStore;
   if (admin.store === 'postgres') {
     const { createPostgresBackendStore } = await import('./postgres-backend-store.js');
     store = createPostgresBackendStore({ url: admin.postgres!.url, table: admin.postgres!.table, log });
   } else {
-    const file = resolve(dataDir, admin.sqlite.file);
+    const file = resolve(config.baseDir, config.dataDir, admin.sqlite.file);
     try {
       store = createSqliteBackendStore(file);
     } catch (err) {
       throw new GatehouseError('GH_CONFIG_INVALID', `${config.file}: admin.sqlite.file: cannot open ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }
   }
-  return createBackendAdmin({ store, host, specDir: resolve(dataDir, 'backends'), resyncMs: admin.resyncSeconds * 1000, specUrls: admin.specUrls });
+  return createBackendAdmin({ store, host, resyncMs: admin.resyncSeconds * 1000, specUrls: admin.specUrls });
 }

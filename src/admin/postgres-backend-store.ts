@@ -131,6 +131,22 @@ export function createPostgresBackendStore(options: PostgresBackendStoreOptions)
           return fromRow(rows[0]);
         }),
       ),
+    fillDocument: (name, document, revision) =>
+      guard(() =>
+        transaction(async (c) => {
+          const { rows } = await c.query(
+            `UPDATE ${table} SET document = $2, revision = revision + 1, updated_at = now() WHERE name = $1 AND revision = $3 AND document IS NULL RETURNING *`,
+            [name, document, revision],
+          );
+          if (rows.length > 0) {
+            await notify(c, name);
+            return fromRow(rows[0]);
+          }
+          // Another replica filled it first (or it changed): the row as it is now.
+          const now = await c.query(`${select} WHERE name = $1`, [name]);
+          return now.rows.length === 0 ? undefined : fromRow(now.rows[0]);
+        }),
+      ),
     watch(onChange) {
       let delay = options.reconnectMs ?? 500;
       const connect = async (): Promise<void> => {

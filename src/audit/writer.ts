@@ -41,6 +41,14 @@ export interface AuditWriterStats {
 export interface AuditWriter {
   /** Queues one record. O(1); never throws, never waits. */
   record(r: AuditRecord): void;
+  /**
+   * Queues one record and resolves once the store has committed it (`audit.durability:
+   * sync`). Records queued meanwhile are committed together (one transaction per batch),
+   * and a write starts at once rather than at the flush timer. Rejects when the store
+   * cannot commit it now (down, in back-off, queue full, refused, shut down); the record
+   * itself stays queued and is retried, unless it was dropped (and counted).
+   */
+  recordDurable(r: AuditRecord): Promise<void>;
   /** Writes what is queued now (one attempt, ignoring the retry delay). Never rejects. */
   flush(): Promise<void>;
   /** Stops accepting, writes everything (retrying until `timeoutMs`, default 5000), then closes store and sinks. */
@@ -85,6 +93,19 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   let inFlight: Promise<void> | undefined;
   let unloggedDrops = 0;
   let lastDropLog = 0;
+  /** Callers of recordDurable waiting for their record's commit. */
+  const waiters = new Map<AuditRecord, { resolve: () => void; reject: (err: Error) => void }>();
+  const settle = (records: readonly AuditRecord[], err?: Error) => {
+    if (waiters.size === 0) return;
+    for (const r of records) {
+      const w = waiters.get(r);
+      if (w === undefined) continue;
+      waiters.delete(r);
+      if (err === undefined) w.resolve();
+      else w.reject(err);
+    }
+  };
+  const notDurable = (why: string, cause?: unknown) => new Error(`the audit record could not be committed: ${why}`, cause === undefined ? undefined : { cause });
 
   const emit = (e: AuditWriterEvent) => {
     try {
@@ -136,6 +157,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
             isolate = Math.max(0, isolate - 1);
             log.error({ err, requestId: batch[0]?.requestId }, 'audit: store refused a record; it is dropped');
             drop(1, 'rejected');
+            settle(batch, notDurable('the store refused it', err));
           } else {
             isolate = batch.length;
           }
@@ -143,6 +165,8 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
         }
         streak++;
         retryAt = Date.now() + backoff(streak);
+        // Still queued and retried; its caller is told now rather than held through the outage.
+        settle(storeQueue.peek(storeQueue.length), notDurable(`the ${store.kind} store is unavailable`, err));
         if (healthy) {
           healthy = false;
           downSince = Date.now();
@@ -152,6 +176,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
       }
       // After a close() timeout the queue was emptied and counted as dropped: count only what is still ours.
       const done = storeQueue.take(batch.length).length;
+      settle(batch);
       if (isolate > 0) isolate--;
       written += done;
       streak = 0;
@@ -184,8 +209,10 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
     void next.then(() => {
       if (inFlight !== next) return;
       inFlight = undefined;
+      // Callers waiting for a commit: the next group goes at once (group commit), unless the store is in back-off.
+      if (waiters.size > 0 && Date.now() >= retryAt && !closed) void pass(false);
       // What is left (records that came meanwhile, or a store in back-off) gets the next timer.
-      if (storeQueue.length > 0 || sinkQueue.length > 0) schedule(Math.max(flushIntervalMs, retryAt - Date.now()));
+      else if (storeQueue.length > 0 || sinkQueue.length > 0) schedule(Math.max(flushIntervalMs, retryAt - Date.now()));
     });
     return next;
   };
@@ -223,6 +250,30 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
       if (storeQueue.length >= batchSize && !inFlight && Date.now() >= retryAt) void pass(false);
       else schedule(flushIntervalMs);
     },
+    recordDurable(r) {
+      if (!store) {
+        this.record(r);
+        return Promise.resolve();
+      }
+      if (closed) {
+        drop(1, 'closed');
+        return Promise.reject(notDurable('the gateway is shutting down'));
+      }
+      if (storeQueue.length >= maxQueue) {
+        drop(1, 'queue-full');
+        return Promise.reject(notDurable(`${maxQueue} records are queued already (audit.queue.max)`));
+      }
+      storeQueue.push(r);
+      if (sinks.length > 0 && sinkQueue.length < maxQueue) sinkQueue.push(r);
+      // In back-off after a failed write: the record waits for the retry, its caller does not.
+      if (!healthy || Date.now() < retryAt) {
+        schedule(Math.max(flushIntervalMs, retryAt - Date.now()));
+        return Promise.reject(notDurable(`the ${store.kind} store is unavailable`));
+      }
+      const committed = new Promise<void>((resolve, reject) => waiters.set(r, { resolve, reject }));
+      if (!inFlight) void pass(false);
+      return committed;
+    },
     flush: () => pass(true),
     async close(timeoutMs = 5_000) {
       if (closed) return;
@@ -239,7 +290,7 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
       }
       const lost = storeQueue.length;
       if (lost > 0) {
-        storeQueue.take(lost);
+        settle(storeQueue.take(lost), notDurable('the gateway shut down before the store recovered'));
         drop(lost, 'shutdown-timeout');
       }
       await Promise.allSettled([store?.close(), ...sinks.map((s) => s.close())]).then((results) => {

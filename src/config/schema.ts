@@ -264,6 +264,11 @@ export const configSchema = {
           },
         },
         adminScope: { type: 'string', minLength: 1, default: 'gatehouse:admin', description: 'Scope GET /admin/audit requires.' },
+        durability: {
+          enum: ['batched', 'sync'],
+          default: 'batched',
+          description: 'batched: records are written in batches after the answer (a SIGKILL loses the last few ms). sync: a tool call is answered only once its record is committed.',
+        },
       },
     },
     admin: {
@@ -478,6 +483,13 @@ export interface BackendConfig {
   passthrough?: boolean;
   name: string;
   spec: string;
+  /**
+   * Never read from the config file: the spec's text as the admin store keeps it
+   * (an inline spec, or what the spec URL served when it was imported), so every
+   * replica imports the same bytes. `label` names it in messages. When set,
+   * `spec` is only where it came from (the URL, or `inline`).
+   */
+  specDocument?: { text: string; label: string };
   baseUrl?: string;
   timeoutMs?: number;
   allowExternalRefs: boolean;
@@ -550,6 +562,8 @@ export interface AuditConfig {
   retentionDays: number;
   queue: { max: number; batchSize: number; flushIntervalMs: number };
   adminScope: string;
+  /** `sync`: a tool call is answered only after its record is committed (see audit/writer.ts recordDurable). */
+  durability: 'batched' | 'sync';
 }
 
 /** `admin`: the admin API and where runtime-registered backends persist. */

@@ -51,6 +51,9 @@ export const ERRORS = {
   GH_SPEC_URL_REFUSED: { status: 403, meaning: 'An admin-registered spec URL (or a redirect or $ref it leads to) names a host admin.specUrls does not allow.' },
   GH_ADMIN_CROSS_SITE: { status: 403, meaning: "A browser sent this admin request from another site (an Origin not the gateway's own, Origin: null, or Sec-Fetch-Site cross-site/same-site)." },
   GH_ADMIN_CONTENT_TYPE: { status: 415, meaning: 'An admin write (POST, PUT, PATCH) without Content-Type: application/json, which no HTML form can send.' },
+  GH_UPSTREAM_RESULT_INVALID: { status: 502, meaning: "A tool with an output schema got a 2xx answer that is not JSON, does not parse, or does not match the schema." },
+  GH_UPSTREAM_RESULT_TRUNCATED: { status: 502, meaning: 'A tool with an output schema got a 2xx answer cut at the response size cap, so no structured result can be given.' },
+  GH_AUDIT_NOT_DURABLE: { status: 503, meaning: 'audit.durability is "sync" and the audit record of the call could not be committed (the store is down or its queue is full).' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -24,8 +24,12 @@ export interface ToolCallerOptions {
    * breaker): runs `send` or refuses with a GatehouseError.
    */
   guards?: ReadonlyMap<string, BackendGuard>;
-  /** Told once about every finished call, allowed or refused (audit, metrics). */
-  observe?: (observed: ObservedCall) => void;
+  /**
+   * Told once about every finished call, allowed or refused (audit, metrics). A
+   * promise (`audit.durability: sync`) holds the answer until it settles; a
+   * rejection answers GH_AUDIT_NOT_DURABLE instead of the result.
+   */
+  observe?: (observed: ObservedCall) => void | Promise<void>;
   /** Longest header value a call's arguments may make (`upstream.maxHeaderValueBytes`). */
   maxHeaderValueBytes?: number;
   /** Whether a principal may call an operation: what search-mode meta-tools show (default: all; see mcp/visibility.ts). */
@@ -154,7 +158,11 @@ export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) =
         }
         facts.status = response.status;
         facts.bytesOut = response.body.length;
-        const result = toCallToolResult(response, { hasOutputSchema: def.outputSchema !== undefined });
+        // A 2xx answer that cannot be a tool's structured result throws (GH_UPSTREAM_RESULT_*): answered below as a tool error.
+        const result =
+          def.outputSchema === undefined
+            ? toCallToolResult(response, { hasOutputSchema: false })
+            : toCallToolResult(response, { hasOutputSchema: true, checkOutput: (structured) => tool.validateOutput(structured) });
         if (response.status >= 200 && response.status <= 299) return result;
         facts.errorCode = 'GH_UPSTREAM_STATUS';
         return withErrorCode(result, 'GH_UPSTREAM_STATUS', { status: response.status });
@@ -187,10 +195,18 @@ export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) =
     const result = await dispatch(call);
     // A meta-tool's own refusal (bad arguments, unknown operation) carries its code in `_meta`.
     if (result.isError === true && facts.errorCode === undefined) facts.errorCode = errorCodeOf(result);
+    let durable: void | Promise<void> = undefined;
     try {
-      observe({ call, facts, result, startedAt, seconds: (performance.now() - started) / 1000 });
+      durable = observe({ call, facts, result, startedAt, seconds: (performance.now() - started) / 1000 });
     } catch (err) {
       log.error({ err, requestId: call.requestId }, 'call observer failed');
+    }
+    if (durable === undefined) return result;
+    try {
+      await durable;
+    } catch (err) {
+      log.warn({ requestId: call.requestId, tool: call.tool.tool.name, err: (err as Error).message }, 'audit record not committed: the answer is withheld');
+      return errorResult(new GatehouseError('GH_AUDIT_NOT_DURABLE', `the call to ${call.tool.tool.name} ran, but ${(err as Error).message}; its result is withheld (audit.durability: sync)`, { cause: err }));
     }
     return result;
   };

@@ -21,8 +21,12 @@ import { swagger2ToOas3 } from './swagger2-to-oas3.js';
 export interface ImportBackendOptions {
   /** Backend name (config `backends[].name`); also the tool-name prefix. */
   name: string;
-  /** Spec file path (relative to `baseDir`) or http(s) URL. */
+  /** Spec file path (relative to `baseDir`) or http(s) URL; with `specText`, only where that text came from. */
   spec: string;
+  /** The spec's text, already in hand (see load-spec.ts `text`): nothing is read. */
+  specText?: string;
+  /** Names the spec in messages instead of `spec` (e.g. `inline spec of backend pets`). */
+  specLabel?: string;
   baseDir?: string;
   /**
    * Absolute base URL that every request goes to, used as given (scheme, host
@@ -81,13 +85,18 @@ export interface ApiKeyPlacement {
  */
 export async function importBackend(opts: ImportBackendOptions, importer: (opts: ImportBackendOptions) => Promise<ImportedBackend> = importUncached): Promise<ImportedBackend> {
   const cache = opts.cache;
-  if (cache === undefined || opts.allowExternalRefs || /^https?:\/\//i.test(opts.spec)) return importer(opts);
-  const { cache: _cache, ...options } = opts;
+  if (cache === undefined || opts.allowExternalRefs || (opts.specText === undefined && /^https?:\/\//i.test(opts.spec))) return importer(opts);
+  // The key is over the bytes, so the text itself stays out of the options hashed with them.
+  const { cache: _cache, specText, ...options } = opts;
   let bytes: Buffer;
-  try {
-    bytes = await readFile(resolve(opts.baseDir ?? process.cwd(), opts.spec));
-  } catch {
-    return importer(opts); // loadSpec reports the unreadable file
+  if (specText !== undefined) {
+    bytes = Buffer.from(specText);
+  } else {
+    try {
+      bytes = await readFile(resolve(opts.baseDir ?? process.cwd(), opts.spec));
+    } catch {
+      return importer(opts); // loadSpec reports the unreadable file
+    }
   }
   const cached = await cache.get(bytes, options);
   if (cached !== undefined) return cached;
@@ -101,8 +110,10 @@ async function importUncached(opts: ImportBackendOptions): Promise<ImportedBacke
     baseDir: opts.baseDir,
     allowExternalRefs: opts.allowExternalRefs ?? false,
     ...(opts.specUrls !== undefined ? { specUrls: opts.specUrls } : {}),
+    ...(opts.specText !== undefined ? { text: opts.specText } : {}),
+    ...(opts.specLabel !== undefined ? { label: opts.specLabel } : {}),
   });
-  const source = `"${opts.spec}"`;
+  const source = opts.specLabel !== undefined ? `(${opts.specLabel})` : `"${opts.spec}"`;
   const warnings = [...loaded.warnings];
 
   let document: OasDocument = loaded.document;

@@ -131,10 +131,10 @@ export function createImportWorker(options: ImportWorkerOptions = {}): ImportWor
       } catch (err) {
         if (!(err instanceof ThreadFailure)) throw err; // the import's own failure
         if (err.reason === 'out-of-memory') {
-          throw new GatehouseError('GH_SPEC_LOAD_FAILED', `Backend "${opts.name}": importing "${opts.spec}" ran out of memory on the import thread`, { cause: err });
+          throw new GatehouseError('GH_SPEC_LOAD_FAILED', `Backend "${opts.name}": importing ${opts.specLabel ?? `"${opts.spec}"`} ran out of memory on the import thread`, { cause: err });
         }
         if (err.reason === 'timeout') {
-          throw new GatehouseError('GH_SPEC_LOAD_FAILED', `Backend "${opts.name}": importing "${opts.spec}" took longer than ${timeoutMs} ms; the import was stopped`, { cause: err });
+          throw new GatehouseError('GH_SPEC_LOAD_FAILED', `Backend "${opts.name}": importing ${opts.specLabel ?? `"${opts.spec}"`} took longer than ${timeoutMs} ms; the import was stopped`, { cause: err });
         }
         if (err.reason === 'failed') onFallback(err); // a deliberate close is no fault
         return importBackend(plain);

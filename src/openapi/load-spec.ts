@@ -47,6 +47,15 @@ export interface LoadSpecOptions {
    * Absent: the operator's own configuration, trusted as written.
    */
   specUrls?: readonly string[];
+  /**
+   * The document's text, already in hand (an inline spec, or the bytes a spec
+   * URL served when it was imported, as the admin store keeps them): nothing is
+   * read. `source` is then only its location (an http(s) URL, for relative
+   * server URLs), or any name when it has none.
+   */
+  text?: string;
+  /** Names the document in messages instead of `source`, e.g. `inline spec of backend pets`. */
+  label?: string;
 }
 
 export interface LoadedSpec {
@@ -68,10 +77,12 @@ const MAX_SPEC_BYTES = 64 * 1024 * 1024;
 const FETCH_TIMEOUT_MS = 30_000;
 
 export async function loadSpec(source: string, opts: LoadSpecOptions = {}): Promise<LoadedSpec> {
-  const location = toLocation(source, opts.baseDir);
-  const where = location === source ? `"${source}"` : `"${source}" (${location})`;
+  // A document in hand has no file behind it: its location is its URL, when it came from one.
+  const location = opts.text !== undefined ? (/^https?:\/\//i.test(source) ? new URL(source).href : source) : toLocation(source, opts.baseDir);
+  const where = opts.label !== undefined ? `(${opts.label})` : location === source ? `"${source}"` : `"${source}" (${location})`;
   const limits = { maxBytes: opts.maxBytes ?? MAX_SPEC_BYTES, timeoutMs: opts.timeoutMs ?? FETCH_TIMEOUT_MS };
-  const fetches = /^https?:/i.test(location) || opts.allowExternalRefs === true;
+  // The document in hand still fetches its external refs, when they are allowed.
+  const fetches = (opts.text === undefined && /^https?:/i.test(location)) || opts.allowExternalRefs === true;
   const guard = opts.specUrls === undefined || !fetches ? undefined : await specUrlGuard(opts.specUrls, limits.timeoutMs);
   try {
     return await loadFrom(location, where, limits, opts, guard);
@@ -81,7 +92,7 @@ export async function loadSpec(source: string, opts: LoadSpecOptions = {}): Prom
 }
 
 async function loadFrom(location: string, where: string, limits: Limits, opts: LoadSpecOptions, guard: Guard | undefined): Promise<LoadedSpec> {
-  const text = await readSource(location, where, limits, guard);
+  const text = opts.text ?? (await readSource(location, where, limits, guard));
   const document = await parseText(text, where);
   const version = detectVersion(document, where);
 
@@ -120,6 +131,23 @@ async function loadFrom(location: string, where: string, limits: Limits, opts: L
   }
   await validate(doc, version, base, where, warnings);
   return { document: doc, version, location, warnings };
+}
+
+/**
+ * The text of a spec file or URL as it is now, read with loadSpec's limits and
+ * messages (GH_SPEC_LOAD_FAILED): what the admin store keeps, so every replica
+ * imports the same bytes.
+ */
+export async function readSpecText(source: string, opts: Pick<LoadSpecOptions, 'baseDir' | 'maxBytes' | 'timeoutMs' | 'specUrls'> = {}): Promise<string> {
+  const location = toLocation(source, opts.baseDir);
+  const where = location === source ? `"${source}"` : `"${source}" (${location})`;
+  const limits = { maxBytes: opts.maxBytes ?? MAX_SPEC_BYTES, timeoutMs: opts.timeoutMs ?? FETCH_TIMEOUT_MS };
+  const guard = opts.specUrls === undefined ? undefined : await specUrlGuard(opts.specUrls, limits.timeoutMs);
+  try {
+    return await readSource(location, where, limits, guard);
+  } finally {
+    await guard?.agent.close();
+  }
 }
 
 function toLocation(source: string, baseDir: string | undefined): string {

@@ -50,6 +50,7 @@ export async function importOne(b: BackendConfig, baseDir: string, log: Logger, 
   const request: ImportBackendOptions = {
     name: b.name,
     spec: b.spec,
+    ...(b.specDocument !== undefined ? { specText: b.specDocument.text, specLabel: b.specDocument.label } : {}),
     baseDir,
     allowExternalRefs: b.allowExternalRefs,
     include: b.include,

@@ -30,6 +30,8 @@ export interface RegisteredTool {
   readonly tool: Tool;
   /** Validates call arguments; returns one message per wrong field. */
   validate(args: unknown): string[];
+  /** Checks a structured result against the outputSchema (none: always conforms); one message per wrong field. */
+  validateOutput(structured: unknown): string[];
 }
 
 /** One of the three tools a search-mode backend lists instead of its operations (see meta-tools.ts). */
@@ -108,7 +110,7 @@ export class ToolRegistry {
       const t = previous?.byName.get(d.name);
       return t?.kind === 'operation' && t.definition === d ? t : undefined;
     };
-    const tools = definitions.map((d) => reuse(d) ?? registerTool(d, compile(d.inputSchema)));
+    const tools = definitions.map((d) => reuse(d) ?? registerTool(d, compile(d.inputSchema), d.outputSchema === undefined ? undefined : compile(d.outputSchema)));
     const byName = new Map<string, ServedTool>(tools.map((t) => [t.definition.name, t]));
 
     const perBackend = new Map<string, RegisteredTool[]>();
@@ -170,7 +172,7 @@ export class ToolRegistry {
   }
 }
 
-function registerTool(definition: ToolDefinition, compile: () => ArgsValidator): RegisteredTool {
+function registerTool(definition: ToolDefinition, compile: () => ArgsValidator, compileOutput: (() => ArgsValidator) | undefined): RegisteredTool {
   const tool: Tool = {
     name: definition.name,
     ...(definition.title !== undefined ? { title: definition.title } : {}),
@@ -182,6 +184,7 @@ function registerTool(definition: ToolDefinition, compile: () => ArgsValidator):
   // Compiled on first call, then kept: compiling every schema of a large spec
   // at start-up would cost seconds (GitHub: 845 tools) for tools never called.
   let validator: ArgsValidator | undefined;
+  let outputValidator: ArgsValidator | undefined;
   return {
     kind: 'operation',
     definition,
@@ -189,6 +192,11 @@ function registerTool(definition: ToolDefinition, compile: () => ArgsValidator):
     validate(args) {
       validator ??= compile();
       return validator(args);
+    },
+    validateOutput(structured) {
+      if (compileOutput === undefined) return [];
+      outputValidator ??= compileOutput();
+      return outputValidator(structured);
     },
   };
 }

@@ -88,6 +88,8 @@ const NEVER_CANCELLED: CancelSignal = { aborted: false, addEventListener() {}, r
 export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMessage, res: ServerResponse, requestId: string) => void {
   const { config, proxy, pipeline, authenticate, authorizer, log } = options;
   const { limiter, metrics, auditWriter } = pipeline;
+  // audit.durability: sync: a successful answer is sent only once its record is committed.
+  const durable = pipeline.auditDurable;
   const tokenRules = limiter?.rules.some((r) => r.cost === 'tokens') === true;
   const prices: PriceTable = loadPriceTable(config.prices ?? {});
   const budgets: Budgets | undefined =
@@ -257,8 +259,11 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
     finish(call);
   }
 
-  /** Settles tokens and budget, records the call: metrics and one audit record. */
-  function finish(f: LlmCall): void {
+  /**
+   * Settles tokens and budget, records the call: metrics and one audit record. With
+   * `hold` under `audit.durability: sync`, resolves once the record is committed.
+   */
+  function finish(f: LlmCall, hold = false): Promise<void> | undefined {
     const seconds = (performance.now() - f.started) / 1000;
     const usage = f.usage;
     let cost: number | undefined;
@@ -295,7 +300,7 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
         });
       }
     }
-    if (auditWriter === undefined) return;
+    if (auditWriter === undefined) return undefined;
     const p = f.principal;
     const record: AuditRecord = { time: f.startedAt, requestId: f.requestId, kind: 'model', outcome, latencyMs: Math.round(seconds * 1e6) / 1e3 };
     record.principalId = p.id;
@@ -317,7 +322,34 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
     if (f.ttftMs !== undefined) record.ttftMs = f.ttftMs;
     record.bytesIn = f.bytesIn;
     record.bytesOut = f.bytesOut;
+    if (hold && durable) return auditWriter.recordDurable(record);
     auditWriter.record(record);
+    return undefined;
+  }
+
+  /** The OpenAI-shaped answer when the record of a finished call could not be committed. */
+  const notDurable = (err: unknown): Refusal =>
+    refusal(
+      new GatehouseError('GH_AUDIT_NOT_DURABLE', `the model call ran, but ${err instanceof Error ? err.message : String(err)}; its answer is withheld (audit.durability: sync)`, { cause: err }),
+    );
+
+  /** A 200 JSON answer: sent, then recorded; under `audit.durability: sync`, recorded and committed, then sent. */
+  async function answer(res: ServerResponse, call: LlmCall, text: string): Promise<void> {
+    call.status = 200;
+    if (!durable) {
+      call.bytesOut = sendText(res, 200, text, call.requestId);
+      finish(call);
+      return;
+    }
+    call.bytesOut = Buffer.byteLength(text);
+    try {
+      await finish(call, true);
+    } catch (err) {
+      const r = notDurable(err);
+      sendText(res, r.status, JSON.stringify(r.body), call.requestId);
+      return;
+    }
+    sendText(res, 200, text, call.requestId);
   }
 
   /** Chat: the request guard runs on the body; the reservation is the prompt estimate plus the answer's maximum. */
@@ -336,17 +368,15 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
     if (outcome === undefined) return;
 
     if (outcome.kind === 'json') {
-      call.status = 200;
       if (redactor === undefined) {
         // Nothing to rewrite: the engine's text when it has one (the upstream's own bytes).
-        call.bytesOut = outcome.text !== undefined ? sendText(res, 200, outcome.text, requestId) : send(res, 200, outcome.completion, requestId);
         call.usage = outcome.completion.usage ?? undefined;
+        await answer(res, call, outcome.text ?? JSON.stringify(outcome.completion));
       } else {
         const completion: ChatCompletion = redactJson(outcome.completion, redactor);
-        call.bytesOut = send(res, 200, completion, requestId);
         call.usage = completion.usage ?? undefined;
+        await answer(res, call, JSON.stringify(completion));
       }
-      finish(call);
       return;
     }
 
@@ -407,6 +437,19 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
     if (clean) {
       const rest = held?.flush();
       if (rest) write(JSON.stringify({ id: `chatcmpl-${requestId}`, object: 'chat.completion.chunk', created: Math.floor(call.startedAt / 1000), model: call.model, choices: [{ index: 0, delta: { content: rest }, finish_reason: null }] }));
+      if (durable) {
+        // The stream is answered when [DONE] arrives: that waits for the commit; a record that cannot be committed ends it with an error event instead.
+        call.status = 200;
+        call.bytesOut = bytesOut + Buffer.byteLength('data: [DONE]\n\n');
+        try {
+          await finish(call, true);
+          write('[DONE]');
+        } catch (err) {
+          write(JSON.stringify(notDurable(err).body));
+        }
+        res.end();
+        return;
+      }
       write('[DONE]');
     } else {
       // After content has reached the client there is no clean way out: an error event, never [DONE].
@@ -428,9 +471,7 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
     if (out === undefined) return;
     const usage = out.response.usage;
     if (usage) call.usage = { prompt_tokens: usage.prompt_tokens, completion_tokens: 0, total_tokens: usage.total_tokens };
-    call.status = 200;
-    call.bytesOut = send(res, 200, out.response, requestId);
-    finish(call);
+    await answer(res, call, JSON.stringify(out.response));
   }
 
   async function models(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {

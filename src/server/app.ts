@@ -149,7 +149,12 @@ export function createHttpHandler(options: AppOptions): {
         const registry = runtime.registry();
         // Still ready after a refused or partial reload: the previous tools keep serving; `lastReload` says what happened.
         const lastReload = runtime.lastReload();
-        sendJson(res, 200, { status: 'ready', tools: registry.tools.length, backends: registry.backends, ...(lastReload !== undefined ? { lastReload } : {}) });
+        // Not ready while a configured or registered backend cannot be served (its spec failed to load,
+        // its stored document could not be fetched): this replica would serve other tools than its peers.
+        const unavailable = unservedBackends(runtime);
+        const body = { tools: registry.tools.length, backends: registry.backends, ...(lastReload !== undefined ? { lastReload } : {}) };
+        if (unavailable.length > 0) sendJson(res, 503, { status: 'not-ready', unavailable, ...body });
+        else sendJson(res, 200, { status: 'ready', ...body });
       },
     ],
   ]);
@@ -439,4 +444,14 @@ export function insufficientScope(missing: readonly string[]): GatehouseError {
 function bearerToken(header: string | undefined): string | undefined {
   const m = header === undefined ? null : /^Bearer +(\S+)/i.exec(header);
   return m?.[1];
+}
+
+/** Names of the backends this gateway should serve but cannot (config-file or registered), in order. */
+function unservedBackends(runtime: Runtime): string[] {
+  const names = runtime
+    .registry()
+    .backends.filter((b) => b.state === 'failed')
+    .map((b) => b.name);
+  for (const v of runtime.admin?.list() ?? []) if (v.source === 'admin' && v.state === 'failed' && !names.includes(v.name)) names.push(v.name);
+  return names;
 }

@@ -177,8 +177,9 @@ export function sectionsNeedingRestart(running: GatehouseConfig, next: Gatehouse
  * kept a second time in memory.
  */
 export async function backendFingerprint(b: BackendConfig, baseDir: string): Promise<string> {
+  // A stored document is part of the entry (stableJson hashes its text): no file to read.
   const hash = createHash('sha256').update(stableJson(b)).update('\0');
-  if (!/^https?:\/\//i.test(b.spec)) {
+  if (b.specDocument === undefined && !/^https?:\/\//i.test(b.spec)) {
     try {
       hash.update(await readFile(resolve(baseDir, b.spec)));
     } catch (err) {

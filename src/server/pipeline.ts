@@ -41,14 +41,16 @@ export interface Pipeline {
    * bulkhead or circuit-breaker settings changed; removed backends lose theirs.
    */
   updateBackends(backends: readonly BackendConfig[]): void;
-  /** Records a finished call (audit record, metrics). */
-  observe(observed: ObservedCall): void;
+  /** Records a finished call (audit record, metrics); with `audit.durability: sync`, resolves once the record is committed. */
+  observe(observed: ObservedCall): void | Promise<void>;
   /** Records a request refused before any call ran (authentication, required scopes). */
   refused(r: RefusedRequest): void;
   metrics: GatewayMetrics | undefined;
   /** The audit store queries read (absent with `audit.store: none`). */
   auditStore: AuditStore | undefined;
   auditWriter: AuditWriter | undefined;
+  /** `audit.durability: sync` with a store: answers wait for their record's commit (`auditWriter.recordDurable`). */
+  auditDurable: boolean;
   limiter: RateLimiter | undefined;
   /** The one Redis connection of this process (rate limits, ai budgets), made on first use; undefined without `redis.url`. */
   redis: (() => Redis) | undefined;
@@ -82,6 +84,7 @@ export function outcomeOf(code: ErrorCode | undefined): AuditOutcome {
     case 'GH_RATE_LIMITED':
       return 'limited';
     case 'GH_RATE_LIMIT_UNAVAILABLE':
+    case 'GH_AUDIT_NOT_DURABLE':
     case 'GH_BACKEND_BUSY':
     case 'GH_BACKEND_UNAVAILABLE':
       return 'unavailable';
@@ -185,6 +188,15 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       return next();
     });
   }
+  // audit.durability: sync fails closed. While the audit store is known to be down, a call
+  // is refused before it reaches a backend or provider: its answer could not be held for a commit.
+  let auditHealthy: () => boolean = () => true;
+  if (config.audit.durability === 'sync' && config.audit.store !== 'none') {
+    checks.push(async function auditDurabilityPolicy(_ctx, next) {
+      if (!auditHealthy()) throw new GatehouseError('GH_AUDIT_NOT_DURABLE', 'the audit store cannot commit records now (audit.durability: sync); nothing was sent');
+      return next();
+    });
+  }
   const runChecks = compose(checks);
   const admit = (ctx: CallContext): Promise<void> => runChecks(ctx, () => Promise.resolve());
   const policies: Policy<CallToolResult>[] = checks.length === 0 ? [] : [(ctx, next) => admit(ctx).then(next)];
@@ -273,6 +285,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     });
     const writer = auditWriter;
     metrics?.auditStats(() => writer.stats());
+    auditHealthy = () => writer.stats().storeHealthy;
   }
   const redact = createArgumentRedactor({ mode: audit.arguments, names: audit.redact });
 
@@ -281,7 +294,8 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       ? {}
       : { principalId: p.id, principalKind: p.kind, ...(p.client !== undefined ? { clientId: p.client } : {}), ...(p.kind === 'api-key' ? { keyId: p.id } : {}) };
 
-  const observe = ({ call, facts, startedAt, seconds }: ObservedCall): void => {
+  const durable = audit.durability === 'sync' && auditWriter !== undefined && auditStore !== undefined;
+  const observe = ({ call, facts, startedAt, seconds }: ObservedCall): void | Promise<void> => {
     const outcome = outcomeOf(facts.errorCode);
     const operation = facts.operation?.definition;
     const backend = operation?.backend ?? (call.tool.kind === 'meta' ? call.tool.catalogue.backend : '');
@@ -310,6 +324,8 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     if (facts.status !== undefined) record.status = facts.status;
     if (facts.bytesIn !== undefined) record.bytesIn = facts.bytesIn;
     if (facts.bytesOut !== undefined) record.bytesOut = facts.bytesOut;
+    // A call refused for durability has no answer to hold: its record is queued like any other.
+    if (durable && facts.errorCode !== 'GH_AUDIT_NOT_DURABLE') return auditWriter.recordDurable(record);
     auditWriter.record(record);
   };
 
@@ -340,6 +356,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     metrics,
     auditStore,
     auditWriter,
+    auditDurable: durable,
     limiter,
     redis,
     async close() {

@@ -3,6 +3,7 @@ import { isCallToolResult } from '@modelcontextprotocol/server';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { describe, expect, it } from 'vitest';
 import type { UpstreamResponse } from './forward.js';
+import { GatehouseError } from '../errors/catalogue.js';
 import { ERROR_BODY_MAX_CHARS, toCallToolResult } from './map-result.js';
 
 function response(status: number, contentType: string | undefined, body: string | Buffer, extra: Partial<UpstreamResponse> = {}): UpstreamResponse {
@@ -65,8 +66,8 @@ describe('toCallToolResult: 2xx JSON', () => {
     });
   });
 
-  it('returns text only when the JSON does not parse', () => {
-    const result = map(response(200, 'application/json', '{"a":'), true);
+  it('returns text only when the JSON does not parse and there is no output schema', () => {
+    const result = map(response(200, 'application/json', '{"a":'));
     expect(result.structuredContent).toBeUndefined();
     expect(onlyText(result)).toBe('{"a":');
   });
@@ -75,8 +76,8 @@ describe('toCallToolResult: 2xx JSON', () => {
     expect(map(response(200, undefined, ' {"a":1}'), true).structuredContent).toEqual({ a: 1 });
   });
 
-  it('marks a truncated body and does not parse it', () => {
-    const result = map(response(200, 'application/json', '{"items":[1,2', { truncated: true }), true);
+  it('marks a truncated body and does not parse it when there is no output schema', () => {
+    const result = map(response(200, 'application/json', '{"items":[1,2', { truncated: true }));
     expect(result.structuredContent).toBeUndefined();
     expect(onlyText(result)).toBe('{"items":[1,2\n…[truncated: response exceeded 13 bytes]');
     expect(result.isError).toBeUndefined();
@@ -153,8 +154,9 @@ describe('toCallToolResult: 2xx text and binary', () => {
     [200, 'HTTP 200 OK'],
     [202, 'HTTP 202 Accepted'],
   ])('an empty %i body becomes a short status text', (status, text) => {
-    const result = map(response(status, undefined, ''), true);
-    expect(result).toEqual({ content: [{ type: 'text', text }] });
+    expect(map(response(status, undefined, ''))).toEqual({ content: [{ type: 'text', text }] });
+    // With an output schema the client needs structured content: the empty object.
+    expect(map(response(status, undefined, ''), true)).toEqual({ content: [{ type: 'text', text }], structuredContent: {} });
   });
 });
 
@@ -188,5 +190,64 @@ describe('toCallToolResult: non-2xx', () => {
   it('marks a short error body that the response limit cut', () => {
     const text = onlyText(map(response(502, 'text/plain', 'upstream said', { truncated: true })));
     expect(text).toBe('GH_UPSTREAM_STATUS: HTTP 502 Bad Gateway: upstream said\n…[truncated: response exceeded 13 bytes]');
+  });
+});
+
+/** The GatehouseError a 2xx answer of a tool with an output schema is refused with. */
+function refusal(res: UpstreamResponse, checkOutput?: (s: Record<string, unknown>) => string[]): GatehouseError {
+  try {
+    toCallToolResult(res, checkOutput === undefined ? { hasOutputSchema: true } : { hasOutputSchema: true, checkOutput });
+  } catch (err) {
+    if (err instanceof GatehouseError) return err;
+    throw err;
+  }
+  throw new Error('expected a GatehouseError');
+}
+
+describe('toCallToolResult: 2xx answers of a tool with an output schema', () => {
+  it('refuses JSON that does not parse, with the parser message and the body', () => {
+    const html = '<html><body>502 Bad Gateway</body></html>';
+    const err = refusal(response(200, 'application/json', html));
+    expect(err.code).toBe('GH_UPSTREAM_RESULT_INVALID');
+    expect(err.message).toMatch(/^HTTP 200 OK: the application\/json body is not valid JSON \(.+\):\n<html><body>502 Bad Gateway<\/body><\/html>$/);
+    expect(err.cause).toBeInstanceOf(SyntaxError);
+  });
+
+  it('refuses a body cut at the size cap, with the truncation marker', () => {
+    const err = refusal(response(200, 'application/json', '{"items":[1,2', { truncated: true }));
+    expect(err.code).toBe('GH_UPSTREAM_RESULT_TRUNCATED');
+    expect(err.message).toBe("HTTP 200 OK: the response was cut at the size cap, so it cannot be the tool's structured result:\n{\"items\":[1,2\n…[truncated: response exceeded 13 bytes]");
+  });
+
+  it('refuses a non-JSON media type', () => {
+    const err = refusal(response(200, 'text/html', '<h1>Sign in</h1>'));
+    expect(err.code).toBe('GH_UPSTREAM_RESULT_INVALID');
+    expect(err.message).toBe('HTTP 200 OK: the backend answered text/html, not JSON; the tool declares an output schema:\n<h1>Sign in</h1>');
+    expect(refusal(response(200, 'image/png', Buffer.from([0x89, 0x50, 0, 1]))).message).toBe(
+      'HTTP 200 OK: the backend answered image/png, not JSON; the tool declares an output schema (4 bytes)',
+    );
+  });
+
+  it('refuses JSON that does not match the output schema, naming each field', () => {
+    const err = refusal(response(200, 'application/json', '{"id":"x","name":3}'), () => ['id: must be integer', 'name: must be string']);
+    expect(err.code).toBe('GH_UPSTREAM_RESULT_INVALID');
+    expect(err.message).toBe('HTTP 200 OK: the response does not match the tool\'s output schema:\n- id: must be integer\n- name: must be string:\n{"id":"x","name":3}');
+    expect(err.details).toEqual({ status: 200, errors: ['id: must be integer', 'name: must be string'] });
+  });
+
+  it('checks the parsed value and returns it when it conforms', () => {
+    const seen: unknown[] = [];
+    const result = toCallToolResult(response(200, 'application/json', '{"id":1}'), { hasOutputSchema: true, checkOutput: (s) => (seen.push(s), []) });
+    expect(result).toEqual({ content: [{ type: 'text', text: '{"id":1}' }], structuredContent: { id: 1 } });
+    expect(seen).toEqual([{ id: 1 }]);
+  });
+
+  it('answers an empty 2xx with the empty object, checked like any other', () => {
+    expect(map(response(204, undefined, ''), true)).toEqual({ content: [{ type: 'text', text: 'HTTP 204 No Content' }], structuredContent: {} });
+    expect(refusal(response(204, undefined, ''), () => ['id: is required']).code).toBe('GH_UPSTREAM_RESULT_INVALID');
+  });
+
+  it('keeps non-2xx answers as GH_UPSTREAM_STATUS tool errors', () => {
+    expect(onlyText(map(response(503, 'text/html', '<p>down</p>'), true))).toBe('GH_UPSTREAM_STATUS: HTTP 503 Service Unavailable: <p>down</p>');
   });
 });

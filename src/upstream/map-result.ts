@@ -6,6 +6,7 @@ import { isUtf8 } from 'node:buffer';
 import type { Buffer } from 'node:buffer';
 import { STATUS_CODES } from 'node:http';
 import type { CallToolResult } from '@modelcontextprotocol/server';
+import { GatehouseError } from '../errors/catalogue.js';
 import type { UpstreamResponse } from './forward.js';
 import { isJsonMediaType, isTextMediaType, mediaTypeEssence, mediaTypeParam } from './media-type.js';
 
@@ -16,6 +17,11 @@ export interface ToolResultOptions {
    * which the importer's outputSchema must mirror).
    */
   hasOutputSchema: boolean;
+  /**
+   * With an outputSchema: checks the structured content against it and returns
+   * one message per wrong field (empty: it conforms). Absent: not checked.
+   */
+  checkOutput?: (structured: Record<string, unknown>) => string[];
   /** Cap on the text content of a 2xx answer, in UTF-8 bytes; the full body is used otherwise. */
   maxTextBytes?: number;
   /** URI for binary answers returned as an embedded resource. */
@@ -28,10 +34,20 @@ const DEFAULT_RESOURCE_URI = 'gatehouse://upstream/response';
 
 type Content = CallToolResult['content'][number];
 
+/**
+ * Throws a GatehouseError (GH_UPSTREAM_RESULT_INVALID, GH_UPSTREAM_RESULT_TRUNCATED)
+ * when a tool with an outputSchema gets a 2xx answer that cannot be its structured
+ * result: MCP 2025-11-25 server/tools#output-schema says a server MUST return
+ * structured results that conform to the schema, and the MCP client refuses a
+ * success without them ("has an output schema but did not return structured
+ * content") or with content that does not match; a tool error is what the agent
+ * can read and the audit trail records.
+ */
 export function toCallToolResult(res: UpstreamResponse, opts: ToolResultOptions): CallToolResult {
   const head = statusLine(res);
   // Tool-error texts start with their stable code (docs/errors.md).
   if (res.status < 200 || res.status > 299) return errorStatusResult(res, `GH_UPSTREAM_STATUS: ${head}`);
+  if (opts.hasOutputSchema) return structuredResult(res, head, opts);
   if (res.body.length === 0) return textResult(head);
 
   const essence = mediaTypeEssence(res.contentType);
@@ -61,13 +77,73 @@ export function toCallToolResult(res: UpstreamResponse, opts: ToolResultOptions)
   } else if (res.truncated) {
     text += truncationMarker(res.body.length);
   }
-  const result: CallToolResult = { content: [{ type: 'text', text }] };
+  return { content: [{ type: 'text', text }] };
+}
 
-  if (opts.hasOutputSchema && !res.truncated && (isJsonMediaType(essence) || (essence === '' && /^\s*[[{]/.test(full)))) {
-    const structured = parseStructured(full);
-    if (structured !== undefined) result.structuredContent = structured;
+/**
+ * A 2xx answer of a tool with an outputSchema: the JSON text plus the same value
+ * as `structuredContent`, or a GatehouseError saying why there is none. An empty
+ * body (204) is the empty object, checked like any other: the importer's output
+ * shapes name properties without requiring any, so it conforms.
+ */
+function structuredResult(res: UpstreamResponse, head: string, opts: ToolResultOptions): CallToolResult {
+  const essence = mediaTypeEssence(res.contentType);
+  if (res.truncated) {
+    throw new GatehouseError(
+      'GH_UPSTREAM_RESULT_TRUNCATED',
+      `${head}: the response was cut at the size cap, so it cannot be the tool's structured result${excerpt(res)}`,
+      { details: { status: res.status, bytes: res.body.length } },
+    );
   }
-  return result;
+  let full = '';
+  let structured: Record<string, unknown> = {};
+  if (res.body.length > 0) {
+    const textual = essence === '' ? looksLikeText(res.body) : isTextMediaType(essence);
+    full = textual ? decodeText(res.body, res.contentType, false) : '';
+    if (!isJsonMediaType(essence) && !(essence === '' && /^\s*[[{]/.test(full))) {
+      throw new GatehouseError(
+        'GH_UPSTREAM_RESULT_INVALID',
+        `${head}: the backend answered ${essence || 'an untyped body'}, not JSON; the tool declares an output schema${textual ? excerpt(res) : ` (${res.body.length} bytes)`}`,
+        { details: { status: res.status, contentType: essence } },
+      );
+    }
+    const parsed = parseStructured(full);
+    if (parsed instanceof Error) {
+      throw new GatehouseError('GH_UPSTREAM_RESULT_INVALID', `${head}: the ${essence || 'response'} body is not valid JSON (${parsed.message})${excerpt(res)}`, {
+        cause: parsed,
+        details: { status: res.status, contentType: essence },
+      });
+    }
+    structured = parsed;
+  }
+  const problems = opts.checkOutput?.(structured) ?? [];
+  if (problems.length > 0) {
+    throw new GatehouseError('GH_UPSTREAM_RESULT_INVALID', `${head}: the response does not match the tool's output schema:\n- ${problems.join('\n- ')}${excerpt(res)}`, {
+      details: { status: res.status, errors: problems },
+    });
+  }
+  let text = res.body.length === 0 ? head : full;
+  if (opts.maxTextBytes !== undefined && res.body.length > opts.maxTextBytes) {
+    const cut = utf8Boundary(res.body, opts.maxTextBytes);
+    text = decodeText(res.body.subarray(0, cut), res.contentType, false) + truncationMarker(opts.maxTextBytes);
+  }
+  return { content: [{ type: 'text', text }], structuredContent: structured };
+}
+
+/** `:\n<the start of the body>` (with the truncation marker when it was cut), for the error text. */
+function excerpt(res: UpstreamResponse): string {
+  if (res.body.length === 0) return '';
+  const window = res.body.length > ERROR_BODY_MAX_CHARS * 4 ? res.body.subarray(0, ERROR_BODY_MAX_CHARS * 4) : res.body;
+  let body = decodeText(window, res.contentType, true).trim();
+  let marker = '';
+  if (body.length > ERROR_BODY_MAX_CHARS) {
+    const end = isHighSurrogate(body.charCodeAt(ERROR_BODY_MAX_CHARS - 1)) ? ERROR_BODY_MAX_CHARS - 1 : ERROR_BODY_MAX_CHARS;
+    body = body.slice(0, end);
+    marker = `\n…[truncated: showing the first ${end} characters]`;
+  }
+  // Cut by the size cap: that is the marker that matters.
+  if (res.truncated) marker = truncationMarker(res.body.length);
+  return `:\n${body}${marker}`;
 }
 
 function textResult(text: string, isError = false): CallToolResult {
@@ -114,12 +190,12 @@ function isHighSurrogate(code: number): boolean {
   return code >= 0xd800 && code <= 0xdbff;
 }
 
-function parseStructured(text: string): Record<string, unknown> | undefined {
+function parseStructured(text: string): Record<string, unknown> | Error {
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch {
-    return undefined;
+  } catch (err) {
+    return err as Error;
   }
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : { result: value };
 }
