@@ -68,6 +68,10 @@ backends:
     spec: ./aws-query-api.yaml
     baseUrl: \${AWS_URL}
     credentials: { ${sigv4}, accessKeyId: AKIDSTATIC, secretAccessKey: "\${AWS_SECRET}", sessionToken: "\${AWS_TOKEN}" }
+  - name: es
+    spec: ../../specs/real/amazonaws.com_es.json
+    baseUrl: \${AWS_URL}
+    credentials: { type: aws-sigv4, service: es, region: us-east-1, accessKeyId: AKIDSTATIC, secretAccessKey: "\${AWS_SECRET}" }
   - name: wrong
     spec: ./aws-query-api.yaml
     baseUrl: \${AWS_URL}
@@ -133,6 +137,15 @@ describe('aws-sigv4 backend credentials', () => {
     const r = await call('aws_UntagResource', { resourceArn: 'arn:aws:ec2:eu-west-1:1:instance/i-1', tagKeys: ['a b', 'c'] });
     expect(r.verdict.ok).toBe(true);
     expect(`${r.received.method} ${r.received.url}`).toBe('DELETE /tags/arn%3Aaws%3Aec2%3Aeu-west-1%3A1%3Ainstance%2Fi-1?tagKeys=a%20b&tagKeys=c');
+  });
+
+  it('signs the calls of the corpus document amazonaws.com_es.json (REST-JSON): a query and a JSON body', async () => {
+    const list = await call('es_ListTags', { arn: 'arn:aws:es:us-east-1:1:domain/logs' });
+    expect(list.verdict).toMatchObject({ ok: true, scope: expect.stringMatching(/\/us-east-1\/es\/aws4_request$/) });
+    expect(`${list.received.method} ${list.received.url}`).toBe('GET /2015-01-01/tags/?arn=arn%3Aaws%3Aes%3Aus-east-1%3A1%3Adomain%2Flogs');
+    const add = await call('es_AddTags', { ARN: 'arn:aws:es:us-east-1:1:domain/logs', TagList: [{ Key: 'team', Value: 'search' }] });
+    expect(add.verdict.ok).toBe(true);
+    expect(JSON.parse(add.received.body.toString())).toEqual({ ARN: 'arn:aws:es:us-east-1:1:domain/logs', TagList: [{ Key: 'team', Value: 'search' }] });
   });
 
   it('ignores the SigV4 headers an agent passes as arguments: the signature is the gateway’s own', async () => {

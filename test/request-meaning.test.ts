@@ -27,6 +27,7 @@ backends:
   - { name: stub, spec: ./stub-api.yaml, baseUrl: "\${STUB_URL}/api" }
   - { name: rooted, spec: ./stub-api.yaml, baseUrl: "\${STUB_URL}" }
   - { name: ec2, spec: ./aws-query-api.yaml, baseUrl: "\${STUB_URL}" }
+  - { name: es, spec: ../../specs/real/amazonaws.com_es.json, baseUrl: "\${STUB_URL}" }
 `,
     { STUB_URL: stub.url },
   );
@@ -102,5 +103,16 @@ describe('fragments in path templates', () => {
     expect((await requestLine('ec2_UntagResource', { resourceArn: 'arn:aws:lambda:x', tagKeys: ['a', 'b'] })).line).toBe(
       'DELETE /tags/arn%3Aaws%3Alambda%3Ax?tagKeys=a&tagKeys=b',
     );
+  });
+
+  it('sends the corpus document amazonaws.com_es.json ListTags (`/2015-01-01/tags/#arn`) to /2015-01-01/tags/', async () => {
+    const r = await requestLine('es_ListTags', { arn: 'arn:aws:es:us-east-1:1:domain/logs' });
+    expect(r.isError).toBe(false);
+    expect(r.line).toBe('GET /2015-01-01/tags/?arn=arn%3Aaws%3Aes%3Aus-east-1%3A1%3Adomain%2Flogs');
+    const { tools } = await client.listTools();
+    const del = tools.find((t) => t.name === 'es_DeleteElasticsearchDomain')!;
+    // The document's own minLength: 3 is kept.
+    expect((del.inputSchema.properties as Record<string, { minLength?: number }>)['DomainName']!.minLength).toBe(3);
+    expect((await requestLine('es_DeleteElasticsearchDomain', { DomainName: 'logs' })).line).toBe('DELETE /2015-01-01/es/domain/logs');
   });
 });
