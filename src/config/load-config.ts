@@ -48,7 +48,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     throw err;
   }
   if (!validate(raw)) {
-    const messages = (validate.errors ?? []).map(describeError);
+    const messages = (validate.errors ?? []).filter(named).map(describeError);
     throw new GatehouseError('GH_CONFIG_INVALID', `${file}: invalid configuration:\n  - ${[...new Set(messages)].join('\n  - ')}`, {
       details: { errors: messages },
     });
@@ -108,10 +108,19 @@ export function parseBackendEntry(entry: unknown, env: NodeJS.ProcessEnv = proce
     throw err;
   }
   if (!validateBackend(raw)) {
-    const messages = [...new Set((validateBackend.errors ?? []).map(describeError))];
+    const messages = [...new Set((validateBackend.errors ?? []).filter(named).map(describeError))];
     throw new GatehouseError('GH_ADMIN_INVALID', `invalid backend:\n  - ${messages.join('\n  - ')}`, { details: { errors: messages } });
   }
   const b = raw as BackendConfig;
+  // The AWS credential chain finds the gateway's own keys (its environment,
+  // files, instance role): like its environment variables, they are not for
+  // a backend registered at runtime, which must name keys of its own.
+  if (b.credentials?.type === 'aws-sigv4' && b.credentials.accessKeyId === undefined) {
+    throw new GatehouseError(
+      'GH_ADMIN_INVALID',
+      'invalid backend:\n  - credentials.accessKeyId: is required for a runtime backend (without keys, aws-sigv4 would sign with the gateway\'s own AWS credentials)',
+    );
+  }
   fillBackendDefaults(b);
   return b;
 }
@@ -129,6 +138,11 @@ function fieldPath(instancePath: string, extra?: string): string {
   let out = '';
   for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out ? `.${p}` : p;
   return out || '(root)';
+}
+
+/** An `if` error only repeats that the `then` branch failed; the errors of that branch name the fields. */
+function named(e: ErrorObject): boolean {
+  return e.keyword !== 'if';
 }
 
 function describeError(e: ErrorObject): string {

@@ -427,7 +427,22 @@ export const configSchema = {
             type: 'object',
             required: ['type'],
             description: 'How Gatehouse authenticates to this backend (upstream/credentials.ts); checked at start.',
-            properties: { type: { enum: ['none', 'apiKey', 'bearer', 'basic', 'oauth2', 'tokenExchange'] } },
+            properties: { type: { enum: ['none', 'apiKey', 'bearer', 'basic', 'oauth2', 'tokenExchange', 'aws-sigv4'] } },
+            // aws-sigv4 (upstream/aws-sigv4.ts): its fields, so a missing or misspelt one is named at load.
+            if: { required: ['type'], properties: { type: { const: 'aws-sigv4' } } },
+            then: {
+              additionalProperties: false,
+              required: ['service', 'region'],
+              properties: {
+                type: {},
+                service: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$', description: 'The service signing name (ec2, es, execute-api, s3, …).' },
+                region: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$', description: 'The AWS region to sign for (us-east-1, …).' },
+                accessKeyId: { type: 'string', minLength: 1 },
+                secretAccessKey: { type: 'string', minLength: 1 },
+                sessionToken: { type: 'string', minLength: 1 },
+                profile: { type: 'string', minLength: 1, description: 'Without keys: the profile of the shared AWS credentials/config files.' },
+              },
+            },
           },
           passthrough: { type: 'boolean', default: false, description: "Forward the caller's Authorization header (off: the caller's token never reaches the backend)." },
           allowExternalRefs: { type: 'boolean', default: false },

@@ -15,6 +15,8 @@ const REDACT = [
   '*.password',
   '*.clientSecret',
   '*.token',
+  '*.secretAccessKey',
+  '*.sessionToken',
 ];
 
 /**

@@ -117,6 +117,68 @@ describe('operationToTool: the flat input schema', () => {
   });
 });
 
+describe('operationToTool: path parameters are never empty', () => {
+  const doc: Obj = {
+    openapi: '3.1.0',
+    components: { schemas: { Id: { type: 'string', description: 'An id.' } } },
+    paths: {
+      '/p/{plain}/{long}/{zero}/{pat}/{nullable}/{multi}/{ref}/{int}/{choice}/{withEmpty}/{untyped}': {
+        get: {
+          parameters: [
+            { name: 'plain', in: 'path', required: true, schema: { type: 'string' } },
+            { name: 'long', in: 'path', required: true, schema: { type: 'string', minLength: 5 } },
+            { name: 'zero', in: 'path', required: true, schema: { type: 'string', minLength: 0 } },
+            { name: 'pat', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z]+$' } },
+            { name: 'nullable', in: 'path', required: true, schema: { type: ['string', 'null'] } },
+            { name: 'multi', in: 'path', required: true, schema: { type: ['string', 'integer'] } },
+            { name: 'ref', in: 'path', required: true, schema: { $ref: '#/components/schemas/Id' } },
+            { name: 'int', in: 'path', required: true, schema: { type: 'integer' } },
+            { name: 'choice', in: 'path', required: true, schema: { type: 'string', enum: ['a', 'b'] } },
+            { name: 'withEmpty', in: 'path', required: true, schema: { type: 'string', enum: ['', 'b'] } },
+            { name: 'untyped', in: 'path', required: true, schema: {} },
+            { name: 'q', in: 'query', schema: { $ref: '#/components/schemas/Id' } },
+          ],
+          responses: {},
+        },
+      },
+    },
+  };
+  const path = Object.keys(doc['paths'] as Obj)[0]!;
+  const p = props(tool(doc, path, 'get'));
+
+  it('says minLength: 1 on string path parameters', () => {
+    expect(p['plain']).toEqual({ type: 'string', minLength: 1 });
+    expect(p['pat']).toEqual({ type: 'string', pattern: '^[a-z]+$', minLength: 1 });
+    expect(p['ref']).toEqual({ type: 'string', description: 'An id.', minLength: 1 });
+    expect(p['untyped']).toEqual({ minLength: 1 });
+    expect(p['withEmpty']).toEqual({ type: 'string', enum: ['', 'b'], minLength: 1 });
+  });
+
+  it('keeps a stricter minLength, raises minLength: 0', () => {
+    expect(p['long']).toEqual({ type: 'string', minLength: 5 });
+    expect(p['zero']).toEqual({ type: 'string', minLength: 1 });
+  });
+
+  it('puts it on the string branch of a type array', () => {
+    expect(p['nullable']).toEqual({ anyOf: [{ type: 'string', minLength: 1 }, { type: 'null' }] });
+    expect(p['multi']).toEqual({ anyOf: [{ type: 'string', minLength: 1 }, { type: 'integer' }] });
+  });
+
+  it('leaves integers and enums without "" alone, and a shared schema used by a query parameter', () => {
+    expect(p['int']).toEqual({ type: 'integer' });
+    expect(p['choice']).toEqual({ type: 'string', enum: ['a', 'b'] });
+    expect(p['q']).toEqual({ type: 'string', description: 'An id.' });
+  });
+
+  it('declares no argument for a placeholder inside a fragment', () => {
+    const warnings: string[] = [];
+    const fragDoc: Obj = { openapi: '3.0.3', paths: { '/tags/{arn}#{key}': { get: { responses: {} } } } };
+    const t = tool(fragDoc, '/tags/{arn}#{key}', 'get', warnings);
+    expect(Object.keys(props(t))).toEqual(['arn']);
+    expect(t.binding.path).toBe('/tags/{arn}#{key}');
+  });
+});
+
 describe('operationToTool: bodies', () => {
   const body = (content: Obj, required = false): Obj => ({
     openapi: '3.0.3',
@@ -236,7 +298,7 @@ describe('operationToTool: the rest', () => {
     };
     const t = tool(doc, '/a/{x}/{y}', 'get', warnings);
     expect(t.binding.parameters.map((p) => p.name)).toEqual(['x', 'y']);
-    expect(props(t)['y']).toEqual({ type: 'string' });
+    expect(props(t)['y']).toEqual({ type: 'string', minLength: 1 });
     expect(t.inputSchema.required).toEqual(['x', 'y']);
     expect(warnings.join('\n')).toContain('{y}');
     expect(warnings.join('\n')).toContain('"z"');

@@ -124,6 +124,7 @@ export function operationToTool(input: OperationInput): ToolDefinition {
     const description = shortText(p.raw['description'], MAX_SCHEMA_DESCRIPTION);
     if (description && description !== schema['description']) schema = { ...schema, description };
     if (p.raw['deprecated'] === true && schema['deprecated'] !== true) schema = { ...schema, deprecated: true };
+    if (p.in === 'path') schema = nonEmptyString(schema);
     put(properties, arg, schema);
     if (p.in === 'path' || p.raw['required'] === true) required.push(arg);
     parameters.push(parameterBinding(arg, p, contentType));
@@ -216,7 +217,8 @@ function collectParameters(input: OperationInput): Param[] {
     });
   }
 
-  const placeholders = [...input.path.matchAll(/\{([^{}]+)\}/g)].map((m) => m[1] as string);
+  // Only the path before a fragment is sent (RFC 3986 §3.5; build-request.ts).
+  const placeholders = [...input.path.replace(/#.*$/s, '').matchAll(/\{([^{}]+)\}/g)].map((m) => m[1] as string);
   for (const [key, p] of byKey) {
     if (p.in === 'path' && !placeholders.includes(p.name)) {
       input.warn(`${p.pointer}: path parameter "${p.name}" does not appear in ${input.path}; ignored`);
@@ -245,6 +247,36 @@ function parameterSchema(p: Param, input: OperationInput): { schema: Converted; 
   }
   // No schema: every parameter travels as text.
   return { schema: { schema: { type: 'string' } } };
+}
+
+/** Keywords that already say what an untyped schema holds: {@link nonEmptyString} leaves it alone. */
+const UNTYPED_KEEP = ['$ref', 'allOf', 'anyOf', 'oneOf', 'not', 'const', 'enum'] as const;
+
+/**
+ * A path parameter cannot be empty (build-request.ts refuses `""`: it would
+ * address another resource), so its string forms say `minLength: 1` and the
+ * agent knows before it calls. A larger `minLength` is kept, and an `enum`
+ * without `""` needs nothing more; `pattern` and the rest stay as they are. Type arrays arrive split into `anyOf`
+ * branches (json-schema.ts `splitTypeArray`), so the string branch gets it;
+ * a schema with no `type` gets it too, as `minLength` constrains only strings.
+ * A `$ref` (a cyclic schema, never a string) or `allOf` is left alone.
+ * Converted schemas are shared between tools: this returns a copy.
+ */
+function nonEmptyString(schema: JsonSchema): JsonSchema {
+  const t = schema['type'];
+  if (Array.isArray(schema['anyOf']) && t === undefined) {
+    const branches = schema['anyOf'] as JsonSchema[];
+    const next = branches.map((b) => (isObj(b) ? nonEmptyString(b) : b));
+    return next.some((b, i) => b !== branches[i]) ? { ...schema, anyOf: next } : schema;
+  }
+  const untyped = t === undefined && !UNTYPED_KEEP.some((k) => schema[k] !== undefined);
+  if (!(t === 'string' || (Array.isArray(t) && t.includes('string')) || untyped)) return schema;
+  const min = schema['minLength'];
+  if (typeof min === 'number' && min >= 1) return schema;
+  // Listed values already tell the agent what to send, unless "" is one of them.
+  const values = Array.isArray(schema['enum']) ? (schema['enum'] as unknown[]) : 'const' in schema ? [schema['const']] : undefined;
+  if (values !== undefined && !values.includes('')) return schema;
+  return { ...schema, minLength: 1 };
 }
 
 /** OAS 3.x §Parameter Object: style defaults by location; explode defaults to `style === "form"`. */

@@ -111,12 +111,10 @@ describe('buildRequest: path parameters', () => {
     ['label explode object', 'label', true, OBJECT, '.role=admin.firstName=Alex'],
     ['matrix primitive', 'matrix', false, 5, ';id=5'],
     ['matrix explode primitive', 'matrix', true, 5, ';id=5'],
-    ['matrix empty string', 'matrix', false, '', ';id'],
     ['matrix array', 'matrix', false, ARRAY, ';id=3,4,5'],
     ['matrix explode array', 'matrix', true, ARRAY, ';id=3;id=4;id=5'],
     ['matrix object', 'matrix', false, OBJECT, ';id=role,admin,firstName,Alex'],
     ['matrix explode object', 'matrix', true, OBJECT, ';role=admin;firstName=Alex'],
-    ['simple empty string', 'simple', false, '', ''],
     ['non-ASCII', 'simple', false, 'Zoë', 'Zo%C3%AB'],
   ];
 
@@ -199,6 +197,67 @@ describe('buildRequest: path traversal and target steering', () => {
   it('rejects text that is not valid Unicode, naming the argument', () => {
     const err = buildError(() => buildRequest(binding('/items/{id}', [param('path', 'simple', false, { arg: 'item_id' })]), { item_id: 'a\uD800' }));
     expect(err.message).toContain('"item_id"');
+  });
+});
+
+describe('buildRequest: empty path values', () => {
+  // An empty value leaves an empty segment: DELETE /items/{itemId} with ""
+  // would be DELETE /items/, the collection.
+  const cases: Array<[string, ParameterStyle, boolean, unknown, Partial<ParameterBinding>]> = [
+    ['simple ""', 'simple', false, '', {}],
+    ['label "" (only the "." prefix)', 'label', false, '', {}],
+    ['matrix "" (only the ";id" prefix)', 'matrix', false, '', {}],
+    ['an empty array', 'simple', false, [], {}],
+    ['an array of one ""', 'simple', false, [''], {}],
+    ['an exploded label array of one ""', 'label', true, [''], {}],
+    ['an empty object', 'simple', true, {}, {}],
+    ['an empty matrix object', 'matrix', true, {}, {}],
+    ['a text/plain content value ""', 'simple', false, '', { contentType: 'text/plain' }],
+  ];
+
+  it.each(cases)('refuses %s, naming the argument', (_label, style, explode, value, extra) => {
+    const p = param('path', style, explode, { arg: 'item_id', name: 'itemId', ...extra });
+    const err = buildError(() => buildRequest(binding('/items/{itemId}', [p], { method: 'DELETE' }), { item_id: value }));
+    expect(err.message).toContain('argument "item_id" (path parameter itemId) is empty');
+  });
+
+  it('refuses an empty first segment, which would make a network-path reference (//x)', () => {
+    const p = param('path', 'simple', false, { arg: 'tenant', name: 'tenant' });
+    const err = buildError(() => buildRequest(binding('/{tenant}/items', [p], { baseUrl: 'http://127.0.0.1:9' }), { tenant: '' }));
+    expect(err.message).toContain('"tenant"');
+  });
+
+  it('refuses an empty value between literal text too, and keeps values that only look empty', () => {
+    const p = param('path', 'simple', false);
+    buildError(() => buildRequest(binding('/items/v{id}.json', [p]), { id: '' }));
+    expect(buildRequest(binding('/items/{id}', [p]), { id: ' ' }).url).toBe(`${BASE}/items/%20`);
+    expect(buildRequest(binding('/items/{id}', [p]), { id: 0 }).url).toBe(`${BASE}/items/0`);
+    expect(buildRequest(binding('/items/{id}', [p]), { id: false }).url).toBe(`${BASE}/items/false`);
+    expect(buildRequest(binding('/items/{id}', [p]), { id: ['', ''] }).url).toBe(`${BASE}/items/,`);
+  });
+});
+
+describe('buildRequest: fragments in path templates (RFC 3986 §3.5)', () => {
+  it('drops an EC2-style fragment; the declared Action parameter carries the operation', () => {
+    const action = param('query', 'form', true, { arg: 'Action', name: 'Action' });
+    const version = param('query', 'form', true, { arg: 'Version', name: 'Version' });
+    const req = buildRequest(binding('/#Action=DescribeInstances', [action, version]), { Action: 'DescribeInstances', Version: '2016-11-15' });
+    expect(req.url).toBe(`${BASE}/?Action=DescribeInstances&Version=2016-11-15`);
+  });
+
+  it('drops a fragment after a path parameter', () => {
+    const p = param('path', 'simple', false, { arg: 'resourceArn', name: 'resourceArn' });
+    const req = buildRequest(binding('/tags/{resourceArn}#tagKeys', [p]), { resourceArn: 'arn:aws:es:eu-west-1:1:domain/d' });
+    expect(req.url).toBe(`${BASE}/tags/arn%3Aaws%3Aes%3Aeu-west-1%3A1%3Adomain%2Fd`);
+  });
+
+  it('keeps a trailing slash before the fragment, and the fixed query before it', () => {
+    expect(buildRequest(binding('/2015-01-01/tags/#arn', []), {}).url).toBe(`${BASE}/2015-01-01/tags/`);
+    expect(buildRequest(binding('/items?fixed=1#frag', []), {}).url).toBe(`${BASE}/items?fixed=1`);
+  });
+
+  it('treats a "?" after the "#" as part of the fragment', () => {
+    expect(buildRequest(binding('/items#a?admin=true', []), {}).url).toBe(`${BASE}/items`);
   });
 });
 

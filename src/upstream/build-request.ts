@@ -5,7 +5,9 @@
  * DESIGN.md decision 5, "arguments cannot steer the request":
  * - the origin and base path come from `binding.baseUrl` only;
  * - path parameters are always percent-encoded (`/`, `?`, `#` cannot escape
- *   their segment) and may not form a `.`/`..` segment;
+ *   their segment), may not be empty and may not form a `.`/`..` segment;
+ * - a fragment in the path template is dropped (RFC 3986 §3.5: it is never
+ *   part of a request);
  * - header and cookie values are checked for CR, LF, NUL, other C0 and C1
  *   controls and length (`upstream.maxHeaderValueBytes`);
  * - only parameters and body properties declared in the binding are sent.
@@ -13,7 +15,7 @@
 import { GatehouseError } from '../errors/catalogue.js';
 import type { HttpBinding, ParameterBinding } from '../openapi/tool-definition.js';
 import { bodyValue, encodeBody } from './encode-body.js';
-import { serializeCookie, serializeHeader, serializePath, serializeQuery } from './serialize-parameter.js';
+import { isEmptyPathValue, serializeCookie, serializeHeader, serializePath, serializeQuery } from './serialize-parameter.js';
 import { DEFAULT_MAX_HEADER_VALUE_BYTES, FRAMING_HEADERS, HEADER_VALUE_INVALID, HTTP_TOKEN } from './http-fields.js';
 
 /** An HTTP request ready for `forward()`. */
@@ -81,6 +83,7 @@ export function buildRequest(binding: HttpBinding, args: Record<string, unknown>
           pathArgs ??= {};
           pathArgs[param.name] = param.arg;
           if (value === undefined || value === null) continue;
+          if (isEmptyPathValue(param, value)) throw emptyPathValue(param, binding.path);
           pathValues[param.name] = serializePath(param, value);
           break;
         case 'query':
@@ -151,6 +154,20 @@ function checkHeaderValue(text: string, what: string, maxBytes: number, argument
       `The value of ${what} contains control characters (C0 or C1, U+0080–U+009F) or characters outside Latin-1, which cannot be sent in an HTTP header.`,
     );
   }
+}
+
+/**
+ * An empty path value leaves an empty segment, which addresses another
+ * resource: `DELETE /items/{itemId}` with `""` is `DELETE /items/`, the
+ * collection, and an empty first segment makes `//x`, which a server that
+ * resolves its request target as a URL reads as the authority `x`
+ * (RFC 3986 §4.2 network-path reference). Refused like a `.`/`..` segment.
+ */
+function emptyPathValue(param: ParameterBinding, path: string): GatehouseError {
+  return new GatehouseError(
+    'GH_REQUEST_BUILD_FAILED',
+    `The value of argument "${param.arg}" (path parameter ${param.name}) is empty; a path parameter needs a value, as an empty one would change the request path ${JSON.stringify(path)}.`,
+  );
 }
 
 function argumentError(param: ParameterBinding, err: unknown): GatehouseError {
@@ -232,9 +249,15 @@ function encodeLiteral(text: string): string {
 function compilePath(path: string): CompiledPath {
   const cached = pathCache.get(path);
   if (cached !== undefined) return cached;
-  const q = path.indexOf('?');
-  let pathPart = q === -1 ? path : path.slice(0, q);
-  const fixedQuery = q === -1 ? '' : encodeLiteral(path.slice(q + 1).replace(/#.*$/, ''));
+  // RFC 3986 §3.5: the fragment starts at the first `#` (a `?` after it is
+  // part of the fragment) and is never sent. AWS documents name operations
+  // there (`/#Action=DescribeInstances`, `/tags/{resourceArn}#tagKeys`); the
+  // request itself carries what the spec declares as parameters.
+  const hash = path.indexOf('#');
+  const target = hash === -1 ? path : path.slice(0, hash);
+  const q = target.indexOf('?');
+  let pathPart = q === -1 ? target : target.slice(0, q);
+  const fixedQuery = q === -1 ? '' : encodeLiteral(target.slice(q + 1));
   if (!pathPart.startsWith('/')) pathPart = '/' + pathPart;
 
   const params: string[] = [];

@@ -14,11 +14,15 @@
  * shared by concurrent callers (one request to the token endpoint). When a
  * backend answers 401 the caller invalidates and retries once: see
  * `withRetryOn401`.
+ *
+ * AWS Signature Version 4 (`aws-sigv4`) signs the request as it will be
+ * sent, after everything else has been applied, on every attempt.
  */
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { GatehouseError } from '../errors/catalogue.js';
 import type { BuiltRequest } from './build-request.js';
+import { createAwsSigner, SIGV4_HEADERS, type AwsSigV4Config } from './aws-sigv4.js';
 import { FRAMING_HEADERS, HEADER_VALUE_INVALID, HTTP_TOKEN } from './http-fields.js';
 
 /** How Gatehouse authenticates to one backend. Values arrive already `${VAR}`-interpolated. */
@@ -37,7 +41,9 @@ export type CredentialConfig =
   /** OAuth2 client credentials grant (RFC 6749 §4.4). */
   | { type: 'oauth2'; tokenUrl: string; clientId: string; clientSecret: string; scopes?: string[]; audience?: string }
   /** OAuth2 token exchange (RFC 8693): the caller's bearer token is exchanged for one this backend accepts. */
-  | { type: 'tokenExchange'; tokenUrl: string; clientId: string; clientSecret: string; audience?: string; scopes?: string[] };
+  | { type: 'tokenExchange'; tokenUrl: string; clientId: string; clientSecret: string; audience?: string; scopes?: string[] }
+  /** AWS Signature Version 4: see {@link AwsSigV4Config}. */
+  | AwsSigV4Config;
 
 /** What the inbound call presented. */
 export interface CallerAuth {
@@ -111,7 +117,7 @@ export function createCredentials(config: CredentialConfig, deps: CredentialDeps
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) {
       const lower = name.toLowerCase();
-      if (lower === 'authorization' || lower === 'proxy-authorization' || strategy.header === lower) continue;
+      if (lower === 'authorization' || lower === 'proxy-authorization' || strategy.header === lower || strategy.ownedHeaders?.has(lower) === true) continue;
       headers[lower] = value;
     }
     if (passthrough && caller.authorization !== undefined && caller.authorization !== '') {
@@ -152,6 +158,8 @@ export async function withRetryOn401<R extends { status: number }>(
 interface Strategy {
   /** Lower-case header name this credential sets (removed from argument headers first). */
   header?: string;
+  /** More lower-case header names the credential owns, removed from argument headers first. */
+  ownedHeaders?: ReadonlySet<string>;
   setsAuthorization: boolean;
   refreshable: boolean;
   /** Mutates the (already copied) request. */
@@ -183,6 +191,10 @@ function compile(config: CredentialConfig, deps: CredentialDeps, options: Creden
       return clientCredentials(config, deps, options);
     case 'tokenExchange':
       return tokenExchange(config, deps, options);
+    case 'aws-sigv4': {
+      const signer = createAwsSigner(config, deps.now ?? Date.now);
+      return { header: 'authorization', ownedHeaders: SIGV4_HEADERS, setsAuthorization: true, refreshable: false, apply: signer, invalidate: noop };
+    }
   }
 }
 

@@ -294,6 +294,22 @@ export function serializePath(
   return joinEncoded(flattenEntries(v.entries), ',', enc);
 }
 
+/**
+ * True when a path value has no text of its own: its `simple` expansion is
+ * empty (`""`, an array or object RFC 6570 §2.3 calls undefined, `[""]`, a
+ * `content` value serialised to nothing). Whatever the style, such a value
+ * leaves a segment empty or holding only a `.`/`;name` prefix, so the caller
+ * refuses it rather than send a request to another resource.
+ */
+export function isEmptyPathValue(param: { contentType?: string | undefined }, value: unknown): boolean {
+  if (param.contentType !== undefined) return contentText(value, param.contentType) === '';
+  const v = expandable(value);
+  if (v === undefined) return true;
+  if (v.kind === 'primitive') return v.value === '';
+  if (v.kind === 'array') return v.items.length === 1 && v.items[0] === '';
+  return false;
+}
+
 function prefixFor(style: ParameterStyle, name: string): string {
   if (style === 'matrix') return ';' + encodeUnreserved(name) + '=';
   if (style === 'label') return '.';
