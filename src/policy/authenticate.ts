@@ -240,7 +240,15 @@ function buildJwtVerifier(o: JwtOptions): (token: string) => Promise<Principal> 
     if (typeof subject !== 'string' || subject === '') {
       throw new GatehouseError('GH_AUTH_INVALID', `token has no "${claims.subject ?? 'sub'}" claim`);
     }
-    const principal: Principal = { id: subject, kind: 'jwt', scopes: readScopes(payload), groups: readGroups(payload, claims.groups ?? 'groups') };
+    const principal: Principal = {
+      id: subject,
+      kind: 'jwt',
+      scopes: readScopes(payload),
+      groups: readGroups(payload, claims.groups ?? 'groups'),
+      // What `principals.claims` rules match: without it such a rule could never match a token
+      // (an allow that never allows, and a deny that never denies).
+      claims: payload,
+    };
     const client = claims.client === undefined ? (payload['client_id'] ?? payload['azp']) : claimAt(payload, claims.client);
     if (typeof client === 'string' && client !== '') principal.client = client;
     return principal;

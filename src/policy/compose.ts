@@ -9,6 +9,8 @@ export interface Principal {
   client?: string;
   /** Groups or roles the caller belongs to (JWT claim or API key config). */
   groups?: readonly string[];
+  /** The verified JWT's claims, which `rules[].principals.claims` match (JWT callers only). */
+  claims?: Readonly<Record<string, unknown>>;
 }
 
 /** The caller when no credentials are required or presented. */
