@@ -6,8 +6,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load-config.js';
 import { createLogger } from '../src/log/logger.js';
 import { startConfigWatch, type ConfigWatch } from '../src/server/config-watch.js';
-import { startGateway, type Gateway } from '../src/server/gateway.js';
-import { FIXTURES, rawToolsList } from './helpers/gateway.js';
+import type { Gateway } from '../src/server/gateway.js';
+import { FIXTURES, rawToolsList, startGatewayFrom } from './helpers/gateway.js';
 import { startStubBackend, type StubBackend } from './helpers/stub-backend.js';
 import { callTool, metric } from './helpers/tool-call.js';
 
@@ -63,7 +63,7 @@ async function setup(backends: string): Promise<Setup> {
       done();
     },
   });
-  const gateway = await startGateway(loadConfig(file), createLogger({ level: 'info', stream: sink }));
+  const gateway = await startGatewayFrom(loadConfig(file), createLogger({ level: 'info', stream: sink }));
   open.push({ gateway });
   return { dir, file, gateway, lines, write: (b) => write(configText(b)) };
 }
