@@ -99,7 +99,7 @@ async function until(cond: () => boolean, ms = 2000): Promise<void> {
 }
 
 describe('routing', () => {
-  it('resolves exact names and aliases before globs, lists non-glob models, 404s unknown models', async () => {
+  it('resolves exact names and aliases before globs, lists names then glob patterns, 404s unknown models', async () => {
     const p = proxyFor(
       { o: { provider: 'openai', baseUrl: 'http://127.0.0.1:1/v1', model: 'gpt-4o-2024' }, l: { provider: 'ollama' } },
       [
@@ -111,7 +111,7 @@ describe('routing', () => {
     expect(p.resolve('llama-special')?.route).toBe('gpt-4o');
     expect(p.resolve('fast')?.targets[0]?.model).toBe('gpt-4o-2024');
     expect(p.resolve('claude')).toBeUndefined();
-    expect(p.models()).toEqual(['gpt-4o', 'fast', 'llama-special']);
+    expect(p.models()).toEqual(['gpt-4o', 'fast', 'llama-special', 'llama*']);
     const err = await rejection(p.chat(ask('claude'), ctx()));
     expect(err.status).toBe(404);
     expect(err.body.error.code).toBe('model_not_found');
