@@ -3,7 +3,8 @@
 # Gatehouse container image.
 #
 #   docker build -t gatehouse .
-#   docker run --rm -p 8080:8080 -v "$PWD/my-gatehouse:/etc/gatehouse:ro" gatehouse
+#   docker run --rm -p 8080:8080 -v "$PWD/my-gatehouse:/etc/gatehouse:ro" \
+#     -v gatehouse-data:/var/lib/gatehouse gatehouse
 #
 # The config must bind 0.0.0.0 (docker/gatehouse.yaml, the default config at
 # /etc/gatehouse/gatehouse.yaml, does): 127.0.0.1 inside a container is
@@ -34,8 +35,12 @@ RUN npm ci --omit=dev && npm cache clean --force
 
 # ---- runtime ----
 FROM node:${NODE_VERSION}-slim AS runtime
+# GATEHOUSE_DATA_DIR: where a config that names no dataDir keeps its state (the
+# writable volume below), so a gatehouse.yaml mounted on its own into the
+# root-owned /etc/gatehouse still has its audit trail and admin registry.
 ENV NODE_ENV=production \
-    GATEHOUSE_PORT=8080
+    GATEHOUSE_PORT=8080 \
+    GATEHOUSE_DATA_DIR=/var/lib/gatehouse
 WORKDIR /app
 # Owned by root and read-only to the `node` user that runs the gateway.
 # package.json is needed at runtime: it marks dist/*.js as ES modules.
@@ -43,7 +48,8 @@ COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY docker/gatehouse.yaml /etc/gatehouse/gatehouse.yaml
-# Writable state (the embedded SQLite audit trail) goes here: mount a volume to keep it.
+# Writable state (the SQLite audit trail, the admin registry) goes here, owned by
+# the user that runs the gateway: mount a named volume on it to keep it.
 RUN mkdir -p /var/lib/gatehouse && chown node:node /var/lib/gatehouse
 VOLUME /var/lib/gatehouse
 

@@ -15,4 +15,24 @@ export default tseslint.config(
   },
   { files: ['**/*.mjs', '**/*.js'], languageOptions: { globals: globals.node } },
   { files: ['src/cli/**', 'bench/**', 'examples/**', 'test/**', '**/*.test.ts'], rules: { 'no-console': 'off' } },
+  // Tests start gateways through test/helpers/gateway.ts, which binds port 0:
+  // a fixed port (the default 8080) collides with `npm start` and other runs.
+  {
+    files: ['test/**/*.ts', 'src/**/*.test.ts'],
+    ignores: ['test/helpers/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/server/gateway.js'],
+              importNames: ['startGateway'],
+              message: 'Start gateways with startTestGateway or startGatewayFrom (test/helpers/gateway.ts): they bind port 0.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

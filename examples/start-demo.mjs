@@ -107,13 +107,14 @@ Gatehouse is serving the inventory backend as MCP tools at:
 
     ${mcpUrl}
 
-List the tools with the MCP Inspector CLI:
+List the tools with the MCP Inspector CLI (Node.js >= 22.19):
 
-    npx @modelcontextprotocol/inspector --cli ${mcpUrl} --transport http --method tools/list
+    npx @modelcontextprotocol/inspector@2.12.0 --cli ${mcpUrl} --transport http --method tools/list
 
 Call one:
 
-    npx @modelcontextprotocol/inspector --cli ${mcpUrl} --transport http --method tools/call --tool-name <name from tools/list>
+    npx @modelcontextprotocol/inspector@2.12.0 --cli ${mcpUrl} --transport http \\
+        --method tools/call --tool-name inventory_getItem --tool-arg itemId=item-1
 
 Add it to Claude Code:
 

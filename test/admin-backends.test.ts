@@ -9,8 +9,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../src/config/load-config.js';
 import { silentLogger } from '../src/log/logger.js';
-import { startGateway, type Gateway } from '../src/server/gateway.js';
-import { FIXTURES, rawToolsList, testConfig } from './helpers/gateway.js';
+import type { Gateway } from '../src/server/gateway.js';
+import { FIXTURES, rawToolsList, startGatewayFrom, testConfig } from './helpers/gateway.js';
 import { startStubBackend, type StubBackend } from './helpers/stub-backend.js';
 import { callTool, metric, scrape } from './helpers/tool-call.js';
 
@@ -49,7 +49,7 @@ afterEach(async () => {
 });
 
 async function start(yaml: string, env: NodeJS.ProcessEnv = {}): Promise<Gateway> {
-  const g = await startGateway(testConfig(yaml, env), silentLogger());
+  const g = await startGatewayFrom(testConfig(yaml, env), silentLogger());
   open.push(g);
   return g;
 }
@@ -195,7 +195,7 @@ describe('admin API: runtime backends', () => {
 
   it('writes no inline spec files: the store keeps the text and the importer reads it from there', async () => {
     const config = testConfig(withAdmin());
-    const g = await startGateway(config, silentLogger());
+    const g = await startGatewayFrom(config, silentLogger());
     open.push(g);
     await admin(g, 'PUT', '/admin/backends/inv', inline('inv'));
     await admin(g, 'PUT', '/admin/backends/other', inline('other'));
@@ -216,13 +216,13 @@ describe('admin API: runtime backends', () => {
 
   it('registered backends survive a restart (SQLite in dataDir)', async () => {
     const config = testConfig(withAdmin());
-    const first = await startGateway(config, silentLogger());
+    const first = await startGatewayFrom(config, silentLogger());
     open.push(first);
     expect((await admin(first, 'POST', '/admin/backends', inline('inv'))).status).toBe(201);
     const names = await toolNames(first);
     await first.close(0);
     open.splice(open.indexOf(first), 1);
-    const second = await startGateway({ ...config, server: { ...config.server, port: 0 } }, silentLogger());
+    const second = await startGatewayFrom(config, silentLogger());
     open.push(second);
     expect(await toolNames(second)).toEqual(names);
     expect((await admin(second, 'GET', '/admin/backends/inv')).body).toMatchObject({ state: 'ready', revision: 1 });
@@ -306,7 +306,7 @@ describe('admin API: runtime backends', () => {
     const file = join(dir, 'gatehouse.yaml');
     const write = (backends: string) => writeFileSync(file, `server: { host: 127.0.0.1, port: 0 }\naudit: { store: none }\nadmin: { apiKey: ${ADMIN_KEY} }\nbackends:${backends}\n`);
     write(' []');
-    const g = await startGateway(loadConfig(file), silentLogger());
+    const g = await startGatewayFrom(loadConfig(file), silentLogger());
     open.push(g);
     expect((await admin(g, 'POST', '/admin/backends', inline('inv', { include: { operations: ['getItem'] } }))).status).toBe(201);
     expect((await admin(g, 'POST', '/admin/backends', inline('INV'))).body.message).toContain('names must differ in more than case');

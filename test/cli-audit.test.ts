@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load-config.js';
 import { silentLogger } from '../src/log/logger.js';
-import { startGateway } from '../src/server/gateway.js';
 import { gatehouse } from './helpers/cli.js';
-import { FIXTURES } from './helpers/gateway.js';
+import { FIXTURES, startGatewayFrom } from './helpers/gateway.js';
 import { startStubBackend, type StubBackend } from './helpers/stub-backend.js';
 
 /**
@@ -30,7 +29,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'gatehouse-cli-audit-'));
   config = join(dir, 'gatehouse.yaml');
   writeFileSync(config, `server: { host: 127.0.0.1, port: 0 }\nbackends:\n  - { name: stub, spec: ${join(FIXTURES, 'stub-api.yaml')}, baseUrl: "${stub.url}/api" }\n`);
-  const gateway = await startGateway(loadConfig(config), silentLogger());
+  const gateway = await startGatewayFrom(loadConfig(config), silentLogger());
   await post(gateway.url, 'cli-ok-1', { itemId: '1' });
   await post(gateway.url, 'cli-ok-2', { itemId: '2' });
   await post(gateway.url, 'cli-bad', { itemId: 5 });

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../src/log/logger.js';
-import { startGateway, type Gateway } from '../src/server/gateway.js';
+import type { Gateway } from '../src/server/gateway.js';
 import { gatehouse } from './helpers/cli.js';
-import { FIXTURES, rawToolsList, testConfig } from './helpers/gateway.js';
+import { FIXTURES, rawToolsList, startGatewayFrom, testConfig } from './helpers/gateway.js';
 import { startStubBackend, type StubBackend } from './helpers/stub-backend.js';
 
 /**
@@ -23,7 +23,7 @@ let as: (args: string[], env?: NodeJS.ProcessEnv) => ReturnType<typeof gatehouse
 
 beforeAll(async () => {
   stub = await startStubBackend();
-  g = await startGateway(
+  g = await startGatewayFrom(
     testConfig(`server: { host: 127.0.0.1, port: 0 }\naudit: { store: none }\nadmin: { apiKey: ${KEY}, specUrls: [127.0.0.1] }\nbackends:\n  - { name: file, spec: ./stub-api.yaml, baseUrl: "${stub.url}/api" }\n`),
     silentLogger(),
   );

@@ -14,8 +14,8 @@ import { importBackend, type ImportedBackend } from '../src/openapi/import-backe
 import type { ImportCache } from '../src/openapi/import-cache.js';
 import { createImportWorker, type ImportWorker } from '../src/openapi/import-worker-client.js';
 import { importOne } from '../src/registry/load-backends.js';
-import { startGateway, type Gateway } from '../src/server/gateway.js';
-import { FIXTURES, testConfig } from './helpers/gateway.js';
+import type { Gateway } from '../src/server/gateway.js';
+import { FIXTURES, startGatewayFrom, testConfig } from './helpers/gateway.js';
 
 /**
  * Reload-time imports run on a worker thread (src/openapi/import-worker-client.ts):
@@ -214,7 +214,7 @@ describe('a reload importing a big spec', () => {
     const config = (backends: string) => `server: { host: 127.0.0.1, port: 0 }\naudit: { store: none }\nlog: { level: warn }\nbackends:\n${backends}`;
     const stub = '  - { name: stub, spec: ./stub.yaml, baseUrl: "http://127.0.0.1:9/api" }\n';
     writeFileSync(file, config(stub));
-    gateway = await startGateway(loadConfig(file), silentLogger());
+    gateway = await startGatewayFrom(loadConfig(file), silentLogger());
 
     // The same import on this thread, for the yardstick: the loop is held for all of it.
     const delay = monitorEventLoopDelay({ resolution: 5 });

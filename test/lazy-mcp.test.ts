@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -11,20 +11,28 @@ import { rawToolsList } from './helpers/gateway.js';
  * resident memory: one that only proxies LLM calls never loads the MCP SDK (about 30 MB),
  * express (probes and scrapes are answered without it), ioredis (no Redis configured) or
  * pg (no PostgreSQL). A module hook in the gateway process reports what it loads.
+ *
+ * The hook appends each load to a file, synchronously, before the module it loads can
+ * run: whatever a response needed is in the file by the time the response arrives. (It
+ * used to write to stderr, whose lines reach this process whenever the pipe delivers
+ * them, so on a busy machine a response could arrive first and the check fail.)
  */
 
 let dir: string;
 let g: GatewayProcess;
-const loaded = () => g.output().stderr.split('\n').filter((l) => l.startsWith('LOADED '));
+let log: string;
+const loaded = () => readFileSync(log, 'utf8').split('\n').filter((l) => l.startsWith('LOADED '));
 const sdkLoads = () => loaded().filter((l) => l.includes('/@modelcontextprotocol/'));
 const packageLoads = () => loaded().filter((l) => /\/node_modules\/(express|ioredis|pg)\//.test(l));
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'gatehouse-lazy-mcp-'));
-  // Module customisation hooks run on their own thread; writing to stderr reaches the parent.
+  log = join(dir, 'loaded.log');
+  writeFileSync(log, '');
+  // Module customisation hooks run on their own thread; the main thread waits for each load's answer.
   writeFileSync(
     join(dir, 'hooks.mjs'),
-    `export async function load(url, context, next) {\n  if (/\\/node_modules\\/(@modelcontextprotocol|express|ioredis|pg)\\//.test(url)) process.stderr.write('LOADED ' + url + '\\n');\n  return next(url, context);\n}\n`,
+    `import { appendFileSync } from 'node:fs';\nexport async function load(url, context, next) {\n  if (/\\/node_modules\\/(@modelcontextprotocol|express|ioredis|pg)\\//.test(url)) appendFileSync(${JSON.stringify(log)}, 'LOADED ' + url + '\\n');\n  return next(url, context);\n}\n`,
   );
   writeFileSync(join(dir, 'register.mjs'), `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)});\n`);
   const config = writeConfigFile(

@@ -148,11 +148,10 @@ describe.each<Era>(['legacy', 'modern'])('MCP over Streamable HTTP (%s era)', (e
     stub.handle(() => {
       /* never answers */
     });
-    const started = Date.now();
+    // The backend never answers: only the configured timeout (400 ms) can end the call, with its code.
     const result = await client.callTool({ name: 'stub_slow', arguments: {} });
     expect(result.isError).toBe(true);
     expect(text(result)).toMatch(/^GH_UPSTREAM_TIMEOUT/);
-    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it('reports a refused connection with a stable code', async () => {

@@ -1,8 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../src/log/logger.js';
-import { startGateway } from '../src/server/gateway.js';
-import { testConfig } from './helpers/gateway.js';
+import { startGatewayFrom, testConfig } from './helpers/gateway.js';
 
 /** A call's log lines carry its request id: the caller's X-Request-Id, echoed back and stored in the audit record. */
 describe('request ids in logs', () => {
@@ -16,7 +15,7 @@ describe('request ids in logs', () => {
     });
     // A backend on a port nothing listens on: the call fails with GH_UPSTREAM_CONNECT and is logged.
     const config = testConfig('server: { host: 127.0.0.1, port: 0 }\nbackends: [{ name: dead, spec: ./stub-api.yaml, baseUrl: "http://127.0.0.1:9/api", circuitBreaker: false }]\n');
-    const gateway = await startGateway(config, createLogger({ level: 'warn', stream: sink }));
+    const gateway = await startGatewayFrom(config, createLogger({ level: 'warn', stream: sink }));
     try {
       const res = await fetch(`${gateway.url}/mcp`, {
         method: 'POST',

@@ -89,8 +89,9 @@ describe('graceful close', () => {
   });
 
   it('ends open subscriptions/listen streams instead of waiting for them', async () => {
+    // Calls in flight may take an hour to finish: close() returns only because it ends the stream.
     const gateway = await startTestGateway(
-      `server: { host: 127.0.0.1, port: 0 }\naudit: { store: none }\nbackends: [{ name: stub, spec: ./stub-api.yaml, baseUrl: "\${STUB_URL}/api" }]\n`,
+      `server: { host: 127.0.0.1, port: 0, shutdown: { graceMs: 3600000 } }\naudit: { store: none }\nbackends: [{ name: stub, spec: ./stub-api.yaml, baseUrl: "\${STUB_URL}/api" }]\n`,
       { STUB_URL: stub.url },
     );
     const client = new Client(
@@ -99,9 +100,7 @@ describe('graceful close', () => {
     );
     await client.connect(new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp`)));
     await new Promise((r) => setTimeout(r, 200)); // the subscription opens in the background
-    const started = performance.now();
     await gateway.close();
-    expect(performance.now() - started).toBeLessThan(2_000);
     await client.close().catch(() => undefined);
   });
 });

@@ -6,8 +6,8 @@ import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { silentLogger } from '../src/log/logger.js';
-import { startGateway, type Gateway } from '../src/server/gateway.js';
-import { FIXTURES, testConfig } from './helpers/gateway.js';
+import type { Gateway } from '../src/server/gateway.js';
+import { FIXTURES, startGatewayFrom, testConfig } from './helpers/gateway.js';
 import { CLI, writeConfigFile } from './helpers/spawn-gateway.js';
 
 /**
@@ -27,7 +27,7 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'gatehouse-stdio-changed-'));
   const yaml = `server: { host: 127.0.0.1, port: 0 }\ndataDir: ${join(dir, 'data')}\naudit: { store: none }\nlog: { level: warn }\nadmin: { apiKey: ${KEY}, resyncSeconds: 1 }\n`;
   configFile = writeConfigFile(dir, 'gatehouse.yaml', yaml);
-  http = await startGateway(testConfig(yaml), silentLogger());
+  http = await startGatewayFrom(testConfig(yaml), silentLogger());
 });
 afterAll(async () => {
   await http?.close(0);

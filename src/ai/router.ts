@@ -32,6 +32,7 @@ const DEFAULT_BASE_URL: Partial<Record<AiProvider, string>> = {
 
 export interface Router {
   resolve(model: string): ResolvedRoute | undefined;
+  /** Exact names and aliases, then glob routes' patterns, in config order. */
   models(): string[];
 }
 
@@ -88,7 +89,12 @@ export function createRouter(config: AiConfig): Router {
       const route = globs.find((g) => g.re.test(model))?.route;
       return route === undefined ? undefined : { route: route.model, targets: targetsOf(route, model) };
     },
-    models: () => [...exact.keys()],
+    // GET /v1/models: every exact name and alias, then each glob route's pattern as it is
+    // written (e.g. `gpt-*`). The names a glob serves are whatever its upstreams know;
+    // listing them would mean asking every upstream, with its credentials, on each
+    // listing, and a list that changes with their health. The pattern is what the
+    // gateway itself promises: any name it matches is routed.
+    models: () => [...exact.keys(), ...globs.map((g) => g.route.model).filter((m) => !exact.has(m))],
   };
 }
 

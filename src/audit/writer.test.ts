@@ -122,9 +122,8 @@ describe('createAuditWriter', () => {
     store.down(true);
     const w = createAuditWriter({ store, log, retryBaseMs: 10 });
     for (let i = 0; i < 5; i++) w.record(rec(i));
-    const started = Date.now();
+    // The store stays down: close() returns only because it gives up.
     await w.close(200);
-    expect(Date.now() - started).toBeLessThan(1_000);
     expect(w.stats()).toMatchObject({ queued: 0, dropped: 5, written: 0 });
     expect(count(/records dropped/)).toBe(1);
     expect(store.closed).toBe(true);

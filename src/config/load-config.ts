@@ -47,6 +47,13 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     if (err instanceof GatehouseError) throw new GatehouseError(err.code, `${file}: ${err.message}`, { cause: err });
     throw err;
   }
+  // A config that names no dataDir keeps its state where GATEHOUSE_DATA_DIR says, else in
+  // ./data beside the file. The container image sets it to its writable volume: a config
+  // mounted on its own into the image's root-owned /etc/gatehouse could not write there.
+  const dataDirFromEnv = env.GATEHOUSE_DATA_DIR;
+  if (raw !== null && typeof raw === 'object' && !Array.isArray(raw) && (raw as { dataDir?: unknown }).dataDir === undefined && dataDirFromEnv !== undefined && dataDirFromEnv !== '') {
+    (raw as { dataDir?: unknown }).dataDir = dataDirFromEnv;
+  }
   if (!validate(raw)) {
     const messages = (validate.errors ?? []).filter(named).map(describeError);
     throw new GatehouseError('GH_CONFIG_INVALID', `${file}: invalid configuration:\n  - ${[...new Set(messages)].join('\n  - ')}`, {

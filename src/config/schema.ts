@@ -195,7 +195,7 @@ export const configSchema = {
       type: 'string',
       minLength: 1,
       default: './data',
-      description: 'Directory (relative to the config file) for state: the SQLite audit store.',
+      description: 'Directory (relative to the config file) for state: the SQLite audit store. Unset, $GATEHOUSE_DATA_DIR if set, else ./data.',
     },
     redis: {
       type: 'object',

@@ -79,12 +79,12 @@ describe('createBulkhead', () => {
     const hold = deferred();
     const first = bulkhead.run(() => hold.promise);
     let called = false;
-    const started = Date.now();
     const waiting = bulkhead.run(async () => {
       called = true;
     });
+    // Refused while the slot is still held: only the queue timeout can have ended the wait.
     expect(await codeOf(waiting)).toBe('GH_BACKEND_BUSY');
-    expect(Date.now() - started).toBeGreaterThanOrEqual(25);
+    expect(called).toBe(false);
     expect(bulkhead.queued).toBe(0);
     hold.resolve();
     await first;

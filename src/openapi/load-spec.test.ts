@@ -84,11 +84,10 @@ describe('loadSpec', () => {
   });
 
   it('gives up on a spec URL that does not answer within the timeout', async () => {
-    const started = Date.now();
+    // The URL never answers: only the 300 ms timeout ends the load (the default, 30 s, would outlast the test).
     const hung = await failure(loadSpec(`${origin}/hang.json`, { timeoutMs: 300 }));
     expect(hung.code).toBe('GH_SPEC_LOAD_FAILED');
     expect(hung.message).toMatch(/hang\.json.*could not be fetched/);
-    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it('reads only http(s) URLs and files', async () => {

@@ -90,11 +90,16 @@ describe('JWT', () => {
   });
 
   it('remembers a verified token only until it expires', async () => {
-    const auth = createAuthenticator({ jwt: { jwks: { keys: [ec.jwk] }, issuer: ISS, audience: AUD, clockToleranceSec: 0 } });
-    const token = await mint(ec, {}, { exp: now() + 1 });
+    // The authenticator's clock, not the real one: a token minted to expire a second from
+    // now could expire before its first check on a busy machine (or at once, at a second's end).
+    let clock = Date.now();
+    const auth = createAuthenticator({ jwt: { jwks: { keys: [ec.jwk] }, issuer: ISS, audience: AUD, clockToleranceSec: 0 }, now: () => clock });
+    const exp = now() + 60;
+    const token = await mint(ec, {}, { exp });
     expect(await auth(bearer(token))).toMatchObject({ id: 'alice' });
-    expect(await auth(bearer(token))).toMatchObject({ id: 'alice' }); // from the cache
-    await new Promise((r) => setTimeout(r, 2100));
+    clock = exp * 1000 - 1;
+    expect(await auth(bearer(token))).toMatchObject({ id: 'alice' }); // from the cache, a millisecond before exp
+    clock = exp * 1000;
     await rejects(auth(bearer(token)), 'GH_AUTH_INVALID');
   });
 

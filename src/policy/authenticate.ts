@@ -53,6 +53,11 @@ export interface AuthenticatorOptions {
   apiKeyHeader?: string;
   /** With no credentials at all, let the call through as the anonymous principal. Bad credentials are still refused. */
   allowAnonymous?: boolean;
+  /**
+   * The clock tokens' `exp`/`nbf`/`iat` are checked against, epoch ms. Default Date.now.
+   * Tests set it to check expiry without waiting for a real token to expire.
+   */
+  now?: () => number;
 }
 
 export type Authenticator = (headers: IncomingHttpHeaders) => Promise<Principal>;
@@ -79,7 +84,7 @@ function configError(message: string): GatehouseError {
  * credentials), GH_AUTH_INVALID (bad credentials) or GH_AUTH_UNAVAILABLE (JWKS down).
  */
 export function createAuthenticator(options: AuthenticatorOptions): Authenticator {
-  const jwt = options.jwt === undefined ? undefined : buildJwtVerifier(options.jwt);
+  const jwt = options.jwt === undefined ? undefined : buildJwtVerifier(options.jwt, options.now ?? Date.now);
   const apiKeys = options.apiKeys === undefined || options.apiKeys.length === 0 ? undefined : buildApiKeyMatcher(options.apiKeys);
   const apiKeyHeader = options.apiKeyHeader?.toLowerCase();
   if (apiKeyHeader !== undefined && !/^[a-z0-9!#$%&'*+.^_`|~-]+$/.test(apiKeyHeader)) {
@@ -163,7 +168,7 @@ function buildApiKeyMatcher(keys: readonly ApiKeyOptions[]): (presented: string)
   };
 }
 
-function buildJwtVerifier(o: JwtOptions): (token: string) => Promise<Principal> {
+function buildJwtVerifier(o: JwtOptions, now: () => number): (token: string) => Promise<Principal> {
   if (typeof o.issuer !== 'string' || o.issuer === '') throw configError('jwt.issuer is required');
   if (typeof o.audience !== 'string' || o.audience === '') throw configError('jwt.audience is required');
   const algorithms = o.algorithms ?? DEFAULT_ALGORITHMS;
@@ -220,12 +225,12 @@ function buildJwtVerifier(o: JwtOptions): (token: string) => Promise<Principal> 
   return async (token) => {
     const hit = verified.get(token);
     if (hit !== undefined) {
-      if (hit.expiresAt > Date.now()) return hit.principal;
+      if (hit.expiresAt > now()) return hit.principal;
       verified.delete(token);
     }
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, keys, verifyOptions));
+      ({ payload } = await jwtVerify(token, keys, { ...verifyOptions, currentDate: new Date(now()) }));
     } catch (err) {
       throw joseToGatehouse(err);
     }

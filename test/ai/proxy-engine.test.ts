@@ -99,7 +99,7 @@ async function until(cond: () => boolean, ms = 2000): Promise<void> {
 }
 
 describe('routing', () => {
-  it('resolves exact names and aliases before globs, lists non-glob models, 404s unknown models', async () => {
+  it('resolves exact names and aliases before globs, lists names then glob patterns, 404s unknown models', async () => {
     const p = proxyFor(
       { o: { provider: 'openai', baseUrl: 'http://127.0.0.1:1/v1', model: 'gpt-4o-2024' }, l: { provider: 'ollama' } },
       [
@@ -111,7 +111,7 @@ describe('routing', () => {
     expect(p.resolve('llama-special')?.route).toBe('gpt-4o');
     expect(p.resolve('fast')?.targets[0]?.model).toBe('gpt-4o-2024');
     expect(p.resolve('claude')).toBeUndefined();
-    expect(p.models()).toEqual(['gpt-4o', 'fast', 'llama-special']);
+    expect(p.models()).toEqual(['gpt-4o', 'fast', 'llama-special', 'llama*']);
     const err = await rejection(p.chat(ask('claude'), ctx()));
     expect(err.status).toBe(404);
     expect(err.body.error.code).toBe('model_not_found');
@@ -152,8 +152,9 @@ describe('providers', () => {
     const out = asStream(await p.chat(ask('gpt-4o', { stream: true }), ctx()));
     expect((oa.received[0]?.body as { stream_options?: unknown }).stream_options).toEqual({ include_usage: true });
     expect(out.head.map((c) => c.choices[0]?.delta)).toEqual([{ role: 'assistant', content: '', refusal: null }, { content: 'Hel' }]);
+    // Measured from the start of the call to the first content: within the call (a fast machine may make it 0 ms).
     const ttft = out.ttftMs();
-    expect(ttft).toBeGreaterThan(0);
+    expect(ttft).toBeGreaterThanOrEqual(0);
     expect(ttft).toBeLessThanOrEqual(Date.now() - t0);
     const { all, rest } = await collect(out);
     expect(textOf(all)).toBe('Hello');
@@ -321,21 +322,26 @@ describe('retries and fallback', () => {
   });
 
   it('429 with retry-after is honoured, then the same target succeeds', async () => {
-    let calls = 0;
-    oa.script = () => (calls++ === 0 ? { ...openai.error(429, 'slow down', 'rate_limit_error'), headers: { 'retry-after': '1' } } : openai.completion({ text: ['ok'] }));
-    const t0 = Date.now();
+    // When each request reached the upstream: the retry may not come before the second it was told to wait
+    // (a wait, so a busy machine only makes the gap longer; 10 ms for timers that round the clock).
+    const arrived: number[] = [];
+    oa.script = () => {
+      arrived.push(performance.now());
+      return arrived.length === 1 ? { ...openai.error(429, 'slow down', 'rate_limit_error'), headers: { 'retry-after': '1' } } : openai.completion({ text: ['ok'] });
+    };
     const out = await two({ retry: { attempts: 2, backoffMs: 0 } }).chat(ask('m'), ctx());
-    expect(Date.now() - t0).toBeGreaterThanOrEqual(950);
+    expect(arrived).toHaveLength(2);
+    expect(arrived[1]! - arrived[0]!).toBeGreaterThanOrEqual(990);
     expect(out.target.name).toBe('a');
     expect(out.attempts.map((a) => a.status)).toEqual([429, 200]);
     expect(ob.received).toHaveLength(0);
   });
 
   it('a retry-after beyond the deadline is not waited for: the next target is tried at once', async () => {
+    // Had it waited, the deadline would pass in the wait and the call end in a 504: b answering shows it did not.
     oa.script = () => ({ ...openai.error(429, 'slow down', 'rate_limit_error'), headers: { 'retry-after': '30' } });
-    const t0 = Date.now();
     const out = await two({ retry: { attempts: 3, deadlineMs: 5_000 } }).chat(ask('m'), ctx());
-    expect(Date.now() - t0).toBeLessThan(1_000);
+    expect(out.target.name).toBe('b');
     expect(out.attempts.map((a) => [a.target, a.status])).toEqual([
       ['a', 429],
       ['b', 200],
@@ -393,18 +399,17 @@ describe('retries and fallback', () => {
   it('the deadline caps the total time, whatever the per-target timeouts and retries', async () => {
     oa.script = () => ({ type: 'hang' });
     ob.script = () => ({ type: 'hang' });
+    // The targets' own timeouts (10 s here) never fire: the deadline ends the call, as a
+    // 504 deadline_exceeded, and closes the socket it was waiting on.
     const p = two({ retry: { attempts: 3, deadlineMs: 300 } });
-    const t0 = Date.now();
     const err = await rejection(p.chat(ask('m'), ctx()));
-    const took = Date.now() - t0;
-    expect(took).toBeGreaterThanOrEqual(280);
-    expect(took).toBeLessThan(1_500);
     expect(err.status).toBe(504);
     expect(err.body.error.code).toBe('deadline_exceeded');
-    // ctx.deadline overrides retry.deadlineMs.
-    const t1 = Date.now();
-    await rejection(p.chat(ask('m'), { ...ctx(), deadline: Date.now() + 100 }));
-    expect(Date.now() - t1).toBeLessThan(1_000);
+    await until(() => oa.aborted + ob.aborted === oa.received.length + ob.received.length);
+    // ctx.deadline overrides retry.deadlineMs: under a 10-minute retry deadline the call still ends, at ctx's.
+    const patient = two({ retry: { attempts: 3, deadlineMs: 600_000 } });
+    const late = await rejection(patient.chat(ask('m'), { ...ctx(), deadline: Date.now() + 100 }));
+    expect(late.body.error.code).toBe('deadline_exceeded');
   });
 
   it('a target timeout is retryable: the next target answers', async () => {
@@ -511,10 +516,9 @@ describe('client abort', () => {
     const ac = new AbortController();
     const pending = p.chat(ask('m', { stream: true }), ctx(ac.signal));
     await until(() => oa.received.length === 1);
-    const t0 = Date.now();
+    // The upstream hangs and three attempts are allowed: only the abort can end the call, as a 499.
     ac.abort();
     const err = await rejection(pending);
-    expect(Date.now() - t0).toBeLessThan(200);
     expect(err.status).toBe(499);
     await until(() => oa.aborted === 1);
     expect(oa.received).toHaveLength(1);
@@ -526,11 +530,13 @@ describe('client abort', () => {
     const ac = new AbortController();
     const out = asStream(await p.chat(ask('m', { stream: true }), ctx(ac.signal)));
     const seen: Item[] = [];
-    const t0 = Date.now();
-    setTimeout(() => ac.abort(), 150);
-    for await (const item of out.rest) seen.push(item);
-    expect(Date.now() - t0).toBeLessThan(600);
+    // Abort once the first chunk of fifty is in: the iterator ends, well before the stream would.
+    for await (const item of out.rest) {
+      seen.push(item);
+      if (seen.length === 1) ac.abort();
+    }
     expect(seen.length).toBeGreaterThan(0);
+    expect(textOf(seen)).not.toContain('w49');
     expect(seen.some((i) => !isChunk(i))).toBe(false);
     await until(() => an.aborted === 1);
   });

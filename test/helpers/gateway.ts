@@ -5,24 +5,54 @@ import { fileURLToPath } from 'node:url';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { parseConfig } from '../../src/config/load-config.js';
 import type { GatehouseConfig } from '../../src/config/schema.js';
-import { silentLogger } from '../../src/log/logger.js';
+import { silentLogger, type Logger } from '../../src/log/logger.js';
 import { startGateway, type Gateway } from '../../src/server/gateway.js';
+import { refuseFixedPort, refuseFixedPortInFile } from './port.js';
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
+
+/** Options of the gateway helpers. */
+export interface TestGatewayOptions {
+  disableFastPath?: boolean;
+  /**
+   * The port to bind. Left out, the gateway binds port 0 (see ./port.ts): a
+   * test that is about a fixed port names it here, and only then may its
+   * config ask for it.
+   */
+  port?: number;
+}
 
 /**
  * A config as if read from test/fixtures/gatehouse.yaml (specs resolve against
  * fixtures/). Without a `dataDir` of its own, state (the SQLite audit store)
  * goes to a fresh temporary directory, so tests never share or leave files.
+ * It binds port 0 (or `options.port`); a config that asks for another port
+ * throws.
  */
-export function testConfig(yaml: string, env: NodeJS.ProcessEnv = {}): GatehouseConfig {
+export function testConfig(yaml: string, env: NodeJS.ProcessEnv = {}, options: Pick<TestGatewayOptions, 'port'> = {}): GatehouseConfig {
+  refuseFixedPort(yaml, env, 'testConfig', options.port);
   const config = parseConfig(yaml, `${FIXTURES}gatehouse.yaml`, env);
   if (!/^dataDir:/m.test(yaml)) config.dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-test-'));
+  config.server.port = options.port ?? 0;
   return config;
 }
 
-export async function startTestGateway(yaml: string, env: NodeJS.ProcessEnv = {}, options: { disableFastPath?: boolean } = {}): Promise<Gateway> {
-  return startGateway(testConfig(yaml, env), silentLogger(), options);
+export async function startTestGateway(yaml: string, env: NodeJS.ProcessEnv = {}, options: TestGatewayOptions = {}): Promise<Gateway> {
+  const { port, ...rest } = options;
+  return startGateway(testConfig(yaml, env, { port }), silentLogger(), rest);
+}
+
+/**
+ * Starts a gateway from a config already loaded (e.g. `loadConfig(file)` of a
+ * file the test wrote), on port 0 (or `options.port`) whatever the default;
+ * a file that asks for another port throws. Tests start in-process gateways
+ * through this or {@link startTestGateway} only (eslint.config.js refuses
+ * `startGateway` in tests).
+ */
+export async function startGatewayFrom(config: GatehouseConfig, log: Logger = silentLogger(), options: TestGatewayOptions = {}): Promise<Gateway> {
+  const { port, ...rest } = options;
+  refuseFixedPortInFile(config.file, process.env, port);
+  return startGateway({ ...config, server: { ...config.server, port: port ?? 0 } }, log, rest);
 }
 
 export type Era = 'legacy' | 'modern';

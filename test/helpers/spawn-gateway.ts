@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { requirePortZeroInFile } from './port.js';
 
 /** The built CLI (test/global-setup.ts builds dist/ before the suite). */
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -33,12 +34,14 @@ export function writeConfigFile(dir: string, name: string, yaml: string): string
 
 /**
  * Spawns `node dist/cli/main.js serve --config FILE` and resolves once it
- * listens. The config should say `server.port: 0` and `log.level: info` (or
- * lower): the port is read from the "serving MCP at" log line, so there is no
- * race on a port picked in advance. Rejects (and kills the process) if it exits
- * or does not listen within `timeoutMs`.
+ * listens. The config must say `server.port: 0` (it throws otherwise, before
+ * spawning: see ./port.ts) and `log.level: info` (or lower): the port is read
+ * from the "serving MCP at" log line, so there is no race on a port picked in
+ * advance. Rejects (and kills the process) if it exits or does not listen
+ * within `timeoutMs`.
  */
 export async function spawnGateway(configFile: string, options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<GatewayProcess> {
+  requirePortZeroInFile(configFile, { ...process.env, ...options.env });
   const child = spawn(process.execPath, [CLI, 'serve', '--config', configFile], {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { silentLogger } from '../../src/log/logger.js';
-import { startGateway, type Gateway } from '../../src/server/gateway.js';
-import { startTestGateway, testConfig, type Era } from '../helpers/gateway.js';
+import type { Gateway } from '../../src/server/gateway.js';
+import { startGatewayFrom, startTestGateway, testConfig, type Era } from '../helpers/gateway.js';
 import { startStubBackend, type StubBackend } from '../helpers/stub-backend.js';
 
 /**
@@ -214,6 +214,6 @@ describe('auth.requiredScopes', () => {
 describe('anonymous exposure', () => {
   it('refuses to serve without credentials on a non-loopback bind unless overridden', async () => {
     const cfg = testConfig('server: { host: 0.0.0.0, port: 0 }\nbackends: []\n');
-    await expect(startGateway(cfg, silentLogger())).rejects.toThrow(/not a loopback address and auth configures no credentials/);
+    await expect(startGatewayFrom(cfg, silentLogger())).rejects.toThrow(/not a loopback address and auth configures no credentials/);
   });
 });

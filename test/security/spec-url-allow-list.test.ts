@@ -6,8 +6,8 @@ import { parse as parseYaml } from 'yaml';
 import { silentLogger } from '../../src/log/logger.js';
 import { compileSpecUrlRules } from '../../src/openapi/spec-url-policy.js';
 import { checkedLookup, SpecUrlRefused } from '../../src/openapi/guarded-fetch.js';
-import { startGateway, type Gateway } from '../../src/server/gateway.js';
-import { FIXTURES, rawToolsList, testConfig } from '../helpers/gateway.js';
+import type { Gateway } from '../../src/server/gateway.js';
+import { FIXTURES, rawToolsList, startGatewayFrom, testConfig } from '../helpers/gateway.js';
 
 /**
  * Spec URLs given to the admin API cannot make the gateway request internal
@@ -66,7 +66,7 @@ afterEach(async () => {
 });
 
 async function start(admin: string, extra = ''): Promise<Gateway> {
-  const g = await startGateway(testConfig(`server: { host: 127.0.0.1, port: 0 }\naudit: { store: none }\nadmin: ${admin}\n${extra}`), silentLogger());
+  const g = await startGatewayFrom(testConfig(`server: { host: 127.0.0.1, port: 0 }\naudit: { store: none }\nadmin: ${admin}\n${extra}`), silentLogger());
   open.push({ close: () => g.close(0) });
   return g;
 }

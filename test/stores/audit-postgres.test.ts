@@ -153,11 +153,11 @@ describe('audit writer on PostgreSQL', () => {
     expect(writer.stats().written).toBe(50);
 
     await proxy.cut();
-    const started = performance.now();
+    // record() does no I/O: it returns at once, the records wait in the queue.
     expect(() => {
       for (let i = 0; i < 500; i++) record(i, 'during');
     }).not.toThrow();
-    expect(performance.now() - started).toBeLessThan(100); // record() does no I/O
+    expect(writer.stats()).toMatchObject({ queued: 500, dropped: 0 });
     await expect.poll(() => writer.stats().failures, { timeout: 5_000 }).toBeGreaterThan(1);
     expect(writer.stats()).toMatchObject({ storeHealthy: false, queued: 500, dropped: 0 });
 

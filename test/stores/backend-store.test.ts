@@ -14,8 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSqliteBackendStore, type BackendStore } from '../../src/admin/backend-store.js';
 import { createPostgresBackendStore } from '../../src/admin/postgres-backend-store.js';
 import { silentLogger } from '../../src/log/logger.js';
-import { startGateway } from '../../src/server/gateway.js';
-import { rawToolsList, testConfig } from '../helpers/gateway.js';
+import { rawToolsList, startGatewayFrom, testConfig } from '../helpers/gateway.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 const PG = 'postgres://postgres@127.0.0.1:5432/test';
@@ -118,7 +117,7 @@ describe('postgres change notifications', () => {
   it('a gateway whose store is down refuses changes with 503, keeps serving, and follows the store once it is back', async () => {
     const t = table();
     const key = 'store-outage-key-0123456789';
-    const g = await startGateway(
+    const g = await startGatewayFrom(
       testConfig(`server: { host: 127.0.0.1, port: 0 }\naudit: { store: none }\nadmin: { apiKey: ${key}, store: postgres, postgres: { url: "postgres://postgres@${proxy.address}/test", table: ${t} }, resyncSeconds: 1 }\n`),
       silentLogger(),
     );

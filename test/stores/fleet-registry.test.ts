@@ -1,8 +1,8 @@
 /**
  * A fleet on loopback: two `gatehouse serve` processes sharing the real
  * PostgreSQL (runtime backends and the audit trail) and Redis (rate limits).
- * A backend registered on one is served by the other within 2 s, a removal
- * too; one rate limit counts calls on both; one audit table holds both
+ * A backend registered on one is served by the other (by notification: the
+ * resync is an hour away), a removal too; one rate limit counts calls on both; one audit table holds both
  * processes' records. Every table, rule and key is this run's own and is
  * dropped afterwards.
  */
@@ -59,6 +59,8 @@ admin:
   apiKey: ${KEY}
   store: postgres
   postgres: { url: "${PG_URL}", table: ${REGISTRY_TABLE} }
+  # An hour: within a test only LISTEN/NOTIFY can carry a change to the other replica.
+  resyncSeconds: 3600
 `;
   [a, b] = await Promise.all([1, 2].map((n) => spawnGateway(writeConfigFile(dir, `gatehouse-${n}.yaml`, config(n))))) as [GatewayProcess, GatewayProcess];
 }, 30_000);
@@ -86,24 +88,27 @@ async function adminCall(g: GatewayProcess, method: string, path: string, body?:
   return { status: res.status, body: text === '' ? undefined : JSON.parse(text) };
 }
 
-/** Milliseconds until `g` lists tools matching `done`; fails after 5 s. */
-async function until(g: GatewayProcess, done: (names: string[]) => boolean): Promise<number> {
+/**
+ * Polls until `g` lists tools matching `done`; fails after 20 s. How soon a change arrives
+ * is measured by `npm run bench:fleet`, not asserted here: the resync is an hour away, so
+ * a change that arrives at all came by notification.
+ */
+async function until(g: GatewayProcess, done: (names: string[]) => boolean): Promise<void> {
   const started = performance.now();
   for (;;) {
     const names = (await rawToolsList(g.url, 'legacy')).result.tools.map((t) => t.name);
-    if (done(names)) return performance.now() - started;
-    if (performance.now() - started > 5_000) throw new Error(`${g.url} still lists ${names.join(', ') || 'nothing'} after 5 s`);
+    if (done(names)) return;
+    if (performance.now() - started > 20_000) throw new Error(`${g.url} still lists ${names.join(', ') || 'nothing'} after 20 s`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
 
 describe('a fleet of two gateways sharing PostgreSQL and Redis', () => {
-  it('a backend registered on one is served by the other within 2 s, and a removal too', async () => {
-    expect(await until(b, (n) => n.length === 0)).toBeLessThan(100);
+  it('a backend registered on one is served by the other, and a replacement the other way', async () => {
+    await until(b, (n) => n.length === 0);
     const created = await adminCall(a, 'POST', '/admin/backends', { name: 'inv', spec: STUB_SPEC, baseUrl: `${stub.url}/api` });
     expect(created.status).toBe(201);
-    const pickedUp = await until(b, (n) => n.includes('inv_getItem'));
-    expect(pickedUp).toBeLessThan(2_000);
+    await until(b, (n) => n.includes('inv_getItem'));
 
     const before = stub.received.length;
     const call = await callTool(b.url, 'inv_getItem', { itemId: 'from-b' }, `fleet-${RUN}-b-1`);
@@ -114,7 +119,7 @@ describe('a fleet of two gateways sharing PostgreSQL and Redis', () => {
 
     // A replacement made on B reaches A.
     expect((await adminCall(b, 'PUT', '/admin/backends/inv', { spec: STUB_SPEC, baseUrl: `${stub.url}/api`, exclude: { operations: ['deleteItem'] } })).status).toBe(200);
-    expect(await until(a, (n) => n.includes('inv_getItem') && !n.includes('inv_deleteItem'))).toBeLessThan(2_000);
+    await until(a, (n) => n.includes('inv_getItem') && !n.includes('inv_deleteItem'));
   });
 
   it('one rate limit counts the calls on both', async () => {
@@ -145,7 +150,7 @@ describe('a fleet of two gateways sharing PostgreSQL and Redis', () => {
 
   it('a removal on one is followed by the other', async () => {
     expect((await adminCall(a, 'DELETE', '/admin/backends/inv')).status).toBe(204);
-    expect(await until(b, (n) => n.length === 0)).toBeLessThan(2_000);
+    await until(b, (n) => n.length === 0);
     expect((await adminCall(b, 'GET', '/admin/backends/inv')).status).toBe(404);
   });
 });

@@ -65,7 +65,10 @@ backends:
   return { gateway, proxy, table };
 }
 
-/** Sequential calls (so records queue in call order), each answered without error and within a second. */
+/**
+ * Sequential calls (so records queue in call order), each answered without error. That
+ * they do not wait for the store shows in the queue: it holds their records after they answered.
+ */
 async function calls(gateway: Gateway, tag: string, n: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
@@ -73,7 +76,6 @@ async function calls(gateway: Gateway, tag: string, n: number): Promise<string[]
     const r = await callTool(gateway.url, 'stub_getItem', { itemId: id }, id);
     expect(r.status).toBe(200);
     expect(r.result?.isError, JSON.stringify(r.result)).toBeUndefined();
-    expect(r.ms).toBeLessThan(1_000);
     ids.push(id);
   }
   return ids;

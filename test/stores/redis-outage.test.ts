@@ -85,7 +85,9 @@ async function callUntil(g: Gateway, done: (r: RawCall) => boolean, timeoutMs = 
 }
 
 describe('Redis outage through a gateway', () => {
-  it("onStoreError 'open': calls keep working, quickly, while Redis is away; limiting resumes when it is back", async () => {
+  // That the limiter fails fast rather than waiting out Redis's command timeout is
+  // test/stores/rate-limit-redis.test.ts's to show (by the error it fails with).
+  it("onStoreError 'open': calls keep working while Redis is away; limiting resumes when it is back", async () => {
     const { gateway, proxy } = await gatewayBehindProxy('open', 3);
     // Limiting works through the proxy: the bucket is spent (calls made before the client connected pass uncounted).
     await callUntil(gateway, (r) => r.errorCode === 'GH_RATE_LIMITED');
@@ -97,7 +99,6 @@ describe('Redis outage through a gateway', () => {
       const r = await call(gateway);
       expect(r.status).toBe(200);
       expect(r.result?.isError, JSON.stringify(r.result)).toBeUndefined();
-      expect(r.ms).toBeLessThan(1_000);
     }
     expect(received() - receivedBefore).toBe(10);
     const errors = metric(await scrape(gateway.url), REDIS_ERRORS);
@@ -121,7 +122,6 @@ describe('Redis outage through a gateway', () => {
       expect(r.status).toBe(200);
       expect(r.result?.isError).toBe(true);
       expect(r.errorCode).toBe('GH_RATE_LIMIT_UNAVAILABLE');
-      expect(r.ms).toBeLessThan(1_000);
     }
     expect(received()).toBe(receivedBefore);
     expect(metric(await scrape(gateway.url), REDIS_ERRORS)).toBeGreaterThanOrEqual(10);

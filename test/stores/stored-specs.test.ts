@@ -18,8 +18,8 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { silentLogger } from '../../src/log/logger.js';
-import { startGateway, type Gateway } from '../../src/server/gateway.js';
-import { FIXTURES, rawToolsList, testConfig } from '../helpers/gateway.js';
+import type { Gateway } from '../../src/server/gateway.js';
+import { FIXTURES, rawToolsList, startGatewayFrom, testConfig } from '../helpers/gateway.js';
 import { startStubBackend, type StubBackend } from '../helpers/stub-backend.js';
 import { callTool } from '../helpers/tool-call.js';
 
@@ -77,7 +77,7 @@ afterAll(async () => {
 /** A replica: PostgreSQL-only (no audit store), with a dataDir of its own that must stay unused. */
 async function replica(n: string): Promise<{ g: Gateway; dataDir: string }> {
   const dataDir = join(dir, `data-${n}-${randomUUID().slice(0, 4)}`);
-  const g = await startGateway(
+  const g = await startGatewayFrom(
     testConfig(`server: { host: 127.0.0.1, port: 0 }
 dataDir: ${dataDir}
 audit: { store: none }
@@ -213,7 +213,7 @@ describe('a URL-only row in the SQLite admin store', () => {
     const yaml = `server: { host: 127.0.0.1, port: 0 }\ndataDir: ${dataDir}\naudit: { store: none }\nadmin: { apiKey: ${KEY} }\n`;
 
     served = { doc: STUB_SPEC };
-    const first = await startGateway(testConfig(yaml), silentLogger());
+    const first = await startGatewayFrom(testConfig(yaml), silentLogger());
     open.push(first);
     expect(await tools(first)).toEqual(V1);
     expect((await admin(first, 'GET', '/admin/backends/pets')).body).toMatchObject({ revision: 3, spec: specUrl, state: 'ready' });
@@ -222,7 +222,7 @@ describe('a URL-only row in the SQLite admin store', () => {
 
     served = { doc: GROWN };
     const fetches = specFetches;
-    const second = await startGateway(testConfig(yaml), silentLogger());
+    const second = await startGatewayFrom(testConfig(yaml), silentLogger());
     open.push(second);
     expect(await tools(second)).toEqual(V1);
     expect(specFetches).toBe(fetches);
@@ -250,7 +250,7 @@ describe('inline specs', () => {
 
   it('with the SQLite admin store, only the store itself is under dataDir', async () => {
     const config = testConfig(`server: { host: 127.0.0.1, port: 0 }\naudit: { store: none }\nadmin: { apiKey: ${KEY} }\n`);
-    const g = await startGateway(config, silentLogger());
+    const g = await startGatewayFrom(config, silentLogger());
     open.push(g);
     expect((await admin(g, 'PUT', '/admin/backends/broken', { spec: { openapi: '3.0.3' } })).status).toBe(422);
     expect((await admin(g, 'PUT', '/admin/backends/pets', { spec: STUB_SPEC, baseUrl: `${stub.url}/api` })).status).toBe(201);
