@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import { GatehouseError } from '../errors/catalogue.js';
+import { describeErrors } from './describe-errors.js';
 import { interpolateEnv } from './interpolate.js';
-import { schemaFingerprint, type BackendConfig, type GatehouseConfig } from './schema.js';
+import { configSchema, schemaFingerprint, type BackendConfig, type GatehouseConfig } from './schema.js';
 import type { ConfigValidators } from './schema-validator.js';
 
 const { config: validate, backend: validateBackend } = await configValidators();
@@ -37,7 +37,9 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const where = e.linePos?.[0] ? `:${e.linePos[0].line}:${e.linePos[0].col}` : '';
-    throw new GatehouseError('GH_CONFIG_INVALID', `${file}${where}: YAML syntax error: ${e.message.split('\n')[0]}`, { cause: e });
+    // The yaml library's message ends with its own "at line L, column C:" and a code frame: the position is given once, before.
+    const message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    throw new GatehouseError('GH_CONFIG_INVALID', `${file}${where}: YAML syntax error: ${message}`, { cause: e });
   }
   let raw: unknown;
   try {
@@ -47,8 +49,8 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     throw err;
   }
   if (!validate(raw)) {
-    const messages = (validate.errors ?? []).map(describeError);
-    throw new GatehouseError('GH_CONFIG_INVALID', `${file}: invalid configuration:\n  - ${[...new Set(messages)].join('\n  - ')}`, {
+    const messages = describeErrors(validate.errors ?? [], raw, configSchema);
+    throw new GatehouseError('GH_CONFIG_INVALID', `${file}: invalid configuration:\n  - ${messages.join('\n  - ')}`, {
       details: { errors: messages },
     });
   }
@@ -103,7 +105,7 @@ export function parseBackendEntry(entry: unknown, env: NodeJS.ProcessEnv = proce
     throw err;
   }
   if (!validateBackend(raw)) {
-    const messages = [...new Set((validateBackend.errors ?? []).map(describeError))];
+    const messages = describeErrors(validateBackend.errors ?? [], raw, configSchema.properties.backends.items);
     throw new GatehouseError('GH_ADMIN_INVALID', `invalid backend:\n  - ${messages.join('\n  - ')}`, { details: { errors: messages } });
   }
   const b = raw as BackendConfig;
@@ -115,30 +117,4 @@ function fillBackendDefaults(b: BackendConfig): void {
   // Defaults inside oneOf are not applied by ajv: filled here.
   const cb = (b as { circuitBreaker?: false | Partial<{ failureThreshold: number; cooldownMs: number }> }).circuitBreaker;
   b.circuitBreaker = cb === false ? false : { failureThreshold: cb?.failureThreshold ?? 5, cooldownMs: cb?.cooldownMs ?? 30_000 };
-}
-
-/** `/backends/0/name` → `backends[0].name`. */
-function fieldPath(instancePath: string, extra?: string): string {
-  const parts = instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
-  if (extra !== undefined) parts.push(extra);
-  let out = '';
-  for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out ? `.${p}` : p;
-  return out || '(root)';
-}
-
-function describeError(e: ErrorObject): string {
-  switch (e.keyword) {
-    case 'additionalProperties': {
-      const prop = (e.params as { additionalProperty: string }).additionalProperty;
-      return `${fieldPath(e.instancePath, prop)}: unknown field (not allowed here)`;
-    }
-    case 'required':
-      return `${fieldPath(e.instancePath, (e.params as { missingProperty: string }).missingProperty)}: is required`;
-    case 'enum':
-      return `${fieldPath(e.instancePath)}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
-    case 'pattern':
-      return `${fieldPath(e.instancePath)}: must match ${(e.params as { pattern: string }).pattern}`;
-    default:
-      return `${fieldPath(e.instancePath)}: ${e.message ?? 'is invalid'}`;
-  }
 }
