@@ -45,6 +45,7 @@ export const ERRORS = {
   GH_ADMIN_STORE_UNAVAILABLE: { status: 503, meaning: 'The store of runtime backends is unreachable; nothing changed.' },
   GH_SHUTTING_DOWN: { status: 503, meaning: 'The gateway is shutting down and takes no new requests; retry on another instance.' },
   GH_INTERNAL: { status: 500, meaning: 'An unexpected error inside Gatehouse.' },
+  GH_LISTEN_FAILED: { status: 500, meaning: 'The gateway could not listen: the port is in use or needs privileges, or the address is not one of this machine\'s.' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
