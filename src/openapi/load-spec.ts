@@ -51,6 +51,8 @@ export interface LoadedSpec {
    * ones dropped with a warning, by the schema converter: see spec-schema.ts.)
    */
   warnings: string[];
+  /** Size of the document as read (UTF-8 bytes; external refs not counted). */
+  bytes: number;
 }
 
 /** Upper bound for a spec fetched over HTTP (GitHub's, the largest we know, is 6 MB). */
@@ -80,7 +82,7 @@ export async function loadSpec(source: string, opts: LoadSpecOptions = {}): Prom
     });
   }
   await validate(doc, version, base, where, warnings);
-  return { document: doc, version, location, warnings };
+  return { document: doc, version, location, warnings, bytes: Buffer.byteLength(text) };
 }
 
 function toLocation(source: string, baseDir: string | undefined): string {
