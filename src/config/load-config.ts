@@ -48,6 +48,33 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     if (err instanceof GatehouseError) throw new GatehouseError(err.code, `${file}: ${err.message}`, { cause: err });
     throw err;
   }
+  return checkConfig(raw, file, dirname(file));
+}
+
+/**
+ * The configuration of `gatehouse serve --spec SPEC` (no file): one backend, the
+ * defaults otherwise (loopback bind, no auth), and no audit trail, so that trying
+ * a spec leaves no files behind. Relative paths resolve against `cwd`.
+ */
+export function configForSpec(options: { spec: string; baseUrl?: string; name?: string }, cwd: string = process.cwd()): GatehouseConfig {
+  const backend = { name: options.name ?? backendNameFor(options.spec), spec: options.spec, ...(options.baseUrl !== undefined ? { baseUrl: options.baseUrl } : {}) };
+  return checkConfig({ audit: { store: 'none' }, backends: [backend] }, '--spec', cwd);
+}
+
+/** A backend name (the tools' prefix) from a spec's file name: `./specs/petstore.yaml` → `petstore`. */
+export function backendNameFor(spec: string): string {
+  const base = spec.replace(/[?#].*$/, '').split(/[\\/]/).filter((p) => p !== '').pop() ?? '';
+  const stem = base
+    .replace(/\.(ya?ml|json)$/i, '')
+    .replace(/[^a-zA-Z0-9-]+/g, '-')
+    .replace(/^[^a-zA-Z]+/, '')
+    .slice(0, 32)
+    .replace(/-+$/, '');
+  return stem === '' ? 'api' : stem;
+}
+
+/** Validates a config object; `file` names it in messages, relative paths resolve against `baseDir`. */
+function checkConfig(raw: unknown, file: string, baseDir: string): GatehouseConfig {
   if (!validate(raw)) {
     const messages = describeErrors(validate.errors ?? [], raw, configSchema);
     throw new GatehouseError('GH_CONFIG_INVALID', `${file}: invalid configuration:\n  - ${messages.join('\n  - ')}`, {
@@ -79,7 +106,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     if (seen.has(key)) throw new GatehouseError('GH_CONFIG_INVALID', `${file}: invalid configuration:\n  - backends[${i}].name: "${b.name}" is used by another backend; names must be unique`);
     seen.add(key);
   });
-  return { ...config, baseDir: dirname(file), file };
+  return { ...config, baseDir, file };
 }
 
 /** Environment variables a backend registered at runtime may reference: no others, so the admin API cannot read the gateway's own secrets. */
