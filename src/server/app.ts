@@ -34,6 +34,23 @@ export interface AppOptions {
  * their endpoints, `/healthz`, `/readyz` and `/metrics` are answered here — no
  * framework on those paths; anything else goes to express.
  */
+/**
+ * The stores a gateway keeps serving without (/readyz): a store that is down
+ * degrades its feature, never tool serving, so it shows here and not as unready.
+ */
+function storeStatesOf(runtime: Runtime): () => Record<string, string> {
+  return () => {
+    const out: Record<string, string> = {};
+    const writer = runtime.pipeline.auditWriter;
+    out['audit'] = writer === undefined ? 'off' : writer.stats().storeHealthy ? 'up' : 'unavailable';
+    if (runtime.admin !== undefined) {
+      const problem = runtime.admin.storeProblem();
+      out['admin'] = problem === undefined ? 'up' : `unavailable: ${problem}`;
+    }
+    return out;
+  };
+}
+
 export function createHttpHandler(options: AppOptions): {
   handle: (req: IncomingMessage, res: ServerResponse) => void;
   /** Resolves once what the first requests need is loaded. */
@@ -41,6 +58,7 @@ export function createHttpHandler(options: AppOptions): {
   close: () => Promise<void>;
 } {
   const { config, runtime, log } = options;
+  const storeStates = storeStatesOf(runtime);
 
   // MCP: the SDK's handler and Gatehouse's endpoint, loaded with the first /mcp
   // request (the SDK is ~30 MB: a gateway that only proxies LLM calls never loads
@@ -146,7 +164,7 @@ export function createHttpHandler(options: AppOptions): {
         const registry = runtime.registry();
         // Still ready after a refused or partial reload: the previous tools keep serving; `lastReload` says what happened.
         const lastReload = runtime.lastReload();
-        sendJson(res, 200, { status: 'ready', tools: registry.tools.length, backends: registry.backends, ...(lastReload !== undefined ? { lastReload } : {}) });
+        sendJson(res, 200, { status: 'ready', tools: registry.tools.length, backends: registry.backends, stores: storeStates(), ...(lastReload !== undefined ? { lastReload } : {}) });
       },
     ],
   ]);
