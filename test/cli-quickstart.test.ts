@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { CLI, gatehouse } from './helpers/cli.js';
 import { FIXTURES } from './helpers/gateway.js';
 import { startStubBackend, type StubBackend } from './helpers/stub-backend.js';
@@ -165,6 +166,26 @@ describe('gatehouse serve --spec', () => {
       expect(r.stdout).not.toMatch(/^\{/m);
     } finally {
       busy.server.close();
+    }
+  });
+});
+
+describe('gatehouse stdio --spec', () => {
+  it('serves one spec over stdio with no config file', async () => {
+    const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'stdio', '--spec', SPEC, '--base-url', `${stub.url}/api`, '--name', 'inv'], stderr: 'pipe', cwd: dir });
+    const client = new Client({ name: 'quickstart-stdio', version: '1.0.0' });
+    await client.connect(transport);
+    try {
+      stub.handle((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"id":"5","name":"over stdio"}');
+      });
+      const before = stub.received.length;
+      const result = await client.callTool({ name: 'inv_getItem', arguments: { itemId: '5' } });
+      expect(result.structuredContent).toEqual({ id: '5', name: 'over stdio' });
+      expect(stub.received[before]!.url).toBe('/api/items/5');
+    } finally {
+      await client.close();
     }
   });
 });
