@@ -53,3 +53,20 @@ describe('an admin store that cannot be opened', () => {
     }
   });
 });
+
+describe('an audit store that cannot be opened', () => {
+  it('shows in /readyz (and gatehouse_audit_store_up) from the start, before any record fails', async () => {
+    const blocker = join(mkdtempSync(join(tmpdir(), 'gatehouse-audit-blocked-')), 'not-a-dir');
+    writeFileSync(blocker, 'x');
+    const gateway = await startTestGateway(`server: { host: 127.0.0.1, port: 0 }\ndataDir: ${join(blocker, 'data')}\nbackends: [{ name: stub, spec: ./stub-api.yaml, baseUrl: "\${STUB_URL}/api" }]\n`, {
+      STUB_URL: stub.url,
+    });
+    try {
+      const ready = (await (await fetch(`${gateway.url}/readyz`)).json()) as { status: string; stores: Record<string, string> };
+      expect(ready).toMatchObject({ status: 'ready', stores: { audit: 'unavailable' } });
+      expect(await (await fetch(`${gateway.url}/metrics`)).text()).toMatch(/^gatehouse_audit_store_up 0$/m);
+    } finally {
+      await gateway.close(0);
+    }
+  });
+});

@@ -279,10 +279,13 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
   const audit = config.audit;
   const dataDir = resolve(config.baseDir, config.dataDir);
   const sinks: AuditSink[] = audit.stream === undefined ? [] : [createJsonlSink(audit.stream === 'stdout' ? 'stdout' : resolve(dataDir, audit.stream))];
+  // A store that failed to open at start is down from the start (/readyz, gatehouse_audit_store_up).
+  let auditStoreDown = false;
   if (audit.store !== 'none') {
     auditStore = await openAuditStore(
       audit.store === 'postgres' ? { store: 'postgres', postgres: audit.postgres! } : { store: 'sqlite', sqlite: { file: resolve(dataDir, audit.sqlite.file), thread: audit.sqlite.thread } },
       log,
+      { onInitError: () => (auditStoreDown = true) },
     );
     retention = startRetention(auditStore, { days: audit.retentionDays, log });
   }
@@ -293,6 +296,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       maxQueue: audit.queue.max,
       batchSize: audit.queue.batchSize,
       flushIntervalMs: audit.queue.flushIntervalMs,
+      storeHealthy: !auditStoreDown,
       log,
       onEvent: (e) => {
         if (e.type === 'written') metrics?.auditWritten(e.count);
