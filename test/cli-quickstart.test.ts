@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,8 +29,8 @@ interface Served {
   stop: () => Promise<void>;
 }
 
-/** Runs `gatehouse serve ARGS…` (JSON logs: stdout is a pipe) until it says where it serves MCP. */
-function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Served> {
+/** Runs `gatehouse serve ARGS…` (JSON logs: stdout is a pipe) until it says where it serves MCP; `onLine` sees each log line before. */
+function serve(args: string[], env: NodeJS.ProcessEnv = {}, onLine?: (line: Record<string, unknown>) => void): Promise<Served> {
   const child = spawn(process.execPath, [CLI, 'serve', ...args], { cwd: dir, env: { ...process.env, GATEHOUSE_LOG_FORMAT: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -38,8 +39,12 @@ function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Served> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const lines = () => stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
   return new Promise((resolve, reject) => {
+    let seen = 0;
     const check = () => {
-      const url = lines().find((l) => typeof l['url'] === 'string')?.['url'];
+      const all = lines();
+      for (const l of all.slice(seen)) onLine?.(l);
+      seen = all.length;
+      const url = all.find((l) => typeof l['url'] === 'string')?.['url'];
       if (typeof url !== 'string') return;
       child.stdout.off('data', check);
       resolve({
@@ -123,6 +128,34 @@ describe('gatehouse serve --spec', () => {
       });
     } finally {
       await served.stop();
+    }
+  });
+
+  it('a spec served slowly by URL: the import says it is still waiting, then serves', async () => {
+    // The spec server holds its answer until the gateway has said it is waiting: no clock in the test.
+    let held: ServerResponse | undefined;
+    const specServer = createHttpServer((_req, res) => (held = res));
+    await new Promise<void>((resolve) => specServer.listen(0, '127.0.0.1', () => resolve()));
+    const specUrl = `http://127.0.0.1:${(specServer.address() as { port: number }).port}/slow.yaml`;
+    try {
+      const served = await serve(['--spec', specUrl, '--base-url', `${stub.url}/api`, '--port', '0'], {}, (line) => {
+        if (typeof line['waitingMs'] === 'number' && held !== undefined) {
+          held.writeHead(200, { 'content-type': 'application/yaml' });
+          held.end(readFileSync(SPEC));
+          held = undefined;
+        }
+      });
+      try {
+        const lines = served.lines();
+        expect(lines[0]).toMatchObject({ backend: 'slow', source: specUrl, msg: `backend slow: importing ${specUrl}` });
+        expect(lines).toContainEqual(expect.objectContaining({ backend: 'slow', waitingMs: expect.any(Number), msg: expect.stringMatching(/^backend slow: still importing http:\S+ \(\d+ s\)$/) }));
+        expect(lines).toContainEqual(expect.objectContaining({ backend: 'slow', tools: 6, operations: 6 }));
+      } finally {
+        await served.stop();
+      }
+    } finally {
+      specServer.closeAllConnections();
+      specServer.close();
     }
   });
 
