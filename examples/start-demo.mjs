@@ -8,7 +8,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { URL, fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
 import process from 'node:process';
 import console from 'node:console';
 import { startDemoBackend } from './demo-backend/server.mjs';
@@ -51,9 +50,11 @@ console.log(`start-demo: demo inventory backend on ${backend.url}`);
 
 // Own process group (detached), so a terminal Ctrl-C reaches the gateway once,
 // through us, rather than twice (directly and forwarded).
+// An IPC channel: the gateway says when it listens (see cli/main.ts). Its /healthz
+// is no proof: another gateway already on the port would answer it.
 const gateway = spawn(process.execPath, [CLI, 'serve', '--config', CONFIG], {
   cwd: ROOT,
-  stdio: 'inherit',
+  stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
   detached: true,
   env: { ...process.env, GATEHOUSE_PORT: String(gatewayPort), DEMO_BACKEND_PORT: String(backendPort) },
 });
@@ -86,22 +87,17 @@ gateway.on('exit', async (code, signal) => {
   process.exit(code ?? 1);
 });
 
-/** Waits for /healthz so the instructions appear once the gateway can take them. */
-async function waitUntilHealthy(timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && !gatewayExited) {
-    try {
-      const res = await globalThis.fetch(`${gatewayUrl}/healthz`, { signal: globalThis.AbortSignal.timeout(1000) });
-      if (res.ok) return true;
-    } catch {
-      // not listening yet
-    }
-    await sleep(200);
-  }
-  return false;
+/** Resolves true once the gateway says it listens, false if it exits first. */
+function waitUntilListening() {
+  return new Promise((resolve) => {
+    gateway.on('message', (m) => {
+      if (m?.gatehouse === 'listening') resolve(true);
+    });
+    gateway.once('exit', () => resolve(false));
+  });
 }
 
-if (await waitUntilHealthy(30_000)) {
+if (await waitUntilListening()) {
   console.log(`
 Gatehouse is serving the inventory backend as MCP tools at:
 
@@ -122,6 +118,4 @@ Add it to Claude Code:
 
 Press Ctrl-C to stop.
 `);
-} else if (!gatewayExited) {
-  console.error(`start-demo: the gateway did not answer ${gatewayUrl}/healthz within 30s; it may still be starting.`);
 }

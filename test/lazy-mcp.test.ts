@@ -63,7 +63,7 @@ describe('an ai-proxy-only gateway', () => {
     const ready = await fetch(`${g.url}/readyz`);
     expect(ready.status).toBe(200);
     expect(ready.headers.get('content-type')).toBe('application/json');
-    expect(await ready.json()).toEqual({ status: 'ready', tools: 0, backends: [] });
+    expect(await ready.json()).toEqual({ status: 'ready', tools: 0, backends: [], stores: { audit: 'up' } });
     expect(await (await fetch(`${g.url}/healthz?probe=1`)).json()).toEqual({ status: 'ok' });
     const head = await fetch(`${g.url}/readyz`, { method: 'HEAD' });
     expect(head.status).toBe(200);

@@ -74,6 +74,8 @@ export interface BackendAdmin {
   remove(name: string, principal: string | undefined): Promise<void>;
   /** Imports a backend again (a runtime backend on every replica; a config-file backend on this gateway). */
   reimport(name: string, principal: string | undefined): Promise<BackendView>;
+  /** Why the store cannot be used now (it could not be opened), or undefined (/readyz shows it). */
+  storeProblem(): string | undefined;
   close(): Promise<void>;
 }
 
@@ -222,6 +224,14 @@ export async function createBackendAdmin(options: BackendAdminOptions): Promise<
   const timer = setInterval(requestSync, options.resyncMs);
   timer.unref();
 
+  /**
+   * A store that could not be opened (`problem`) is tried once more before a change
+   * does anything (an inline spec is written to dataDir first): a 503 naming the
+   * store, not a failure of whatever came first.
+   */
+  const storeUsable = async (): Promise<void> => {
+    if (store.problem?.() !== undefined) await store.list();
+  };
   const view = (name: string): BackendView | undefined => {
     const fileOwned = host.fileBackends().has(name);
     const reg = registrations.get(name);
@@ -295,6 +305,7 @@ export async function createBackendAdmin(options: BackendAdminOptions): Promise<
     },
     async register(body, mode, principal, pathName) {
       const { name, entry, document } = parseBody(body, pathName);
+      await storeUsable();
       if (isShadowed(host.fileBackends(), name)) throw fileOwned(name);
       const twin = [...registrations.keys()].find((n) => n !== name && n.toLowerCase() === name.toLowerCase());
       if (twin !== undefined) throw new GatehouseError('GH_ADMIN_CONFLICT', `backend "${twin}" is registered already: names must differ in more than case`);
@@ -358,6 +369,7 @@ export async function createBackendAdmin(options: BackendAdminOptions): Promise<
       log.info({ backend: name, by: principal }, `admin: backend ${name} re-imported`);
       return view(name)!;
     },
+    storeProblem: () => store.problem?.(),
     async close() {
       closed = true;
       clearInterval(timer);

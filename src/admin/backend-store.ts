@@ -15,8 +15,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
 import { GatehouseError } from '../errors/catalogue.js';
+import { openDatabase } from '../sqlite/open-database.js';
 
 /** One registered backend as stored. */
 export interface StoredBackend {
@@ -62,6 +62,8 @@ export interface BackendStore {
    */
   watch(onChange: () => void): void;
   close(): Promise<void>;
+  /** Why the store cannot be used right now (it could not be opened), or undefined when it can. */
+  problem?(): string | undefined;
 }
 
 /** Text of a store failure: the store is unreachable or broken, nothing changed. */
@@ -99,9 +101,9 @@ export function fromRow(r: Row): StoredBackend {
  * The SQLite store. Changes are rare and small, so it runs on the main thread
  * (unlike the audit trail's writer): each call is one short transaction.
  */
-export function createSqliteBackendStore(file: string): BackendStore {
+export function createSqliteBackendStore(file: string, options: { engine?: 'auto' | 'better-sqlite3' | 'node:sqlite' } = {}): BackendStore {
   mkdirSync(dirname(file), { recursive: true });
-  const db = new Database(file);
+  const db = openDatabase(file, options);
   db.pragma('journal_mode = WAL');
   db.pragma('busy_timeout = 2000');
   // 1 MiB of page cache, not better-sqlite3's 16 MB: inline specs are read whole, and rarely.
@@ -114,8 +116,8 @@ export function createSqliteBackendStore(file: string): BackendStore {
     updated_at TEXT NOT NULL,
     updated_by TEXT
   )`);
-  const all = db.prepare<[], Row>('SELECT * FROM gatehouse_backends ORDER BY name');
-  const one = db.prepare<[string], Row>('SELECT * FROM gatehouse_backends WHERE name = ?');
+  const all = db.prepare('SELECT * FROM gatehouse_backends ORDER BY name');
+  const one = db.prepare('SELECT * FROM gatehouse_backends WHERE name = ?');
   const insert = db.prepare('INSERT INTO gatehouse_backends (name, entry, document, revision, updated_at, updated_by) VALUES (?, ?, ?, 1, ?, ?)');
   const update = db.prepare('UPDATE gatehouse_backends SET entry = ?, document = ?, revision = revision + 1, updated_at = ?, updated_by = ? WHERE name = ?');
   const bump = db.prepare('UPDATE gatehouse_backends SET revision = revision + 1, updated_at = ?, updated_by = ? WHERE name = ?');
@@ -123,7 +125,7 @@ export function createSqliteBackendStore(file: string): BackendStore {
   const fill = db.prepare('UPDATE gatehouse_backends SET document = ?, revision = revision + 1, updated_at = ? WHERE name = ? AND revision = ? AND document IS NULL');
   const fillDocument = db.transaction((name: string, document: string, revision: number) => {
     fill.run(document, new Date().toISOString(), name, revision);
-    const row = one.get(name);
+    const row = one.get(name) as Row | undefined;
     return row === undefined ? undefined : fromRow(row);
   });
   const put = db.transaction((input: StoredBackendInput, mode: 'create' | 'replace'): StoredBackend => {
@@ -133,13 +135,13 @@ export function createSqliteBackendStore(file: string): BackendStore {
     if (exists && mode === 'create') throw conflict(input.name);
     if (exists) update.run(entry, input.document ?? null, now, input.updatedBy ?? null, input.name);
     else insert.run(input.name, entry, input.document ?? null, now, input.updatedBy ?? null);
-    return fromRow(one.get(input.name)!);
+    return fromRow(one.get(input.name) as Row);
   });
   const touch = db.transaction((name: string, by: string | undefined) => {
     if (bump.run(new Date().toISOString(), by ?? null, name).changes === 0) return undefined;
-    return fromRow(one.get(name)!);
+    return fromRow(one.get(name) as Row);
   });
-  // better-sqlite3 is synchronous: each method wraps its call so a failure is a rejected promise.
+  // SQLite is synchronous here: each method wraps its call so a failure is a rejected promise.
   const run = <T>(f: () => T): Promise<T> => {
     try {
       return Promise.resolve(f());
@@ -149,7 +151,7 @@ export function createSqliteBackendStore(file: string): BackendStore {
   };
   return {
     kind: 'sqlite',
-    list: () => run(() => all.all().map(fromRow)),
+    list: () => run(() => (all.all() as Row[]).map(fromRow)),
     put: (input, mode) => run(() => put(input, mode)),
     remove: (name) => run(() => del.run(name).changes > 0),
     touch: (name, by) => run(() => touch(name, by)),

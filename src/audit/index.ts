@@ -25,13 +25,16 @@ export interface AuditStoreConfig {
  * Opens the configured store. Neither has to be reachable at start: a failure
  * is logged, and the first write that gets through creates the table.
  */
-export async function openAuditStore(config: AuditStoreConfig, log: Logger): Promise<AuditStore> {
+export async function openAuditStore(config: AuditStoreConfig, log: Logger, options: { onInitError?: (err: unknown) => void } = {}): Promise<AuditStore> {
   if (config.store === 'postgres') {
     if (!config.postgres?.url) throw new GatehouseError('GH_CONFIG_INVALID', 'audit.postgres.url is required when audit.store is "postgres"');
     // pg is loaded only for this store.
     const { createPostgresStore } = await import('./postgres-store.js');
     const store = createPostgresStore({ ...config.postgres, log });
-    await store.init().catch((err: unknown) => log.warn({ err }, 'audit: PostgreSQL is not reachable at start; records are queued until it is'));
+    await store.init().catch((err: unknown) => {
+      log.warn({ err }, 'audit: PostgreSQL is not reachable at start; records are queued until it is');
+      options.onInitError?.(err);
+    });
     return store;
   }
   if (!config.sqlite?.file) throw new GatehouseError('GH_CONFIG_INVALID', 'audit.sqlite.file is required when audit.store is "sqlite"');
@@ -44,6 +47,9 @@ export async function openAuditStore(config: AuditStoreConfig, log: Logger): Pro
   // A store that cannot open (unwritable directory, a native module built for another
   // Node) must not take the gateway down: calls go on, records queue, and the writer
   // retries and reports the outage (log, gatehouse_audit_store_up 0).
-  await store.init().catch((err: unknown) => log.error({ err, file: config.sqlite!.file }, 'audit: the SQLite store cannot be opened; records are queued until it can'));
+  await store.init().catch((err: unknown) => {
+    log.error({ err, file: config.sqlite!.file }, 'audit: the SQLite store cannot be opened; records are queued until it can');
+    options.onInitError?.(err);
+  });
   return store;
 }

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
 import { GatehouseError } from '../errors/catalogue.js';
+import { openDatabase, type SqliteDatabase, type SqliteStatement } from '../sqlite/open-database.js';
 import { COLUMNS, EQUALITY_FILTERS, fromRow, toCells, type ColumnType } from './columns.js';
 import { checkQuery, decodeCursor, encodeCursor, pageLimit, type AuditPage, type AuditQuery, type AuditRecord, type AuditStore } from './record.js';
 
@@ -13,6 +13,8 @@ export interface SqliteStoreOptions {
   table?: string;
   /** How long a write waits for another process's lock before failing (ms). Default 5000. */
   busyTimeoutMs?: number;
+  /** Which SQLite library (default: better-sqlite3, node:sqlite if that cannot load). */
+  engine?: 'auto' | 'better-sqlite3' | 'node:sqlite';
 }
 
 const SQL_TYPE: Record<ColumnType, string> = { time: 'INTEGER', text: 'TEXT', int: 'INTEGER', bigint: 'INTEGER', real: 'REAL', json: 'TEXT' };
@@ -21,7 +23,7 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,40}$/;
 const PRUNE_CHUNK = 1_000;
 
 /**
- * The SQLite audit store (better-sqlite3).
+ * The SQLite audit store (better-sqlite3, or node:sqlite where that cannot load: see sqlite/open-database.ts).
  *
  * better-sqlite3 is synchronous: every statement blocks the event loop while it
  * runs. That is why it is only ever called by the audit writer, off the call
@@ -34,14 +36,14 @@ export function createSqliteStore(options: SqliteStoreOptions): AuditStore {
   if (!IDENTIFIER.test(table)) {
     throw new GatehouseError('GH_CONFIG_INVALID', `audit.sqlite.table "${table}" is not a plain identifier (letters, digits, _; at most 41 characters)`);
   }
-  let db: Database.Database | undefined;
+  let db: SqliteDatabase | undefined;
   let insert: ((rows: readonly AuditRecord[]) => void) | undefined;
-  const queries = new Map<string, Database.Statement>();
+  const queries = new Map<string, SqliteStatement>();
 
-  const open = (): Database.Database => {
+  const open = (): SqliteDatabase => {
     if (db) return db;
     mkdirSync(dirname(options.file), { recursive: true });
-    const d = new Database(options.file);
+    const d = openDatabase(options.file, options.engine === undefined ? {} : { engine: options.engine });
     try {
       d.pragma('journal_mode = WAL');
       // NORMAL in WAL mode: a crash of the machine may lose the last batches, never corrupt the file.
@@ -66,13 +68,13 @@ export function createSqliteStore(options: SqliteStoreOptions): AuditStore {
     // retried batch was never written (the PostgreSQL store needs it; see there).
     const stmt = d.prepare(`INSERT INTO ${table} (${columns}) VALUES (${COLUMNS.map(() => '?').join(', ')})`);
     insert = d.transaction((rows: readonly AuditRecord[]) => {
-      for (const r of rows) stmt.run(toCells(r));
+      for (const r of rows) stmt.run(...toCells(r));
     });
     db = d;
     return d;
   };
 
-  const statement = (sql: string): Database.Statement => {
+  const statement = (sql: string): SqliteStatement => {
     let s = queries.get(sql);
     if (!s) {
       s = open().prepare(sql);

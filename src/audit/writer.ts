@@ -28,6 +28,8 @@ export interface AuditWriterOptions {
   retryMaxMs?: number;
   log: Logger;
   onEvent?: (e: AuditWriterEvent) => void;
+  /** False when the store already failed (it could not be opened at start): the outage shows from the first moment. Default true. */
+  storeHealthy?: boolean;
 }
 
 export interface AuditWriterStats {
@@ -83,8 +85,8 @@ export function createAuditWriter(options: AuditWriterOptions): AuditWriter {
   let dropped = 0;
   let written = 0;
   let failures = 0;
-  let healthy = true;
-  let downSince = 0;
+  let healthy = options.storeHealthy ?? true;
+  let downSince = healthy ? 0 : Date.now();
   let streak = 0; // consecutive failures
   let retryAt = 0;
   /** After a batch is refused for its content, retry its records one by one to find the bad one. */

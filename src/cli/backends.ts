@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { GatehouseError, isGatehouseError, type ErrorCode } from '../errors/catalogue.js';
+import { BACKENDS_HELP } from './help.js';
 import { printTable } from './table.js';
 
 const HELP = `Usage: gatehouse backends <subcommand> [options]
@@ -26,6 +27,12 @@ Options:
   --url URL       The gateway (default: $GATEHOUSE_URL or http://127.0.0.1:8080)
   --token TOKEN   Admin credential, sent as a bearer token (default: $GATEHOUSE_TOKEN)
   --json          Print the API's JSON answer
+  -h, --help      Show this help; \`gatehouse backends SUBCOMMAND --help\` for one
+
+Examples:
+  gatehouse backends list
+  gatehouse backends add petstore --spec ./petstore.yaml --base-url http://127.0.0.1:9000
+  gatehouse backends reload petstore
 `;
 
 /** A failure worth one line and exit code 1 (no stack). */
@@ -57,6 +64,12 @@ export async function backendsCommand(args: string[], cli: BackendsCliOptions): 
   if (sub === undefined || sub === '-h' || sub === '--help' || sub === 'help') {
     out.write(HELP);
     return sub === undefined ? 2 : 0;
+  }
+  if (rest.includes('-h') || rest.includes('--help')) {
+    const page = BACKENDS_HELP[sub];
+    if (page === undefined) throw cli.usage(`unknown backends subcommand "${sub}"`);
+    out.write(page);
+    return 0;
   }
   const { values, positionals } = cli.parse(rest, {
     url: { type: 'string' },

@@ -4,9 +4,10 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { boundHeap } from '../server/heap.js';
 import { configSchema, type GatehouseConfig } from '../config/schema.js';
 import { isGatehouseError } from '../errors/catalogue.js';
-import { createLogger, silentLogger } from '../log/logger.js';
+import { createLogger, LOG_FORMATS, silentLogger, type LogFormat } from '../log/logger.js';
 import type { BackendListing } from '../registry/registry.js';
 import { VERSION } from '../version.js';
+import { COMMAND_HELP, USAGE } from './help.js';
 
 // Each command imports what it needs when it runs: start-up time is a feature
 // (`serve` must not pay for stdio, `tools` not for the HTTP stack).
@@ -25,51 +26,54 @@ async function loadConfig(file: string): Promise<GatehouseConfig> {
   return (await import('../config/load-config.js')).loadConfig(file);
 }
 
-const USAGE = `Usage: gatehouse <command> [options]
+/** A mistake on the command line: the message, then the command's help. */
+class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly command?: string,
+  ) {
+    super(message);
+  }
+}
 
-Commands:
-  serve [--config FILE]       Run the gateway (MCP over Streamable HTTP at /mcp)
-  stdio [--config FILE]       Serve the same tools over MCP stdio (logs go to stderr)
-  tools SPEC [--json] [--base-url URL] [--prefix NAME]
-             [--listed [--mode auto|search|all] [--budget N]]
-                              Print the tools an OpenAPI document yields; with
-                              --listed, what tools/list serves (search mode)
-  validate [--config FILE]    Check a config and its specs; exit 2 on errors
-  audit [--config FILE] [--since 1h] [--until T] [--principal ID] [--backend NAME]
-        [--tool NAME] [--outcome OUTCOME] [--limit N] [--cursor C] [--json]
-                              Query the audit trail (newest first); T is a
-                              duration ago (30m, 1h, 7d) or an ISO-8601 time
-  backends list|add|remove|reload|tools [--url URL] [--token TOKEN] [--json]
-                              Manage a running gateway's backends (admin API);
-                              \`gatehouse backends --help\` for more
-
-Options:
-  -c, --config FILE   Configuration file (default: gatehouse.yaml)
-  -h, --help          Show this help
-  -v, --version       Show the version
-`;
-
-class UsageError extends Error {}
+/** A failure worth one line and exit code 1 (the top-level handler knows it by name). */
+class CliFailure extends Error {
+  override name = 'CliError';
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+  if (command === undefined || command === '-h' || command === '--help') {
     process.stdout.write(USAGE);
     return command === undefined ? EXIT_USAGE : 0;
+  }
+  if (command === 'help') {
+    // `gatehouse help serve` = `gatehouse serve --help`.
+    if (rest[0] === undefined) process.stdout.write(USAGE);
+    else if (rest[0] === 'backends') return main(['backends', ...rest.slice(1), '--help']);
+    else process.stdout.write(COMMAND_HELP[rest[0]] ?? USAGE);
+    return 0;
   }
   if (command === '-v' || command === '--version') {
     process.stdout.write(`${VERSION}\n`);
     return 0;
   }
+  const page = COMMAND_HELP[command];
+  if (page !== undefined && (rest.includes('-h') || rest.includes('--help'))) {
+    process.stdout.write(page);
+    return 0;
+  }
   switch (command) {
     case 'serve':
-      return serve(configPath(rest));
+      return serve(rest);
     case 'stdio':
-      return stdio(configPath(rest));
+      return stdio(rest);
+    case 'init':
+      return init(rest);
     case 'tools':
       return tools(rest);
     case 'validate':
-      return validate(configPath(rest));
+      return validate(configPath(rest, command));
     case 'audit':
       return audit(rest);
     case 'backends': {
@@ -84,49 +88,102 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-function configPath(args: string[]): string {
-  const { values } = parse({ args, options: { config: { type: 'string', short: 'c' } }, strict: true });
+function configPath(args: string[], command: string): string {
+  const { values } = parse({ args, options: { config: { type: 'string', short: 'c' } }, strict: true }, command);
   return values.config ?? 'gatehouse.yaml';
 }
 
-function parse<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+function parse<T extends ParseArgsConfig>(config: T, command?: string): ReturnType<typeof parseArgs<T>> {
   try {
     return parseArgs(config);
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError((err as Error).message, command);
   }
 }
 
-async function serve(file: string): Promise<number> {
+/** The options `serve` and `stdio` share: where the configuration comes from, and the logs. */
+const SOURCE_OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  spec: { type: 'string' },
+  'base-url': { type: 'string' },
+  name: { type: 'string' },
+  'log-format': { type: 'string' },
+} as const;
+
+interface SourceValues {
+  config?: string;
+  spec?: string;
+  'base-url'?: string;
+  name?: string;
+  port?: string;
+  host?: string;
+}
+
+/** The configuration: the file (--config), or one spec with no file (--spec); --port and --host override the file's. */
+async function configFor(values: SourceValues, command: string): Promise<GatehouseConfig> {
+  let config: GatehouseConfig;
+  if (values.spec !== undefined) {
+    if (values.config !== undefined) throw new UsageError('--spec and --config cannot be combined: --spec serves one spec without a config file', command);
+    const spec = values.spec;
+    const { configForSpec } = await import('../config/load-config.js');
+    config = configForSpec({ spec, ...(values['base-url'] !== undefined ? { baseUrl: values['base-url'] } : {}), ...(values.name !== undefined ? { name: values.name } : {}) });
+  } else {
+    if (values['base-url'] !== undefined || values.name !== undefined) throw new UsageError('--base-url and --name apply to --spec', command);
+    config = await loadConfig(values.config ?? 'gatehouse.yaml');
+  }
+  if (values.port !== undefined) {
+    const port = Number(values.port);
+    if (!/^\d+$/.test(values.port) || port > 65535) throw new UsageError(`--port must be an integer from 0 to 65535 (got "${values.port}")`, command);
+    config.server.port = port;
+  }
+  if (values.host !== undefined) config.server.host = values.host;
+  return config;
+}
+
+/** --log-format, else $GATEHOUSE_LOG_FORMAT, else the config's log.format. */
+function logFormat(flag: string | undefined, config: GatehouseConfig, command: string): LogFormat {
+  const env = process.env['GATEHOUSE_LOG_FORMAT'];
+  const [value, where] = flag !== undefined ? [flag, '--log-format'] : env !== undefined && env !== '' ? [env, 'GATEHOUSE_LOG_FORMAT'] : [config.log.format, 'log.format'];
+  if (!(LOG_FORMATS as readonly string[]).includes(value)) throw new UsageError(`${where} must be one of ${LOG_FORMATS.join(', ')} (got "${value}")`, command);
+  return value as LogFormat;
+}
+
+async function serve(args: string[]): Promise<number> {
   const heap = boundHeap();
-  const config = await loadConfig(file);
-  const log = createLogger({ level: config.log.level });
+  const { values } = parse({ args, options: { ...SOURCE_OPTIONS, port: { type: 'string' }, host: { type: 'string' } }, strict: true }, 'serve');
+  const config = await configFor(values, 'serve');
+  const log = createLogger({ level: config.log.level, format: logFormat(values['log-format'], config, 'serve') });
   const [{ startGateway }, { startConfigWatch }] = await Promise.all([import('../server/gateway.js'), import('../server/config-watch.js')]);
   const gateway = await startGateway(config, log);
   heap.serving();
   log.info({ url: `${gateway.url}/mcp`, tools: gateway.runtime.registry().tools.length }, `Gatehouse ${VERSION} serving MCP at ${gateway.url}/mcp`);
+  // A parent that launched us with an IPC channel (`npm start`'s demo) learns we listen, and where.
+  process.send?.({ gatehouse: 'listening', url: gateway.url });
   // Backends reload live: when the file changes, and on SIGHUP (the conventional "re-read your config").
-  const watch = startConfigWatch(gateway.runtime, config.file, log);
+  // With --spec there is no file to read again.
+  const fromFile = values.spec === undefined;
+  const watch = fromFile ? startConfigWatch(gateway.runtime, config.file, log) : undefined;
   const onHangup = () => {
     log.info('SIGHUP: reloading the configuration');
     gateway.runtime.reload().catch((err: unknown) => log.error({ err }, 'config reload failed unexpectedly'));
   };
-  process.on('SIGHUP', onHangup);
+  if (fromFile) process.on('SIGHUP', onHangup);
   await waitForSignal();
   log.info('shutting down');
   process.off('SIGHUP', onHangup);
-  watch.close();
+  watch?.close();
   await gateway.close();
   log.flush();
   return 0;
 }
 
-async function stdio(file: string): Promise<number> {
+async function stdio(args: string[]): Promise<number> {
   const heap = boundHeap();
-  const config = await loadConfig(file);
-  if (config.audit.stream === 'stdout') throw new UsageError(`${config.file}: audit.stream cannot be "stdout" in stdio mode: stdout carries MCP messages`);
+  const { values } = parse({ args, options: SOURCE_OPTIONS, strict: true }, 'stdio');
+  const config = await configFor(values, 'stdio');
+  if (config.audit.stream === 'stdout') throw new UsageError(`${config.file}: audit.stream cannot be "stdout" in stdio mode: stdout carries MCP messages`, 'stdio');
   // stdout carries MCP messages only: every log line goes to stderr.
-  const log = createLogger({ level: config.log.level, stream: process.stderr });
+  const log = createLogger({ level: config.log.level, stream: process.stderr, format: logFormat(values['log-format'], config, 'stdio') });
   const [{ createRuntime }, { serveStdio }] = await Promise.all([import('../server/runtime.js'), import('@modelcontextprotocol/server/stdio')]);
   const runtime = await createRuntime(config, log);
   // Over stdio the connection outlives a change: both eras are told when the tools change.
@@ -144,6 +201,42 @@ async function stdio(file: string): Promise<number> {
   return 0;
 }
 
+async function init(args: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    { args, options: { spec: { type: 'string' }, 'base-url': { type: 'string' }, name: { type: 'string' }, force: { type: 'boolean' } }, allowPositionals: true, strict: true },
+    'init',
+  );
+  if (positionals.length > 1) throw new UsageError('init takes at most one FILE', 'init');
+  if (values.spec === undefined && (values['base-url'] !== undefined || values.name !== undefined)) throw new UsageError('--base-url and --name apply to --spec', 'init');
+  const file = positionals[0] ?? 'gatehouse.yaml';
+  const [{ writeFileSync }, { dirname, isAbsolute, relative, resolve }, { starterConfig }, { backendNameFor }] = await Promise.all([
+    import('node:fs'),
+    import('node:path'),
+    import('./starter-config.js'),
+    import('../config/load-config.js'),
+  ]);
+  let spec = values.spec;
+  // A relative spec path is given from here; the file names it from its own directory.
+  if (spec !== undefined && !/^[a-z][a-z0-9+.-]*:/i.test(spec)) {
+    const fromFile = relative(dirname(resolve(file)), resolve(spec));
+    spec = isAbsolute(fromFile) || fromFile.startsWith('..') ? fromFile : `./${fromFile}`;
+  }
+  const text = starterConfig({
+    ...(spec !== undefined ? { spec, name: values.name ?? backendNameFor(spec) } : {}),
+    ...(values['base-url'] !== undefined ? { baseUrl: values['base-url'] } : {}),
+  });
+  try {
+    writeFileSync(file, text, { flag: values.force ? 'w' : 'wx' });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new CliFailure(`${file} exists; --force overwrites it`);
+    throw new CliFailure(`cannot write ${file}: ${code ?? String(err)}`);
+  }
+  const flag = file === 'gatehouse.yaml' ? '' : ` --config ${file}`;
+  process.stdout.write(`wrote ${file}\nnext: gatehouse validate${flag} && gatehouse serve${flag}\n`);
+  return 0;
+}
+
 async function tools(args: string[]): Promise<number> {
   const { values, positionals } = parse({
     args,
@@ -157,9 +250,9 @@ async function tools(args: string[]): Promise<number> {
     },
     allowPositionals: true,
     strict: true,
-  });
+  }, 'tools');
   const spec = positionals[0];
-  if (spec === undefined || positionals.length > 1) throw new UsageError('tools needs exactly one SPEC (a file path or an http(s) URL)');
+  if (spec === undefined || positionals.length > 1) throw new UsageError('tools needs exactly one SPEC (a file path or an http(s) URL)', 'tools');
   const listing = listingOptions(values);
   const prefix = values.prefix;
   const baseUrl = values['base-url'];
@@ -243,7 +336,7 @@ async function audit(args: string[]): Promise<number> {
       cursor: { type: 'string' },
     },
     strict: true,
-  });
+  }, 'audit');
   const config = await loadConfig(values.config ?? 'gatehouse.yaml');
   const [{ resolve }, { parseAuditFilters, queryAudit, createSqliteStore }] = await Promise.all([import('node:path'), import('../audit/index.js')]);
   let query;
@@ -299,7 +392,7 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     if (err instanceof UsageError) {
-      process.stderr.write(`gatehouse: ${err.message}\n\n${USAGE}`);
+      process.stderr.write(`gatehouse: ${err.message}\n\n${(err.command !== undefined ? COMMAND_HELP[err.command] : undefined) ?? USAGE}`);
       process.exitCode = EXIT_USAGE;
     } else if (err instanceof Error && err.name === 'CliError') {
       process.stderr.write(`gatehouse: ${err.message}\n`);

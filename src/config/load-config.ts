@@ -1,11 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import { GatehouseError } from '../errors/catalogue.js';
 import { specUrlEntryProblem } from '../openapi/spec-url-policy.js';
+import { describeErrors } from './describe-errors.js';
 import { interpolateEnv } from './interpolate.js';
-import { schemaFingerprint, type BackendConfig, type GatehouseConfig } from './schema.js';
+import { configSchema, schemaFingerprint, type BackendConfig, type GatehouseConfig } from './schema.js';
 import type { ConfigValidators } from './schema-validator.js';
 
 const { config: validate, backend: validateBackend } = await configValidators();
@@ -38,7 +38,9 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
     const where = e.linePos?.[0] ? `:${e.linePos[0].line}:${e.linePos[0].col}` : '';
-    throw new GatehouseError('GH_CONFIG_INVALID', `${file}${where}: YAML syntax error: ${e.message.split('\n')[0]}`, { cause: e });
+    // The yaml library's message ends with its own "at line L, column C:" and a code frame: the position is given once, before.
+    const message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    throw new GatehouseError('GH_CONFIG_INVALID', `${file}${where}: YAML syntax error: ${message}`, { cause: e });
   }
   let raw: unknown;
   try {
@@ -54,9 +56,36 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (raw !== null && typeof raw === 'object' && !Array.isArray(raw) && (raw as { dataDir?: unknown }).dataDir === undefined && dataDirFromEnv !== undefined && dataDirFromEnv !== '') {
     (raw as { dataDir?: unknown }).dataDir = dataDirFromEnv;
   }
+  return checkConfig(raw, file, dirname(file));
+}
+
+/**
+ * The configuration of `gatehouse serve --spec SPEC` (no file): one backend, the
+ * defaults otherwise (loopback bind, no auth), and no audit trail, so that trying
+ * a spec leaves no files behind. Relative paths resolve against `cwd`.
+ */
+export function configForSpec(options: { spec: string; baseUrl?: string; name?: string }, cwd: string = process.cwd()): GatehouseConfig {
+  const backend = { name: options.name ?? backendNameFor(options.spec), spec: options.spec, ...(options.baseUrl !== undefined ? { baseUrl: options.baseUrl } : {}) };
+  return checkConfig({ audit: { store: 'none' }, backends: [backend] }, '--spec', cwd);
+}
+
+/** A backend name (the tools' prefix) from a spec's file name: `./specs/petstore.yaml` → `petstore`. */
+export function backendNameFor(spec: string): string {
+  const base = spec.replace(/[?#].*$/, '').split(/[\\/]/).filter((p) => p !== '').pop() ?? '';
+  const stem = base
+    .replace(/\.(ya?ml|json)$/i, '')
+    .replace(/[^a-zA-Z0-9-]+/g, '-')
+    .replace(/^[^a-zA-Z]+/, '')
+    .slice(0, 32)
+    .replace(/-+$/, '');
+  return stem === '' ? 'api' : stem;
+}
+
+/** Validates a config object; `file` names it in messages, relative paths resolve against `baseDir`. */
+function checkConfig(raw: unknown, file: string, baseDir: string): GatehouseConfig {
   if (!validate(raw)) {
-    const messages = (validate.errors ?? []).filter(named).map(describeError);
-    throw new GatehouseError('GH_CONFIG_INVALID', `${file}: invalid configuration:\n  - ${[...new Set(messages)].join('\n  - ')}`, {
+    const messages = describeErrors(validate.errors ?? [], raw, configSchema);
+    throw new GatehouseError('GH_CONFIG_INVALID', `${file}: invalid configuration:\n  - ${messages.join('\n  - ')}`, {
       details: { errors: messages },
     });
   }
@@ -89,7 +118,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     if (seen.has(key)) throw new GatehouseError('GH_CONFIG_INVALID', `${file}: invalid configuration:\n  - backends[${i}].name: "${b.name}" is used by another backend; names must be unique`);
     seen.add(key);
   });
-  return { ...config, baseDir: dirname(file), file };
+  return { ...config, baseDir, file };
 }
 
 /** Environment variables a backend registered at runtime may reference: no others, so the admin API cannot read the gateway's own secrets. */
@@ -115,7 +144,7 @@ export function parseBackendEntry(entry: unknown, env: NodeJS.ProcessEnv = proce
     throw err;
   }
   if (!validateBackend(raw)) {
-    const messages = [...new Set((validateBackend.errors ?? []).filter(named).map(describeError))];
+    const messages = describeErrors(validateBackend.errors ?? [], raw, configSchema.properties.backends.items);
     throw new GatehouseError('GH_ADMIN_INVALID', `invalid backend:\n  - ${messages.join('\n  - ')}`, { details: { errors: messages } });
   }
   const b = raw as BackendConfig;
@@ -136,35 +165,4 @@ function fillBackendDefaults(b: BackendConfig): void {
   // Defaults inside oneOf are not applied by ajv: filled here.
   const cb = (b as { circuitBreaker?: false | Partial<{ failureThreshold: number; cooldownMs: number }> }).circuitBreaker;
   b.circuitBreaker = cb === false ? false : { failureThreshold: cb?.failureThreshold ?? 5, cooldownMs: cb?.cooldownMs ?? 30_000 };
-}
-
-/** `/backends/0/name` → `backends[0].name`. */
-function fieldPath(instancePath: string, extra?: string): string {
-  const parts = instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
-  if (extra !== undefined) parts.push(extra);
-  let out = '';
-  for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out ? `.${p}` : p;
-  return out || '(root)';
-}
-
-/** An `if` error only repeats that the `then` branch failed; the errors of that branch name the fields. */
-function named(e: ErrorObject): boolean {
-  return e.keyword !== 'if';
-}
-
-function describeError(e: ErrorObject): string {
-  switch (e.keyword) {
-    case 'additionalProperties': {
-      const prop = (e.params as { additionalProperty: string }).additionalProperty;
-      return `${fieldPath(e.instancePath, prop)}: unknown field (not allowed here)`;
-    }
-    case 'required':
-      return `${fieldPath(e.instancePath, (e.params as { missingProperty: string }).missingProperty)}: is required`;
-    case 'enum':
-      return `${fieldPath(e.instancePath)}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
-    case 'pattern':
-      return `${fieldPath(e.instancePath)}: must match ${(e.params as { pattern: string }).pattern}`;
-    default:
-      return `${fieldPath(e.instancePath)}: ${e.message ?? 'is invalid'}`;
-  }
 }

@@ -107,6 +107,12 @@ export const configSchema = {
       default: {},
       properties: {
         level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+        format: {
+          enum: ['auto', 'pretty', 'json'],
+          default: 'auto',
+          description: 'pretty: human lines; json: one JSON object a line; auto: pretty on a terminal, else JSON. --log-format and GATEHOUSE_LOG_FORMAT override it.',
+        },
+        calls: { type: 'boolean', default: true, description: 'One info line per tool call and per model call (tool or model, principal, outcome, ms).' },
       },
     },
     upstream: {
@@ -604,7 +610,13 @@ export interface GatehouseConfig {
     shutdown: { readinessDelayMs: number; graceMs: number };
     publicUrl?: string;
   };
-  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' };
+  log: {
+    level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+    /** Default `auto`: pretty when the log stream is a terminal. */
+    format: 'auto' | 'pretty' | 'json';
+    /** One info line per tool/model call (default true). */
+    calls: boolean;
+  };
   upstream: { connectTimeoutMs: number; timeoutMs: number; maxResponseBytes: number; connections: number; maxHeaderValueBytes: number };
   mcp: { pageSize: number };
   /** Who may call /mcp (absent: anonymous, loopback only). */

@@ -70,6 +70,10 @@ export interface ImportedBackend {
   specVersion: SpecVersion;
   /** The spec's `apiKey` security schemes by name: where a static API key credential goes. */
   apiKeySchemes?: Record<string, ApiKeyPlacement>;
+  /** Operations the spec declares (before include/exclude), for the import's log line. */
+  operations?: number;
+  /** Size of the spec as read, in bytes. */
+  specBytes?: number;
 }
 
 /** Where an API key is sent, as an OpenAPI `apiKey` security scheme declares it. */
@@ -99,7 +103,7 @@ export async function importBackend(opts: ImportBackendOptions, importer: (opts:
     }
   }
   const cached = await cache.get(bytes, options);
-  if (cached !== undefined) return cached;
+  if (cached !== undefined) return { ...cached, specBytes: bytes.length };
   const imported = await importer(opts);
   await cache.set(bytes, options, imported);
   return imported;
@@ -175,7 +179,7 @@ async function importUncached(opts: ImportBackendOptions): Promise<ImportedBacke
   warnings.push(...schemas.warnings);
 
   const info = isObj(document.info) ? document.info : {};
-  const result: ImportedBackend = { tools, warnings, version: String(info['version'] ?? ''), specVersion: loaded.version };
+  const result: ImportedBackend = { tools, warnings, version: String(info['version'] ?? ''), specVersion: loaded.version, operations: operations.length, specBytes: loaded.bytes };
   const title = str(info['title']);
   if (title) result.title = title;
   const apiKeySchemes = collectApiKeySchemes(document, source);

@@ -70,6 +70,8 @@ export interface LoadedSpec {
    * ones dropped with a warning, by the schema converter: see spec-schema.ts.)
    */
   warnings: string[];
+  /** Size of the document as read (UTF-8 bytes; external refs not counted). */
+  bytes: number;
 }
 
 /** Upper bound for a spec fetched over HTTP (GitHub's, the largest we know, is 6 MB). */
@@ -130,7 +132,7 @@ async function loadFrom(location: string, where: string, limits: Limits, opts: L
     });
   }
   await validate(doc, version, base, where, warnings);
-  return { document: doc, version, location, warnings };
+  return { document: doc, version, location, warnings, bytes: Buffer.byteLength(text) };
 }
 
 /**

@@ -63,10 +63,24 @@ export async function importOne(b: BackendConfig, baseDir: string, log: Logger, 
   };
   const worker = options.worker;
   const onFallback = (reason: Error) => log.warn({ backend: b.name, err: reason.message }, `backend ${b.name}: importing in-process: ${reason.message}`);
+  // A spec served slowly must not mean silence (the port opens only after the imports):
+  // a line as the import starts, one every few seconds while it waits, one as it ends.
+  const source = b.spec;
+  log.info({ backend: b.name, source }, `backend ${b.name}: importing ${source}`);
+  const waiting = setInterval(() => {
+    const s = Math.round((performance.now() - started) / 1000);
+    log.info({ backend: b.name, source, waitingMs: Math.round(performance.now() - started) }, `backend ${b.name}: still importing ${source} (${s} s)`);
+  }, IMPORT_PROGRESS_MS);
+  waiting.unref();
   try {
     const imported = await (worker === undefined ? importBackend(request) : importBackend(request, (opts) => worker.run(opts, onFallback)));
     const ms = Math.round(performance.now() - started);
-    log.info({ backend: b.name, tools: imported.tools.length, ms }, `backend ${b.name}: ${imported.tools.length} tools`);
+    const operations = imported.operations ?? imported.tools.length;
+    const size = imported.specBytes === undefined ? '' : `, ${formatBytes(imported.specBytes)}`;
+    log.info(
+      { backend: b.name, source, bytes: imported.specBytes, operations, tools: imported.tools.length, ms },
+      `backend ${b.name}: ${imported.tools.length} tools from ${operations} operations in ${ms} ms (${source}${size})`,
+    );
     for (const w of imported.warnings) log.warn({ backend: b.name }, w);
     return {
       status: {
@@ -81,9 +95,18 @@ export async function importOne(b: BackendConfig, baseDir: string, log: Logger, 
     };
   } catch (err) {
     const e = isGatehouseError(err) ? err : new GatehouseError('GH_SPEC_LOAD_FAILED', String(err), { cause: err });
-    log.error({ backend: b.name, code: e.code }, `backend ${b.name} not loaded: ${e.message}`);
+    log.error({ backend: b.name, code: e.code, ms: Math.round(performance.now() - started) }, `backend ${b.name} not loaded: ${e.message}`);
     return { status: { name: b.name, state: 'failed', error: { code: e.code, message: e.message } }, tools: [] };
+  } finally {
+    clearInterval(waiting);
   }
+}
+
+/** How often a running import says it is still running. */
+const IMPORT_PROGRESS_MS = 2_000;
+
+function formatBytes(n: number): string {
+  return n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
 /**

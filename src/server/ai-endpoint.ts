@@ -300,6 +300,7 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
         });
       }
     }
+    pipeline.callLine?.({ requestId: f.requestId, kind: 'model', target: f.model, principal: f.principal.id, outcome, status: f.status, code, ms: seconds * 1000 });
     if (auditWriter === undefined) return undefined;
     const p = f.principal;
     const record: AuditRecord = { time: f.startedAt, requestId: f.requestId, kind: 'model', outcome, latencyMs: Math.round(seconds * 1e6) / 1e3 };

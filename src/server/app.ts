@@ -37,6 +37,23 @@ export interface AppOptions {
  * `/healthz` and `/readyz` passes the Host/Origin check first, and `/admin/*`
  * the browser check (admin-browser-check.ts), both in `handle`.
  */
+/**
+ * The stores a gateway keeps serving without (/readyz): a store that is down
+ * degrades its feature, never tool serving, so it shows here and not as unready.
+ */
+function storeStatesOf(runtime: Runtime): () => Record<string, string> {
+  return () => {
+    const out: Record<string, string> = {};
+    const writer = runtime.pipeline.auditWriter;
+    out['audit'] = writer === undefined ? 'off' : writer.stats().storeHealthy ? 'up' : 'unavailable';
+    if (runtime.admin !== undefined) {
+      const problem = runtime.admin.storeProblem();
+      out['admin'] = problem === undefined ? 'up' : `unavailable: ${problem}`;
+    }
+    return out;
+  };
+}
+
 export function createHttpHandler(options: AppOptions): {
   handle: (req: IncomingMessage, res: ServerResponse) => void;
   /** Resolves once what the first requests need is loaded. */
@@ -44,6 +61,7 @@ export function createHttpHandler(options: AppOptions): {
   close: () => Promise<void>;
 } {
   const { config, runtime, log } = options;
+  const storeStates = storeStatesOf(runtime);
 
   // MCP: the SDK's handler and Gatehouse's endpoint, loaded with the first /mcp
   // request (the SDK is ~30 MB: a gateway that only proxies LLM calls never loads
@@ -152,7 +170,7 @@ export function createHttpHandler(options: AppOptions): {
         // Not ready while a configured or registered backend cannot be served (its spec failed to load,
         // its stored document could not be fetched): this replica would serve other tools than its peers.
         const unavailable = unservedBackends(runtime);
-        const body = { tools: registry.tools.length, backends: registry.backends, ...(lastReload !== undefined ? { lastReload } : {}) };
+        const body = { tools: registry.tools.length, backends: registry.backends, stores: storeStates(), ...(lastReload !== undefined ? { lastReload } : {}) };
         if (unavailable.length > 0) sendJson(res, 503, { status: 'not-ready', unavailable, ...body });
         else sendJson(res, 200, { status: 'ready', ...body });
       },

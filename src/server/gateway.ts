@@ -75,10 +75,17 @@ export async function startGateway(config: GatehouseConfig, log: Logger, options
   });
   // Keep-alive longer than common load balancers' idle timeout (60 s) to avoid resets.
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.server.port, config.server.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.server.port, config.server.host, () => resolve());
+    });
+  } catch (err) {
+    // Nothing is served: let go of what the start made (stores, worker threads), so the process can exit.
+    await closeMcp().catch(() => {});
+    await runtime.close().catch(() => {});
+    throw listenFailed(err, config);
+  }
   const { port } = server.address() as AddressInfo;
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
   const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;
@@ -112,4 +119,20 @@ export async function startGateway(config: GatehouseConfig, log: Logger, options
       await runtime.close();
     },
   };
+}
+
+/** A bind that failed, in one line naming the address and the setting that changes it. */
+function listenFailed(err: unknown, config: GatehouseConfig): GatehouseError {
+  const { host, port } = config.server;
+  const code = (err as NodeJS.ErrnoException).code;
+  const where = `port ${port} on ${host}`;
+  const message =
+    code === 'EADDRINUSE'
+      ? `${where} is in use; set server.port (or --port) to another port`
+      : code === 'EACCES'
+        ? `${where} needs privileges this process does not have; set server.port (or --port) to a port above 1023`
+        : code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+          ? `cannot bind ${host}: no such address on this machine; set server.host (or --host) to one of its addresses`
+          : `cannot listen on ${where}: ${err instanceof Error ? err.message : String(err)}`;
+  return new GatehouseError('GH_LISTEN_FAILED', message, { cause: err, details: { host, port, ...(code !== undefined ? { errno: code } : {}) } });
 }

@@ -45,6 +45,12 @@ export interface Pipeline {
   observe(observed: ObservedCall): void | Promise<void>;
   /** Records a request refused before any call ran (authentication, required scopes). */
   refused(r: RefusedRequest): void;
+  /**
+   * Writes the one info line of a finished call (`log.calls`), tool or model;
+   * undefined when that line is off (or below the log level), so callers build
+   * nothing for it.
+   */
+  callLine: ((line: CallLine) => void) | undefined;
   metrics: GatewayMetrics | undefined;
   /** The audit store queries read (absent with `audit.store: none`). */
   auditStore: AuditStore | undefined;
@@ -56,6 +62,32 @@ export interface Pipeline {
   redis: (() => Redis) | undefined;
   /** Flushes the audit queue and closes the stores. */
   close(): Promise<void>;
+}
+
+/** What the per-call log line says. */
+export interface CallLine {
+  requestId: string;
+  kind: 'tool' | 'model';
+  /** The tool or the model. */
+  target: string;
+  principal: string | undefined;
+  outcome: AuditOutcome;
+  status: number | undefined;
+  code: ErrorCode | undefined;
+  ms: number;
+}
+
+/** The per-call line, or undefined when `log.calls` is off or info lines are not logged. */
+function createCallLine(log: Logger, enabled: boolean): ((line: CallLine) => void) | undefined {
+  if (!enabled || !log.isLevelEnabled('info')) return undefined;
+  return (l) => {
+    const ms = Math.round(l.ms * 10) / 10;
+    const status = l.status === undefined ? '' : ` ${l.status}`;
+    log.info(
+      { requestId: l.requestId, kind: l.kind, [l.kind]: l.target, principal: l.principal, outcome: l.outcome, status: l.status, code: l.code, ms },
+      `${l.kind} ${l.target || '-'} ${l.outcome}${status}${l.code !== undefined ? ` ${l.code}` : ''} ${ms} ms (${l.principal ?? 'no principal'})`,
+    );
+  };
 }
 
 export interface RefusedRequest {
@@ -259,10 +291,13 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
   const audit = config.audit;
   const dataDir = resolve(config.baseDir, config.dataDir);
   const sinks: AuditSink[] = audit.stream === undefined ? [] : [createJsonlSink(audit.stream === 'stdout' ? 'stdout' : resolve(dataDir, audit.stream))];
+  // A store that failed to open at start is down from the start (/readyz, gatehouse_audit_store_up).
+  let auditStoreDown = false;
   if (audit.store !== 'none') {
     auditStore = await openAuditStore(
       audit.store === 'postgres' ? { store: 'postgres', postgres: audit.postgres! } : { store: 'sqlite', sqlite: { file: resolve(dataDir, audit.sqlite.file), thread: audit.sqlite.thread } },
       log,
+      { onInitError: () => (auditStoreDown = true) },
     );
     retention = startRetention(auditStore, { days: audit.retentionDays, log });
   }
@@ -273,6 +308,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       maxQueue: audit.queue.max,
       batchSize: audit.queue.batchSize,
       flushIntervalMs: audit.queue.flushIntervalMs,
+      storeHealthy: !auditStoreDown,
       log,
       onEvent: (e) => {
         if (e.type === 'written') metrics?.auditWritten(e.count);
@@ -295,12 +331,16 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       : { principalId: p.id, principalKind: p.kind, ...(p.client !== undefined ? { clientId: p.client } : {}), ...(p.kind === 'api-key' ? { keyId: p.id } : {}) };
 
   const durable = audit.durability === 'sync' && auditWriter !== undefined && auditStore !== undefined;
+  const callLine = createCallLine(log, config.log.calls);
+
   const observe = ({ call, facts, startedAt, seconds }: ObservedCall): void | Promise<void> => {
     const outcome = outcomeOf(facts.errorCode);
     const operation = facts.operation?.definition;
     const backend = operation?.backend ?? (call.tool.kind === 'meta' ? call.tool.catalogue.backend : '');
     const tool = operation?.name ?? call.tool.tool.name;
     metrics?.call({ kind: 'tool', backend, target: tool, outcome, seconds });
+    // The name served (with its prefix), as the client called it.
+    callLine?.({ requestId: call.requestId, kind: 'tool', target: call.tool.tool.name, principal: call.principal.id, outcome, status: facts.status, code: facts.errorCode, ms: seconds * 1000 });
     if (facts.backendSeconds !== undefined) metrics?.backendResponse(backend, facts.status ?? 0, facts.backendSeconds);
     if (auditWriter === undefined) return;
     // Built field by field: this runs once per call, and absent fields stay absent.
@@ -332,6 +372,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
   const refused = (r: RefusedRequest): void => {
     metrics?.authFailure(r.errorCode);
     metrics?.call({ kind: 'tool', backend: '', target: '', outcome: r.outcome, seconds: r.latencyMs / 1000 });
+    callLine?.({ requestId: r.requestId, kind: 'tool', target: r.tool?.slice(0, 128) ?? '', principal: r.principal?.id, outcome: r.outcome, status: undefined, code: r.errorCode, ms: r.latencyMs });
     auditWriter?.record({
       time: r.startedAt,
       requestId: r.requestId,
@@ -353,6 +394,7 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
     updateBackends,
     observe,
     refused,
+    callLine,
     metrics,
     auditStore,
     auditWriter,
