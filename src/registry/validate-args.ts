@@ -1,5 +1,6 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import { linearRegExpEngine } from '../openapi/linear-regexp.js';
 import type { ObjectSchema } from '../openapi/tool-definition.js';
 
 // ajv-formats ships CommonJS; under NodeNext its default export is the module object.
@@ -8,9 +9,10 @@ const addFormats = addFormatsModule as unknown as typeof addFormatsModule.defaul
 /**
  * One ajv instance for all tool schemas. `strict: false` because specs carry
  * vendor keywords and formats ajv does not know; unknown formats are accepted.
+ * Patterns come from specs: they run on RE2, in linear time (linear-regexp.ts).
  */
 export function createArgsAjv(): Ajv2020 {
-  const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: true, unicodeRegExp: false });
+  const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: true, unicodeRegExp: false, code: { regExp: linearRegExpEngine() } });
   addFormats(ajv);
   return ajv;
 }
