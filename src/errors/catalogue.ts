@@ -45,6 +45,7 @@ export const ERRORS = {
   GH_ADMIN_STORE_UNAVAILABLE: { status: 503, meaning: 'The store of runtime backends is unreachable; nothing changed.' },
   GH_SHUTTING_DOWN: { status: 503, meaning: 'The gateway is shutting down and takes no new requests; retry on another instance.' },
   GH_INTERNAL: { status: 500, meaning: 'An unexpected error inside Gatehouse.' },
+  GH_TOOL_ARGS_TOO_LARGE: { status: 413, meaning: 'The tool arguments exceed a limit of mcp.arguments (size, depth, members, array length); nothing was checked or sent.' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -25,12 +25,26 @@ export function compileArgsValidator(ajv: Ajv2020, schema: ObjectSchema): ArgsVa
   return (args) => (validate(args) ? [] : describeArgErrors(validate.errors ?? []));
 }
 
+/**
+ * At most this many lines: an array of 10,000 wrong elements would otherwise
+ * come back as 10,000 lines (with `allErrors`), for the model to read.
+ */
+export const MAX_ARG_ERRORS = 20;
+
 /** Turns ajv errors into one line per wrong field, named as the agent wrote it (`items[1].qty`). */
 export function describeArgErrors(errors: readonly ErrorObject[]): string[] {
   const out = new Set<string>();
+  // The anyOf summaries, found once: looking them up per error is quadratic in the errors.
+  const anyOfAt = new Set<string>();
+  for (const e of errors) if (e.keyword === 'anyOf') anyOfAt.add(e.instancePath);
+  let more = 0;
   for (const e of errors) {
+    if (out.size >= MAX_ARG_ERRORS) {
+      more++;
+      continue;
+    }
     // anyOf reports every branch plus a summary; the summary alone is clearer.
-    if (e.schemaPath.includes('/anyOf/') && errors.some((o) => o.keyword === 'anyOf' && o.instancePath === e.instancePath)) continue;
+    if (e.schemaPath.includes('/anyOf/') && anyOfAt.has(e.instancePath)) continue;
     const field = argPath(e.instancePath);
     switch (e.keyword) {
       case 'required': {
@@ -51,7 +65,7 @@ export function describeArgErrors(errors: readonly ErrorObject[]): string[] {
         out.add(`${field || '(arguments)'}: ${e.message ?? 'is invalid'}`);
     }
   }
-  return [...out];
+  return more > 0 ? [...out, `and ${more} more errors`] : [...out];
 }
 
 function argPath(instancePath: string): string {

@@ -2,6 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isJsonContentType, type AuthInfo, type McpHttpHandler } from '@modelcontextprotocol/server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import type { Logger } from '../log/logger.js';
+import { DEFAULT_ARGUMENT_LIMITS, type ArgumentLimits } from '../mcp/argument-limits.js';
+import { boundRequest } from '../mcp/bound-request.js';
 import type { FastPlan, FastRequest } from '../mcp/fast-path.js';
 import { planFastPath } from '../mcp/fast-path.js';
 import { OneShotSignal, type Principal } from '../policy/compose.js';
@@ -12,6 +14,8 @@ export interface McpEndpointOptions {
   /** Answers a planned request, or undefined to hand it to the SDK. Omit to disable the fast path. */
   fastPath?: (plan: FastPlan, request: FastRequest) => Promise<string | undefined>;
   maxRequestBytes: number;
+  /** `mcp.arguments`: bounds every JSON-RPC body before it is parsed (default {@link DEFAULT_ARGUMENT_LIMITS}). */
+  argumentLimits?: Readonly<ArgumentLimits>;
   log: Logger;
 }
 
@@ -28,10 +32,13 @@ export interface EdgeRequest {
 
 export function createMcpEndpoint(options: McpEndpointOptions): (req: IncomingMessage, res: ServerResponse, edge: EdgeRequest) => void {
   const { handler, fastPath, maxRequestBytes, log } = options;
+  const limits = options.argumentLimits ?? DEFAULT_ARGUMENT_LIMITS;
   const sdk = toNodeHandler(handler, { maxRequestBodySize: maxRequestBytes, onerror: (err) => log.error({ err }, 'mcp handler failed') });
 
   return (req, res, edge) => {
-    if (fastPath === undefined || req.method !== 'POST' || !isJsonContentType(req.headers['content-type'] ?? null)) {
+    // Every JSON POST is read here, fast path or not: the SDK parses what it is
+    // given with zod, at a cost per member, so it is given only bounded bodies.
+    if (req.method !== 'POST' || !isJsonContentType(req.headers['content-type'] ?? null)) {
       void sdk(req, res);
       return;
     }
@@ -56,14 +63,23 @@ export function createMcpEndpoint(options: McpEndpointOptions): (req: IncomingMe
         res.end(text);
         return;
       }
+      // Bounded before it is parsed: parsing is what a hostile body makes costly (bound-request.ts).
+      const bounded = boundRequest(raw, limits);
+      if (bounded.refused !== undefined) {
+        // JSON-RPC 2.0 §5.1: -32600 Invalid Request; the id is unknown, as nothing was parsed.
+        const text = JSON.stringify({ jsonrpc: '2.0', error: { code: -32600, message: `Request too large: ${bounded.refused}` }, id: null });
+        res.writeHead(413, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+        return;
+      }
       let body: unknown;
       try {
-        body = JSON.parse(raw.toString('utf8'));
+        body = JSON.parse(bounded.body.toString('utf8'));
       } catch {
         void sdk(replay(req, raw), res); // the SDK answers the parse error
         return;
       }
-      const plan = planFastPath(req.headers, body);
+      const plan = fastPath === undefined ? undefined : planFastPath(req.headers, body);
       if (plan === undefined) {
         void sdk(req, res, body);
         return;

@@ -99,6 +99,7 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
     credentials,
     guards: pipeline.guards,
     observe: pipeline.observe,
+    argumentLimits: config.mcp.arguments,
   });
   const pageSize = config.mcp.pageSize;
   const factoryOptions: ServerFactoryOptions = { registry, callTool, pageSize, ...(visibleTools ? { visibleTools } : {}) };
