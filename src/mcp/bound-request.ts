@@ -39,33 +39,57 @@ const COMMA = 0x2c;
 /** Keys above this many bytes are not read back for paths in messages. */
 const MAX_KEY_BYTES = 256;
 
-/** Counts for one region: the arguments of a call, or the rest of the body. */
-interface Region {
-  members: number;
-  /** Depth of the region's outermost container (1 for the body itself). */
-  base: number;
+/**
+ * The index of the quote that closes the string opening at `open`, or -1.
+ * `indexOf` finds each candidate natively; a quote is escaped by an odd run of
+ * backslashes before it. Each backslash is counted once: linear.
+ */
+function stringEnd(raw: Buffer, open: number): number {
+  for (let j = raw.indexOf(QUOTE, open + 1); j >= 0; j = raw.indexOf(QUOTE, j + 1)) {
+    let backslashes = 0;
+    for (let k = j - 1; k > open && raw[k] === BACKSLASH; k--) backslashes++;
+    if ((backslashes & 1) === 0) return j;
+  }
+  return -1;
+}
+
+/** The index of the byte that closes the `levels` containers open before `from` (a value's first byte, or between values), or -1. */
+function containerEnd(raw: Buffer, from: number, levels: number): number {
+  for (let i = from; i < raw.length; i++) {
+    const c = raw[i];
+    if (c === QUOTE) {
+      i = stringEnd(raw, i);
+      if (i < 0) return -1;
+    } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) levels++;
+    else if ((c === CLOSE_OBJECT || c === CLOSE_ARRAY) && --levels === 0) return i;
+  }
+  return -1;
 }
 
 export function boundRequest(raw: Buffer, limits: Readonly<ArgumentLimits>): BoundedRequest {
-  // Per open container, by depth (1 = the body's outermost value).
-  const isArray: boolean[] = [false];
-  const items: number[] = [0];
-  const keyStart: number[] = [-1];
-  const keyEnd: number[] = [-1];
+  const { maxBytes, maxDepth, maxKeys, maxArrayLength } = limits;
+  // Per open container, by depth (1 = the body's outermost value). The body
+  // is refused past maxDepth, arguments past maxDepth of their own: no deeper.
+  const cap = 2 * maxDepth + 2;
+  const isArray = new Uint8Array(cap + 1);
+  const items = new Int32Array(cap + 1);
+  const keyStart = new Int32Array(cap + 1).fill(-1);
+  const keyEnd = new Int32Array(cap + 1);
   let depth = 0;
-  let inString = false;
-  let escaped = false;
-  let stringIsKey = false;
   let expectKey = false;
   let awaitingValue = true;
-
-  const envelope: Region = { members: 0, base: 1 };
-  let args: (Region & { start: number; refused?: string }) | undefined;
+  let members = 0;
+  // The arguments being scanned, if any: where they start, their depth, their members.
+  let inArgs = false;
+  let argsStart = 0;
+  let argsBase = 0;
+  let argsMembers = 0;
+  let argsBytesEnd = Infinity;
   const splices: Array<{ start: number; end: number; refused: string }> = [];
 
   const key = (d: number): string | undefined => {
-    const start = keyStart[d] ?? -1;
-    const end = keyEnd[d] ?? -1;
+    const start = keyStart[d]!;
+    const end = keyEnd[d]!;
     if (start < 0 || end - start > MAX_KEY_BYTES) return undefined;
     try {
       const k: unknown = JSON.parse(raw.toString('utf8', start, end));
@@ -74,103 +98,109 @@ export function boundRequest(raw: Buffer, limits: Readonly<ArgumentLimits>): Bou
       return undefined;
     }
   };
-  /** The path from the region's base to the current container, for messages. */
-  const pathHere = (region: Region): (string | number)[] => {
+  /** Where the container at `to` is, from the one at `base`, as argument errors name it. */
+  const pathTo = (base: number, to: number, root: string): string => {
     const path: (string | number)[] = [];
-    for (let d = region.base + 1; d <= depth; d++) path.push(isArray[d - 1] ? (items[d - 1] ?? 1) - 1 : (key(d - 1) ?? '?'));
-    return path;
+    for (let d = base + 1; d <= to; d++) path.push(isArray[d - 1] === 1 ? items[d - 1]! - 1 : (key(d - 1) ?? '?'));
+    return formatPath(path, root);
   };
-  /** The arguments of a request: `params.arguments` of the body, or of a batch member. */
-  const atArguments = (): boolean => {
-    if (isArray[depth] || depth < 2 || key(depth) !== 'arguments' || isArray[depth - 1] || key(depth - 1) !== 'params') return false;
-    return depth === 2 ? true : depth === 3 && isArray[1] === true;
-  };
-  const exceeded = (limit: keyof ArgumentLimits, region: Region, root: string): string => limitMessage(limit, formatPath(pathHere(region), root), limits);
-  /** Marks the current arguments refused, or returns the whole request's refusal. */
-  const over = (limit: keyof ArgumentLimits): string | undefined => {
-    if (args !== undefined) {
-      args.refused ??= exceeded(limit, args, '(arguments)');
-      return undefined;
-    }
-    return exceeded(limit, envelope, '(request)');
+  /** `params.arguments` of the body, or of a member of a batch, opens at the value starting now. */
+  const atArguments = (): boolean =>
+    isArray[depth] === 0 && (depth === 2 || (depth === 3 && isArray[1] === 1)) && isArray[depth - 1] === 0 && key(depth) === 'arguments' && key(depth - 1) === 'params';
+
+  let i = 0;
+  /**
+   * Refuses the arguments being scanned: skips to their end, and marks them
+   * for replacement. False when the body is malformed (left to the parser).
+   */
+  const refuseArgs = (limit: keyof ArgumentLimits, at: string): boolean => {
+    const end = containerEnd(raw, i, depth - argsBase + 1);
+    if (end < 0) return false;
+    splices.push({ start: argsStart, end: end + 1, refused: limitMessage(limit, at, limits) });
+    inArgs = false;
+    argsBytesEnd = Infinity;
+    depth = argsBase - 1;
+    expectKey = false;
+    awaitingValue = false;
+    i = end;
+    return true;
   };
 
-  for (let i = 0; i < raw.length; i++) {
-    const c = raw[i]!;
-    if (inString) {
-      if (escaped) escaped = false;
-      else if (c === BACKSLASH) escaped = true;
-      else if (c === QUOTE) {
-        inString = false;
-        if (stringIsKey) keyEnd[depth] = i + 1;
-      }
+  for (; i < raw.length; i++) {
+    if (i >= argsBytesEnd) {
+      if (!refuseArgs('maxBytes', '(arguments)')) return { body: raw };
       continue;
     }
-    if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) continue;
-    // Once refused, the rest of the arguments are skipped, counting only where they end.
-    const counting = args?.refused === undefined;
+    const c = raw[i]!;
+    if (c === QUOTE) {
+      const end = stringEnd(raw, i);
+      if (end < 0) return { body: raw };
+      if (expectKey && isArray[depth] === 0) {
+        // A member name: its bytes are kept, not decoded, for paths in messages.
+        keyStart[depth] = i;
+        keyEnd[depth] = end + 1;
+        expectKey = false;
+      } else if (awaitingValue) {
+        awaitingValue = false;
+        if (isArray[depth] === 1 && ++items[depth]! > maxArrayLength) {
+          if (!inArgs) return { refused: limitMessage('maxArrayLength', pathTo(1, depth, '(request)'), limits) };
+          if (!refuseArgs('maxArrayLength', pathTo(argsBase, depth, '(arguments)'))) return { body: raw };
+          continue;
+        }
+      }
+      i = end;
+      continue;
+    }
     if (c === COLON) {
       awaitingValue = true;
-      if (counting) {
-        const region = args ?? envelope;
-        if (++region.members > limits.maxKeys) {
-          const refused = over('maxKeys');
-          if (refused !== undefined) return { refused };
-        }
+      if (inArgs ? ++argsMembers > maxKeys : ++members > maxKeys) {
+        if (!inArgs) return { refused: limitMessage('maxKeys', pathTo(1, depth, '(request)'), limits) };
+        if (!refuseArgs('maxKeys', pathTo(argsBase, depth, '(arguments)'))) return { body: raw };
       }
       continue;
     }
     if (c === COMMA) {
-      if (isArray[depth]) awaitingValue = true;
+      if (isArray[depth] === 1) awaitingValue = true;
       else expectKey = true;
       continue;
     }
     if (c === CLOSE_OBJECT || c === CLOSE_ARRAY) {
-      if (args !== undefined && depth === args.base) {
-        if (args.refused === undefined && i + 1 - args.start > limits.maxBytes) args.refused = limitMessage('maxBytes', '(arguments)', limits);
-        if (args.refused !== undefined) splices.push({ start: args.start, end: i + 1, refused: args.refused });
-        args = undefined;
+      if (inArgs && depth === argsBase) {
+        inArgs = false;
+        argsBytesEnd = Infinity;
       }
-      depth--;
-      if (depth < 0) return { body: raw }; // malformed: the parser says so
+      if (--depth < 0) return { body: raw };
       expectKey = false;
       awaitingValue = false;
       continue;
     }
-    if (c === QUOTE && expectKey && !isArray[depth]) {
-      // A member name: its bytes are kept (not decoded) for paths in messages.
-      expectKey = false;
-      inString = true;
-      stringIsKey = true;
-      keyStart[depth] = i;
-      keyEnd[depth] = -1;
-      continue;
-    }
-    // The start of a value.
+    if (c <= 0x20) continue; // whitespace (RFC 8259 §2), or bytes the parser refuses
+    // The first byte of a value.
     if (awaitingValue) {
       awaitingValue = false;
-      if (isArray[depth]) {
-        items[depth] = (items[depth] ?? 0) + 1;
-        if (counting && (items[depth] as number) > limits.maxArrayLength) {
-          const refused = over('maxArrayLength');
-          if (refused !== undefined) return { refused };
-        }
+      if (isArray[depth] === 1 && ++items[depth]! > maxArrayLength) {
+        if (!inArgs) return { refused: limitMessage('maxArrayLength', pathTo(1, depth, '(request)'), limits) };
+        if (!refuseArgs('maxArrayLength', pathTo(argsBase, depth, '(arguments)'))) return { body: raw };
+        continue;
       }
-      if (c === OPEN_OBJECT && args === undefined && atArguments()) args = { members: 0, base: depth + 1, start: i };
+      if (c === OPEN_OBJECT && !inArgs && atArguments()) {
+        inArgs = true;
+        argsStart = i;
+        argsBase = depth + 1;
+        argsMembers = 0;
+        argsBytesEnd = i + maxBytes;
+      }
     }
-    if (args !== undefined && counting && i + 1 - args.start > limits.maxBytes) args.refused = limitMessage('maxBytes', '(arguments)', limits);
-    if (c === QUOTE) {
-      inString = true;
-      stringIsKey = false;
-    } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+    if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
       depth++;
-      const region = args ?? envelope;
-      // The arguments object is depth 1 of the arguments; the body is depth 1 of the request.
-      if (args?.refused === undefined && depth - region.base + 1 > limits.maxDepth) {
-        const refused = over('maxDepth');
-        if (refused !== undefined) return { refused };
+      // The arguments object is depth 1 of the arguments; the body, depth 1 of the request.
+      if (inArgs ? depth - argsBase + 1 > maxDepth : depth > maxDepth) {
+        if (!inArgs) return { refused: limitMessage('maxDepth', pathTo(1, depth, '(request)'), limits) };
+        depth--;
+        if (!refuseArgs('maxDepth', pathTo(argsBase, depth + 1, '(arguments)'))) return { body: raw };
+        continue;
       }
-      isArray[depth] = c === OPEN_ARRAY;
+      isArray[depth] = c === OPEN_ARRAY ? 1 : 0;
       items[depth] = 0;
       keyStart[depth] = -1;
       expectKey = c === OPEN_OBJECT;
@@ -180,9 +210,9 @@ export function boundRequest(raw: Buffer, limits: Readonly<ArgumentLimits>): Bou
   if (splices.length === 0) return { body: raw };
   const parts: Buffer[] = [];
   let at = 0;
-  for (const s of splices) {
-    parts.push(raw.subarray(at, s.start), Buffer.from(JSON.stringify({ [REFUSED_ARGUMENTS_KEY]: s.refused })));
-    at = s.end;
+  for (const sp of splices) {
+    parts.push(raw.subarray(at, sp.start), Buffer.from(JSON.stringify({ [REFUSED_ARGUMENTS_KEY]: sp.refused })));
+    at = sp.end;
   }
   parts.push(raw.subarray(at));
   return { body: Buffer.concat(parts) };
