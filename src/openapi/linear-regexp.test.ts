@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { compileArgsValidator, createArgsAjv } from '../registry/validate-args.js';
 import { SchemaConverter } from './json-schema.js';
+import { globToRegExp as modelGlob } from '../ai/router.js';
 import { compileLinear, linearRegExpEngine } from './linear-regexp.js';
+import { globToRegExp } from './select-operations.js';
 import type { ObjectSchema } from './tool-definition.js';
 
 /** A tool's input schema as the importer makes it, and the warnings it gave. */
@@ -53,5 +55,22 @@ describe('spec patterns run in linear time', () => {
     expect((re as { test(s: string): boolean }).test('é/12x')).toBe(true);
     expect(linearRegExpEngine()('b', '').test('abc')).toBe(true);
     expect(linearRegExpEngine()('^b', '').test('abc')).toBe(false);
+  });
+});
+
+describe('globs run in linear time', () => {
+  // Rules, rate limits and ai routes match globs against what requests carry
+  // (model names, principals); `^.*a.*a.*a.*b$` backtracks in time n^4.
+  const hostile = 'a'.repeat(200_000);
+
+  it('matches a many-star glob against a long name at once (rules, rate limits, filters)', () => {
+    expect(globToRegExp('*a*a*a*b', 'operationId').test(hostile)).toBe(false);
+    expect(globToRegExp('*a*a*a*b', 'operationId').test(`${hostile}b`)).toBe(true);
+    expect(globToRegExp('/**/a/*', 'path').test(`/${'x/'.repeat(50_000)}a/b`)).toBe(true);
+  });
+
+  it('matches a many-star model route against a long model name at once', () => {
+    expect(modelGlob('*a*a*a*b').test(hostile)).toBe(false);
+    expect(modelGlob('gpt-4*').test('gpt-4o\nmini')).toBe(true);
   });
 });
