@@ -58,6 +58,15 @@ describe('spec patterns run in linear time', () => {
   });
 });
 
+describe('format: regex', () => {
+  it('refuses a 1 MiB "regular expression" argument without compiling it, and accepts a real one', () => {
+    const validate = compileArgsValidator(createArgsAjv(), { type: 'object', properties: { re: { type: 'string', format: 'regex' } } });
+    expect(validate({ re: 'a.'.repeat(524_288) })).toEqual(['re: must match format "regex"']);
+    expect(validate({ re: '^[a-z]+$' })).toEqual([]);
+    expect(validate({ re: '(' })).toEqual(['re: must match format "regex"']);
+  });
+});
+
 describe('globs run in linear time', () => {
   // Rules, rate limits and ai routes match globs against what requests carry
   // (model names, principals); `^.*a.*a.*a.*b$` backtracks in time n^4.
