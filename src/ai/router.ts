@@ -2,6 +2,7 @@
  * Which targets serve a requested model (ai.routes), and which targets are benched after
  * repeated failures (ai.cooldown). Plain data and a clock; no I/O.
  */
+import { RE2JS } from 're2js';
 import { GatehouseError } from '../errors/catalogue.js';
 import type { AiConfig, AiProvider } from '../config/schema.js';
 
@@ -60,7 +61,7 @@ export function createRouter(config: AiConfig): Router {
 
   type Route = AiConfig['routes'][number];
   const exact = new Map<string, Route>();
-  const globs: Array<{ re: RegExp; route: Route }> = [];
+  const globs: Array<{ re: { test(model: string): boolean }; route: Route }> = [];
   for (const route of config.routes) {
     // Aliases are names, never patterns. The first route to claim a name wins (config order).
     for (const name of [route.model, ...route.aliases]) {
@@ -102,13 +103,18 @@ function isGlob(s: string): boolean {
   return s.includes('*');
 }
 
-/** `*` is any run of characters (including `/` and none); everything else is literal. */
-export function globToRegExp(glob: string): RegExp {
+/**
+ * `*` is any run of characters (including `/` and none); everything else is literal.
+ * Matched on RE2: the model name comes from the request, and a backtracking
+ * `^.*a.*b.*$` costs time polynomial in its length.
+ */
+export function globToRegExp(glob: string): { test(model: string): boolean } {
   const body = glob
     .split('*')
     .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
     .join('.*');
-  return new RegExp(`^${body}$`, 's');
+  const re = RE2JS.compile(`^${body}$`, RE2JS.DOTALL);
+  return { test: (model) => re.test(model) };
 }
 
 // ---------------------------------------------------------------------------

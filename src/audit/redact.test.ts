@@ -55,8 +55,30 @@ describe('createArgumentRedactor — redact', () => {
     const r = createArgumentRedactor({ maxBytes: 100 });
     const args = { body: 'x'.repeat(200) };
     const out = r(args);
-    expect(out).toEqual({ arguments: { _truncated: true, bytes: Buffer.byteLength(JSON.stringify(args)) } });
+    expect(out).toEqual({ arguments: { _truncated: true, maxBytes: 100 } });
     expect(r({ body: 'short' })).toEqual({ arguments: { body: 'short' } });
+  });
+
+  it('counts the bytes of the JSON it keeps exactly: a copy of exactly maxBytes is kept, one byte more is not', () => {
+    const args = { a: 'é'.repeat(10), b: [1, null, true], password: 'p', c: { d: 'x' } };
+    const bytes = Buffer.byteLength(JSON.stringify({ ...args, password: REDACTED }));
+    expect(createArgumentRedactor({ maxBytes: bytes })(args).arguments).toEqual({ ...args, password: REDACTED });
+    expect(createArgumentRedactor({ maxBytes: bytes - 1 })(args).arguments).toEqual({ _truncated: true, maxBytes: bytes - 1 });
+  });
+
+  it('truncates before it redacts: 100,000 names cost what the first few hundred do', () => {
+    const args: Record<string, unknown> = {};
+    for (let i = 0; i < 100_000; i++) args[`name_${i}`] = i;
+    const seen = new Set<string>();
+    // A proxy that records the names read: only those within maxBytes are.
+    const watched = new Proxy(args, {
+      get: (t, k) => {
+        if (typeof k === 'string') seen.add(k);
+        return Reflect.get(t, k);
+      },
+    });
+    expect(createArgumentRedactor()(watched).arguments).toEqual({ _truncated: true, maxBytes: 8192 });
+    expect(seen.size).toBeLessThan(1000);
   });
 
   it('cuts pathological nesting instead of overflowing the stack', () => {

@@ -11,7 +11,12 @@ export interface ArgumentRedactorOptions {
   mode?: 'redact' | 'hash' | 'omit';
   /** More sensitive names, matched like the built-in ones that match anywhere in a name. */
   names?: readonly string[];
-  /** A redacted copy whose JSON is larger than this is replaced by `{ _truncated: true, bytes }`. Default 8192. */
+  /**
+   * A redacted copy whose JSON would be larger than this is replaced by
+   * `{ _truncated: true, maxBytes }`. Default 8192. The copy stops as soon as
+   * it passes the limit, so redacting costs at most about this much work,
+   * whatever the arguments hold.
+   */
   maxBytes?: number;
 }
 
@@ -63,24 +68,81 @@ export function createArgumentRedactor(options: ArgumentRedactorOptions = {}): A
     return hit;
   };
 
-  const copy = (value: unknown, depth: number): unknown => {
-    if (value === null || typeof value !== 'object') return value;
-    if (depth >= MAX_DEPTH) return '[TOO DEEP]';
-    if (Array.isArray(value)) return value.map((v) => copy(v, depth + 1));
+  /**
+   * The redacted copy, counting the bytes of its JSON as it goes; past
+   * `budget` it stops (throws TRUNCATED), so its cost is bounded by the budget
+   * and not by the input: truncate first, then redact only what is kept.
+   */
+  const copy = (value: unknown, depth: number, budget: Budget): unknown => {
+    if (value === null || typeof value !== 'object') {
+      budget.spend(value);
+      return value;
+    }
+    if (depth >= MAX_DEPTH) {
+      budget.spend(TOO_DEEP);
+      return TOO_DEEP;
+    }
+    budget.add(2);
+    if (Array.isArray(value)) {
+      const out: unknown[] = [];
+      for (const v of value) {
+        if (out.length > 0) budget.add(1); // ,
+        out.push(copy(v, depth + 1, budget));
+      }
+      return out;
+    }
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = sensitive(k) ? REDACTED : copy(v, depth + 1);
+    let first = true;
+    for (const k in value) {
+      const v = (value as Record<string, unknown>)[k];
+      if (!Object.hasOwn(value, k) || v === undefined) continue;
+      budget.spend(k);
+      budget.add(first ? 1 : 2); // : and ,
+      first = false;
+      if (sensitive(k)) {
+        budget.spend(REDACTED);
+        out[k] = REDACTED;
+      } else {
+        out[k] = copy(v, depth + 1, budget);
+      }
+    }
     return out;
   };
 
   // The hash is of the redacted arguments: a hash of a raw secret could be
   // reversed by guessing (a short password among otherwise known arguments).
-  if (mode === 'hash') return (args) => ({ argumentsHash: createHash('sha256').update(canonicalJson(copy(args, 0))).digest('hex') });
+  // It is of all of them (a hash of a prefix would make different arguments
+  // equal); their size is bounded before any call runs (mcp.arguments).
+  if (mode === 'hash') return (args) => ({ argumentsHash: createHash('sha256').update(canonicalJson(copy(args, 0, new Budget(Infinity)))).digest('hex') });
 
   return (args) => {
-    const redacted = copy(args, 0);
-    const bytes = Buffer.byteLength(JSON.stringify(redacted) ?? '');
-    return { arguments: bytes > maxBytes ? { _truncated: true, bytes } : redacted };
+    try {
+      return { arguments: copy(args, 0, new Budget(maxBytes)) };
+    } catch (err) {
+      if (err !== TRUNCATED) throw err;
+      return { arguments: { _truncated: true, maxBytes } };
+    }
   };
+}
+
+const TOO_DEEP = '[TOO DEEP]';
+const TRUNCATED = new Error('the redacted arguments pass maxBytes');
+
+/** Bytes of JSON written so far by a redacted copy, against a limit. */
+class Budget {
+  private used = 0;
+  constructor(private readonly limit: number) {}
+
+  add(n: number): void {
+    this.used += n;
+    if (this.used > this.limit) throw TRUNCATED;
+  }
+
+  /** A primitive's JSON; a string longer than what is left is refused before it is serialised. */
+  spend(v: unknown): void {
+    if (typeof v === 'string' && this.used + v.length + 2 > this.limit) throw TRUNCATED;
+    this.add(Buffer.byteLength(JSON.stringify(v) ?? 'null'));
+  }
 }
 
 function normalize(name: string): string {

@@ -139,6 +139,18 @@ export const configSchema = {
       default: {},
       properties: {
         pageSize: { type: 'integer', minimum: 1, default: 500, description: 'tools/list page size.' },
+        arguments: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'Bounds on tool arguments, checked before anything else; a call past one gets GH_TOOL_ARGS_TOO_LARGE (mcp/argument-limits.ts).',
+          properties: {
+            maxBytes: { type: 'integer', minimum: 1024, default: 1_048_576, description: "Characters of the arguments' JSON (about their size)." },
+            maxDepth: { type: 'integer', minimum: 2, maximum: 1000, default: 32, description: 'Nesting of objects and arrays; the arguments object is depth 1.' },
+            maxKeys: { type: 'integer', minimum: 1, default: 10_000, description: 'Object members, counted over every depth.' },
+            maxArrayLength: { type: 'integer', minimum: 1, default: 10_000, description: 'Elements of any one array.' },
+          },
+        },
       },
     },
     auth: {
@@ -618,7 +630,11 @@ export interface GatehouseConfig {
     calls: boolean;
   };
   upstream: { connectTimeoutMs: number; timeoutMs: number; maxResponseBytes: number; connections: number; maxHeaderValueBytes: number };
-  mcp: { pageSize: number };
+  mcp: {
+    pageSize: number;
+    /** Bounds on tool arguments (see mcp/argument-limits.ts). */
+    arguments: { maxBytes: number; maxDepth: number; maxKeys: number; maxArrayLength: number };
+  };
   /** Who may call /mcp (absent: anonymous, loopback only). */
   auth?: {
     jwt?: {

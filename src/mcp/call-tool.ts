@@ -8,6 +8,7 @@ import { buildRequest } from '../upstream/build-request.js';
 import type { Forwarder } from '../upstream/forward.js';
 import { toCallToolResult } from '../upstream/map-result.js';
 import { withRetryOn401, type Credentials } from '../upstream/credentials.js';
+import { checkArgumentLimits, DEFAULT_ARGUMENT_LIMITS, type ArgumentLimits } from './argument-limits.js';
 import { createSearchTools } from './search-tools.js';
 import { errorCodeOf, errorResult, withErrorCode } from './tool-result.js';
 
@@ -34,6 +35,8 @@ export interface ToolCallerOptions {
   maxHeaderValueBytes?: number;
   /** Whether a principal may call an operation: what search-mode meta-tools show (default: all; see mcp/visibility.ts). */
   mayCall?: (principal: Principal, operation: RegisteredTool) => boolean;
+  /** Bounds on the arguments' shape, checked before anything else (default {@link DEFAULT_ARGUMENT_LIMITS}). */
+  argumentLimits?: Readonly<ArgumentLimits>;
 }
 
 /** Wraps the backend request of one call; see limits/. */
@@ -75,6 +78,11 @@ export interface ToolCall {
   signal: CancelSignal;
   /** The caller's own Authorization header: sent on only to passthrough backends or as a token-exchange subject. */
   authorization?: string | undefined;
+  /**
+   * Set by an edge that already found the arguments past `mcp.arguments` and
+   * did not pass them on (mcp-endpoint.ts, for the SDK path): the message to refuse with.
+   */
+  argumentsRefused?: string | undefined;
   /** The MCP protocol version the request came in (e.g. 2026-07-28, 2025-11-25). */
   protocol?: string | undefined;
   /** The client's name and version, when the request carries them (2026-07-28 `_meta`). */
@@ -182,7 +190,18 @@ export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) =
   // same validator, same policy chain (under the operation's own name), same forwarder.
   const callSearchTool = createSearchTools({ callOperation, log, ...(options.mayCall ? { mayCall: options.mayCall } : {}) });
 
-  const dispatch = (call: ToolCall) => (call.tool.kind === 'operation' ? callOperation(call.tool, call) : callSearchTool(call.tool, call));
+  const limits = options.argumentLimits ?? DEFAULT_ARGUMENT_LIMITS;
+  const dispatch = async (call: ToolCall): Promise<CallToolResult> => {
+    // First of all, before the policy chain: everything after it (rule
+    // conditions, validation, the request body, audit redaction) costs time per
+    // argument, so it may only see arguments of a bounded shape.
+    const refused = call.argumentsRefused ?? checkArgumentLimits(call.args, limits)?.message;
+    if (refused !== undefined) {
+      if (call.facts) call.facts.errorCode = 'GH_TOOL_ARGS_TOO_LARGE';
+      return errorResult(new GatehouseError('GH_TOOL_ARGS_TOO_LARGE', `Arguments for ${call.tool.tool.name} are too large: ${refused}`));
+    }
+    return call.tool.kind === 'operation' ? callOperation(call.tool, call) : callSearchTool(call.tool, call);
+  };
   const observe = options.observe;
   if (observe === undefined) return dispatch;
 

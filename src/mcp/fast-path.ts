@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { classifyInboundRequest, type CallToolResult, type Implementation, type Tool } from '@modelcontextprotocol/server';
 import type { CancelSignal, Principal } from '../policy/compose.js';
 import type { ToolRegistry } from '../registry/registry.js';
+import { refusalOf } from './argument-limits.js';
 import type { ToolCall } from './call-tool.js';
 
 /**
@@ -171,9 +172,11 @@ export function createFastPath(
     } else {
       const tool = registry().get(plan.params.name as string);
       if (tool === undefined) return undefined;
+      const args = (plan.params.arguments ?? {}) as Record<string, unknown>;
       const called = await callTool({
         tool,
-        args: (plan.params.arguments ?? {}) as Record<string, unknown>,
+        args,
+        argumentsRefused: refusalOf(args),
         principal,
         requestId,
         signal,

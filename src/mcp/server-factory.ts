@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ProtocolError, ProtocolErrorCode, Server, type AuthInfo, type CallToolResult, type Implementation, type McpServerFactory, type Tool } from '@modelcontextprotocol/server';
 import type { Principal } from '../policy/compose.js';
+import { refusalOf } from './argument-limits.js';
 import { principalOf } from './auth-info.js';
 import type { ToolRegistry } from '../registry/registry.js';
 import { VERSION } from '../version.js';
@@ -62,9 +63,11 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
       const tool = registry().get(name);
       // MCP 2025-11-25 server/tools#error-handling: an unknown tool is a protocol error.
       if (tool === undefined) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
+      const args = (request.params.arguments ?? {}) as Record<string, unknown>;
       const result = await callTool({
         tool,
-        args: (request.params.arguments ?? {}) as Record<string, unknown>,
+        args,
+        argumentsRefused: refusalOf(args),
         principal,
         requestId: edgeValue(context.authInfo, 'requestId') ?? randomUUID(),
         signal: ctx.mcpReq.signal,

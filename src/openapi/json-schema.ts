@@ -20,6 +20,10 @@
  *   `pattern`, a regex Ajv's `u` flag rejects, `required: true`...) are dropped
  *   with a warning, so the result always compiles. (The spec check leaves
  *   Schema Objects to this converter: spec-schema.ts.)
+ * - Argument validation runs patterns on RE2, in linear time (linear-regexp.ts).
+ *   An input `pattern` RE2 cannot compile (lookaround, backreferences) stays in
+ *   the schema, for the agent to follow, with a warning that it is not enforced;
+ *   such a `patternProperties` key is dropped with a warning.
  * - Output schemas are shapes, not conversions: the top-level properties of a
  *   response with their types ({@link SchemaConverter.outputShape}).
  *
@@ -30,6 +34,7 @@
 import { createHash } from 'node:crypto';
 import type { JsonSchema, ObjectSchema } from './tool-definition.js';
 import { childPointer } from './json-pointer.js';
+import { isLinearPattern } from './linear-regexp.js';
 import { isObj, put, type Obj } from './oas.js';
 import { resolveRef, type Located } from './refs.js';
 import { shortText } from './short-text.js';
@@ -93,6 +98,7 @@ export class SchemaConverter {
   private readonly usedDefNames = new Set<string>();
   private readonly warned = new Set<string>();
   private readonly patternOk = new Map<string, boolean>();
+  private readonly linearOk = new Map<string, boolean>();
   private readonly refs = new Map<string, Located>();
   /** Converted schema → the name of the component it was converted from. */
   private readonly names = new WeakMap<object, string>();
@@ -433,8 +439,11 @@ export class SchemaConverter {
           if (typeof v === 'string') out[k] = v;
           break;
         case 'pattern':
-          if (typeof v === 'string' && this.validPattern(v)) out['pattern'] = v;
-          else this.warn(`${pointer}/pattern: ${JSON.stringify(v)} is not a valid ECMAScript (unicode) regular expression; dropped`);
+          if (typeof v === 'string' && this.validPattern(v)) {
+            out['pattern'] = v;
+            // Kept for the agent to read, but the validator (RE2) cannot run it: say so once, here.
+            if (input && !this.linearPattern(v)) this.warn(`${pointer}/pattern: ${JSON.stringify(v)} uses lookaround or backreferences, which cannot be matched in linear time; shown to agents but not enforced`);
+          } else this.warn(`${pointer}/pattern: ${JSON.stringify(v)} is not a valid ECMAScript (unicode) regular expression; dropped`);
           break;
         case 'multipleOf':
         case 'minimum':
@@ -502,6 +511,11 @@ export class SchemaConverter {
           for (const key in v) {
             if (k === 'patternProperties' && !this.validPattern(key)) {
               this.warn(`${pointer}/patternProperties: ${JSON.stringify(key)} is not a valid ECMAScript (unicode) regular expression; dropped`);
+              continue;
+            }
+            // A property-name pattern the validator cannot run would match every name (linear-regexp.ts): dropped instead.
+            if (k === 'patternProperties' && input && !this.linearPattern(key)) {
+              this.warn(`${pointer}/patternProperties: ${JSON.stringify(key)} uses lookaround or backreferences, which cannot be matched in linear time; dropped`);
               continue;
             }
             put(conv, key, use(this.child(v[key], mode, childPointer(childPointer(pointer, k), key))));
@@ -663,6 +677,15 @@ export class SchemaConverter {
         ok = false;
       }
       this.patternOk.set(p, ok);
+    }
+    return ok;
+  }
+
+  private linearPattern(p: string): boolean {
+    let ok = this.linearOk.get(p);
+    if (ok === undefined) {
+      ok = isLinearPattern(p);
+      this.linearOk.set(p, ok);
     }
     return ok;
   }

@@ -21,6 +21,7 @@
  * is about (operations that clash keep their hashed names even when an
  * override renames one of them away).
  */
+import { compileLinear, type LinearRegExp } from './linear-regexp.js';
 import { GatehouseError, type ErrorCode } from '../errors/catalogue.js';
 import { shorten } from './json-schema.js';
 import { isObj, str, type Obj } from './oas.js';
@@ -203,7 +204,7 @@ export function selectOperations<T extends CandidateOperation>(ops: readonly T[]
 // (`{a,b}`, `?`, `[...]`, `!`, extglobs) would give meaning to characters that
 // path templates and operationIds contain. Filters need only `*` and `**`.
 /** Compiles a glob of a filter (see {@link OperationFilter} for the two syntaxes). */
-export function globToRegExp(glob: string, kind: 'path' | 'operationId'): RegExp {
+export function globToRegExp(glob: string, kind: 'path' | 'operationId'): LinearRegExp {
   let re = '';
   for (let i = 0; i < glob.length; ) {
     if (kind === 'path' && glob.startsWith('/**', i) && (i + 3 === glob.length || glob[i + 3] === '/')) {
@@ -220,14 +221,18 @@ export function globToRegExp(glob: string, kind: 'path' | 'operationId'): RegExp
       i += 1;
     }
   }
-  return new RegExp(`^${re}$`, 's');
+  // Matched against what requests carry (model names, principals, in rules and
+  // rate limits): a backtracking `^.*a.*b.*$` is polynomial in the input; RE2 is linear.
+  const compiled = compileLinear(`^${re}$`, { dotAll: true });
+  if (compiled instanceof Error) throw compiled; // only literals and `.*`, `[^/]*`: cannot happen
+  return compiled;
 }
 
 interface CompiledFilter {
   tags?: Set<string>;
-  operations?: RegExp[];
+  operations?: LinearRegExp[];
   methods?: Set<string>;
-  paths?: RegExp[];
+  paths?: LinearRegExp[];
 }
 
 function compileFilter(f: OperationFilter): CompiledFilter {

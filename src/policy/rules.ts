@@ -266,7 +266,7 @@ function set(values: readonly string[], where: string): Set<string> {
 
 // The importer's filter globs: `*` spans any characters, nothing else is special
 // (see select-operations.ts for why not picomatch).
-function compileGlobs(values: readonly string[], where: string): RegExp[] {
+function compileGlobs(values: readonly string[], where: string): ReturnType<typeof globToRegExp>[] {
   return [...set(values, where)].map((g) => globToRegExp(g, 'operationId'));
 }
 

@@ -1,5 +1,7 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import { fullFormats } from 'ajv-formats/dist/formats.js';
+import { linearRegExpEngine } from '../openapi/linear-regexp.js';
 import type { ObjectSchema } from '../openapi/tool-definition.js';
 
 // ajv-formats ships CommonJS; under NodeNext its default export is the module object.
@@ -8,12 +10,20 @@ const addFormats = addFormatsModule as unknown as typeof addFormatsModule.defaul
 /**
  * One ajv instance for all tool schemas. `strict: false` because specs carry
  * vendor keywords and formats ajv does not know; unknown formats are accepted.
+ * Patterns come from specs: they run on RE2, in linear time (linear-regexp.ts).
  */
 export function createArgsAjv(): Ajv2020 {
-  const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: true, unicodeRegExp: false });
+  const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: true, unicodeRegExp: false, code: { regExp: linearRegExpEngine() } });
   addFormats(ajv);
+  // `format: regex` compiles the argument with RegExp: ~130 ms for 1 MiB. A
+  // regular expression longer than this is not one an API means to take.
+  const regex = fullFormats.regex as (s: string) => boolean;
+  ajv.addFormat('regex', (s: string) => s.length <= MAX_REGEX_ARGUMENT && regex(s));
   return ajv;
 }
+
+/** Longest argument `format: regex` accepts, in characters. */
+export const MAX_REGEX_ARGUMENT = 4096;
 
 /** A compiled validator returning the list of problems (empty = valid). */
 export type ArgsValidator = (args: unknown) => string[];
@@ -23,12 +33,26 @@ export function compileArgsValidator(ajv: Ajv2020, schema: ObjectSchema): ArgsVa
   return (args) => (validate(args) ? [] : describeArgErrors(validate.errors ?? []));
 }
 
+/**
+ * At most this many lines: an array of 10,000 wrong elements would otherwise
+ * come back as 10,000 lines (with `allErrors`), for the model to read.
+ */
+export const MAX_ARG_ERRORS = 20;
+
 /** Turns ajv errors into one line per wrong field, named as the agent wrote it (`items[1].qty`). */
 export function describeArgErrors(errors: readonly ErrorObject[]): string[] {
   const out = new Set<string>();
+  // The anyOf summaries, found once: looking them up per error is quadratic in the errors.
+  const anyOfAt = new Set<string>();
+  for (const e of errors) if (e.keyword === 'anyOf') anyOfAt.add(e.instancePath);
+  let more = 0;
   for (const e of errors) {
+    if (out.size >= MAX_ARG_ERRORS) {
+      more++;
+      continue;
+    }
     // anyOf reports every branch plus a summary; the summary alone is clearer.
-    if (e.schemaPath.includes('/anyOf/') && errors.some((o) => o.keyword === 'anyOf' && o.instancePath === e.instancePath)) continue;
+    if (e.schemaPath.includes('/anyOf/') && anyOfAt.has(e.instancePath)) continue;
     const field = argPath(e.instancePath);
     switch (e.keyword) {
       case 'required': {
@@ -49,7 +73,7 @@ export function describeArgErrors(errors: readonly ErrorObject[]): string[] {
         out.add(`${field || '(arguments)'}: ${e.message ?? 'is invalid'}`);
     }
   }
-  return [...out];
+  return more > 0 ? [...out, `and ${more} more errors`] : [...out];
 }
 
 function argPath(instancePath: string): string {

@@ -80,6 +80,7 @@ export function createHttpHandler(options: AppOptions): {
       handler,
       ...(options.disableFastPath ? {} : { fastPath: surface.fastPath }),
       maxRequestBytes: config.server.maxRequestBytes,
+      argumentLimits: config.mcp.arguments,
       log,
     });
     return { handler, endpoint };

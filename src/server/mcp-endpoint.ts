@@ -2,6 +2,8 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { isJsonContentType, type AuthInfo, type McpHttpHandler } from '@modelcontextprotocol/server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import type { Logger } from '../log/logger.js';
+import { DEFAULT_ARGUMENT_LIMITS, type ArgumentLimits } from '../mcp/argument-limits.js';
+import { boundRequest } from '../mcp/bound-request.js';
 import type { FastPlan, FastRequest } from '../mcp/fast-path.js';
 import { planFastPath } from '../mcp/fast-path.js';
 import { OneShotSignal, type Principal } from '../policy/compose.js';
@@ -14,6 +16,8 @@ export interface McpEndpointOptions {
   /** Answers a planned request, or undefined to hand it to the SDK. Omit to disable the fast path. */
   fastPath?: (plan: FastPlan, request: FastRequest) => Promise<string | undefined>;
   maxRequestBytes: number;
+  /** `mcp.arguments`: bounds every JSON-RPC body before it is parsed (default {@link DEFAULT_ARGUMENT_LIMITS}). */
+  argumentLimits?: Readonly<ArgumentLimits>;
   log: Logger;
 }
 
@@ -30,16 +34,21 @@ export interface EdgeRequest {
 
 export function createMcpEndpoint(options: McpEndpointOptions): (req: IncomingMessage, res: ServerResponse, edge: EdgeRequest) => void {
   const { handler, fastPath, maxRequestBytes, log } = options;
+  const limits = options.argumentLimits ?? DEFAULT_ARGUMENT_LIMITS;
+  // Parsing is what a hostile body makes costly: arguments past the limits are replaced before it.
+  const bound = (raw: Buffer) => boundRequest(raw, limits);
   const sdk = toNodeHandler(handler, { maxRequestBodySize: maxRequestBytes, onerror: (err) => log.error({ err }, 'mcp handler failed') });
 
   return (req, res, edge) => {
-    // Anything but a JSON POST is the SDK's to answer (405, 415, GET streams).
+    // Every JSON POST is read here, fast path or not: the SDK parses what it is
+    // given with zod, at a cost per member, so it is given only bounded bodies.
+    // Anything else is the SDK's to answer (405, 415, GET streams).
     if (req.method !== 'POST' || !isJsonContentType(req.headers['content-type'] ?? null)) {
       void sdk(req, res);
       return;
     }
     // The body is read here for both paths, so the limits below hold whichever path answers.
-    readJsonBody(req, maxRequestBytes).then(
+    readJsonBody(req, maxRequestBytes, bound).then(
       (read) => {
         switch (read.kind) {
           case 'too-large':
@@ -51,6 +60,10 @@ export function createMcpEndpoint(options: McpEndpointOptions): (req: IncomingMe
           case 'too-deep':
             // JSON-RPC 2.0 §5.1: valid JSON that is not an acceptable request is -32600 Invalid Request.
             refuse(res, 400, -32600, new GatehouseError('GH_REQUEST_TOO_DEEP', `Invalid Request: the request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`, { details: { maxDepth: MAX_JSON_DEPTH } }));
+            return;
+          case 'refused':
+            // Bounded before it is parsed (mcp/bound-request.ts): JSON-RPC 2.0 §5.1 Invalid Request, the id unknown.
+            refuse(res, 413, -32600, new GatehouseError('GH_REQUEST_TOO_LARGE', `Request too large: ${read.reason}`, { details: { limit: read.reason } }));
             return;
           case 'json':
             break;

@@ -108,6 +108,7 @@ export function outcomeOf(code: ErrorCode | undefined): AuditOutcome {
     case undefined:
       return 'ok';
     case 'GH_TOOL_ARGS_INVALID':
+    case 'GH_TOOL_ARGS_TOO_LARGE':
     case 'GH_REQUEST_BUILD_FAILED':
       return 'invalid';
     case 'GH_POLICY_DENIED':
@@ -359,7 +360,8 @@ export async function createPipeline(options: PipelineOptions): Promise<Pipeline
       record.httpMethod = operation.source.method.toUpperCase();
       record.urlTemplate = operation.source.path;
     }
-    Object.assign(record, redact(facts.args ?? call.args));
+    // Arguments refused for their size are not read again, not even to redact them.
+    if (facts.errorCode !== 'GH_TOOL_ARGS_TOO_LARGE') Object.assign(record, redact(facts.args ?? call.args));
     if (facts.errorCode !== undefined) record.errorCode = facts.errorCode;
     if (facts.status !== undefined) record.status = facts.status;
     if (facts.bytesIn !== undefined) record.bytesIn = facts.bytesIn;

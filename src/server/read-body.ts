@@ -21,7 +21,16 @@ export type BodyRead =
   | { kind: 'too-large'; bytes: number }
   /** Not JSON: the raw bytes, for an endpoint that leaves the parse error to someone else. */
   | { kind: 'not-json'; raw: Buffer; bytes: number }
-  | { kind: 'too-deep'; bytes: number };
+  | { kind: 'too-deep'; bytes: number }
+  /** A limit of `bound` (below) refused the body before it was parsed; `reason` says which. */
+  | { kind: 'refused'; reason: string; bytes: number };
+
+/**
+ * An optional look at the raw bytes before they are parsed (`/mcp`'s argument
+ * limits, mcp/bound-request.ts): the body to parse (the same bytes, or a copy
+ * with parts replaced), or a refusal.
+ */
+export type BodyBound = (raw: Buffer) => { body: Buffer; refused?: undefined } | { refused: string; body?: undefined };
 
 /**
  * Reads the whole body (events, not an async iterator: it is on every call's
@@ -29,7 +38,7 @@ export type BodyRead =
  * ended, so the client reads the refusal rather than a reset connection; a
  * `Content-Length` over the limit is refused before any byte is read.
  */
-export function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<BodyRead> {
+export function readJsonBody(req: IncomingMessage, maxBytes: number, bound?: BodyBound): Promise<BodyRead> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > maxBytes) {
@@ -57,9 +66,14 @@ export function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<Bo
         resolve({ kind: 'too-deep', bytes: size });
         return;
       }
+      const bounded = bound?.(raw);
+      if (bounded?.refused !== undefined) {
+        resolve({ kind: 'refused', reason: bounded.refused, bytes: size });
+        return;
+      }
       let value: unknown;
       try {
-        value = JSON.parse(raw.toString('utf8'));
+        value = JSON.parse((bounded?.body ?? raw).toString('utf8'));
       } catch {
         resolve({ kind: 'not-json', raw, bytes: size });
         return;

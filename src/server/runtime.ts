@@ -102,6 +102,7 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
     observe: pipeline.observe,
     ...(mayCall ? { mayCall } : {}),
     maxHeaderValueBytes: config.upstream.maxHeaderValueBytes,
+    argumentLimits: config.mcp.arguments,
   });
   const pageSize = config.mcp.pageSize;
   const factoryOptions: ServerFactoryOptions = { registry, callTool, pageSize, ...(visibleTools ? { visibleTools } : {}) };

@@ -160,11 +160,12 @@ describe.each(paths)('request body limits on /mcp (%s)', (_name, gateway) => {
     expect(stub.received.length).toBe(before);
   });
 
-  it('reads a body nested 128 deep as any other: a tool error naming the wrong argument', async () => {
-    // 3 levels of message, params and arguments, 125 of array: exactly the limit.
+  it('reads a body nested 128 deep as any other: a tool error naming the argument', async () => {
+    // 3 levels of message, params and arguments, 125 of array: exactly the limit. The body is
+    // read; its arguments are past mcp.arguments.maxDepth (32), which the tool error names.
     const res = await postMcp(gateway(), { 'mcp-protocol-version': '2025-11-25' }, deepCall(125));
     expect(res.status).toBe(200);
-    expect(res.messages[0]).toMatchObject({ id: 7, result: { isError: true, content: [{ text: expect.stringMatching(/^GH_TOOL_ARGS_INVALID/) as unknown }] } });
+    expect(res.messages[0]).toMatchObject({ id: 7, result: { isError: true, content: [{ text: expect.stringMatching(/^GH_TOOL_ARGS_TOO_LARGE[^]*mcp\.arguments\.maxDepth/) as unknown }] } });
     const over = await postMcp(gateway(), { 'mcp-protocol-version': '2025-11-25' }, deepCall(126));
     expect(over.status).toBe(400);
   });

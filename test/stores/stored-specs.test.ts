@@ -83,6 +83,7 @@ dataDir: ${dataDir}
 audit: { store: none }
 admin:
   apiKey: ${KEY}
+  specUrls: [127.0.0.1]  # the spec server of these tests is on loopback
   store: postgres
   postgres: { url: "${PG_URL}", table: ${TABLE} }
 `),
@@ -97,7 +98,8 @@ admin:
 async function admin(g: Gateway, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
   const res = await fetch(`${g.url}${path}`, {
     method,
-    headers: { authorization: `Bearer ${KEY}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    // Admin writes are JSON, bodiless ones included (a form could not send them).
+    headers: { authorization: `Bearer ${KEY}`, ...(body !== undefined || method === 'POST' ? { 'content-type': 'application/json' } : {}) },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   const text = await res.text();
@@ -210,7 +212,7 @@ describe('a URL-only row in the SQLite admin store', () => {
     db.exec('CREATE TABLE gatehouse_backends (name TEXT PRIMARY KEY, entry TEXT NOT NULL, document TEXT, revision INTEGER NOT NULL, updated_at TEXT NOT NULL, updated_by TEXT)');
     db.prepare('INSERT INTO gatehouse_backends VALUES (?, ?, NULL, 2, ?, NULL)').run('pets', JSON.stringify({ spec: specUrl, baseUrl: `${stub.url}/api` }), new Date().toISOString());
     db.close();
-    const yaml = `server: { host: 127.0.0.1, port: 0 }\ndataDir: ${dataDir}\naudit: { store: none }\nadmin: { apiKey: ${KEY} }\n`;
+    const yaml = `server: { host: 127.0.0.1, port: 0 }\ndataDir: ${dataDir}\naudit: { store: none }\nadmin: { apiKey: ${KEY}, specUrls: [127.0.0.1] }\n`;
 
     served = { doc: STUB_SPEC };
     const first = await startGatewayFrom(testConfig(yaml), silentLogger());
@@ -249,7 +251,7 @@ describe('inline specs', () => {
   });
 
   it('with the SQLite admin store, only the store itself is under dataDir', async () => {
-    const config = testConfig(`server: { host: 127.0.0.1, port: 0 }\naudit: { store: none }\nadmin: { apiKey: ${KEY} }\n`);
+    const config = testConfig(`server: { host: 127.0.0.1, port: 0 }\naudit: { store: none }\nadmin: { apiKey: ${KEY}, specUrls: [127.0.0.1] }\n`);
     const g = await startGatewayFrom(config, silentLogger());
     open.push(g);
     expect((await admin(g, 'PUT', '/admin/backends/broken', { spec: { openapi: '3.0.3' } })).status).toBe(422);
