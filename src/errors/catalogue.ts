@@ -54,6 +54,7 @@ export const ERRORS = {
   GH_UPSTREAM_RESULT_INVALID: { status: 502, meaning: "A tool with an output schema got a 2xx answer that is not JSON, does not parse, or does not match the schema." },
   GH_UPSTREAM_RESULT_TRUNCATED: { status: 502, meaning: 'A tool with an output schema got a 2xx answer cut at the response size cap, so no structured result can be given.' },
   GH_AUDIT_NOT_DURABLE: { status: 503, meaning: 'audit.durability is "sync" and the audit record of the call could not be committed (the store is down or its queue is full).' },
+  GH_REQUEST_CONTENT_TYPE: { status: 415, meaning: 'A POST to /mcp or /v1 without Content-Type: application/json, which no HTML form or simple cross-site request can send; nothing ran.' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
