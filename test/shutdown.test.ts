@@ -6,6 +6,7 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSqliteStore } from '../src/audit/sqlite-store.js';
 import { startTestGateway } from './helpers/gateway.js';
+import { watchListenStream } from './helpers/listen-stream.js';
 import { startStubBackend, type StubBackend } from './helpers/stub-backend.js';
 
 /**
@@ -105,32 +106,13 @@ describe('graceful close', () => {
       { STUB_URL: stub.url },
     );
     // What crossed the wire on the client's listen stream: when its answer opened, and when it ended.
-    let opened!: () => void;
-    const open = new Promise<void>((resolve) => (opened = resolve));
-    let ended!: () => void;
-    const end = new Promise<'stream ended'>((resolve) => (ended = () => resolve('stream ended')));
-    const watching = async (input: string | URL, init?: RequestInit): Promise<Response> => {
-      const res = await fetch(input, init);
-      if (new Headers(init?.headers).get('mcp-method') !== 'subscriptions/listen' || res.body === null) return res;
-      opened();
-      const [mine, theirs] = res.body.tee();
-      void (async () => {
-        const reader = mine.getReader();
-        try {
-          while (!(await reader.read()).done);
-        } catch {
-          // a reset is an end too
-        }
-        ended();
-      })();
-      return new Response(theirs, { status: res.status, statusText: res.statusText, headers: res.headers });
-    };
+    const listen = watchListenStream();
     const client = new Client(
       { name: 'gatehouse-test', version: '1.0.0' },
       { versionNegotiation: { mode: { pin: '2026-07-28' } }, listChanged: { tools: { onChanged: () => undefined } } },
     );
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp`), { fetch: watching }));
-    await open; // the subscription is open once its answer's headers arrived
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp`), { fetch: listen.fetch }));
+    await listen.opened; // the subscription is open once its answer's headers arrived
     // A call held by the backend until the drain has started.
     const release = holdCalls();
     const before = stub.received.length;
@@ -139,7 +121,7 @@ describe('graceful close', () => {
     const closing = gateway.close();
     release();
     // Which the client sees first: the stream's end, or the answer of the call in flight.
-    const first = await Promise.race([end, inFlight.then(() => 'call answered' as const)]);
+    const first = await Promise.race([listen.ended.then(() => 'stream ended' as const), inFlight.then(() => 'call answered' as const)]);
     expect(first).toBe('stream ended');
     expect((await inFlight).status).toBe(200);
     await closing;
