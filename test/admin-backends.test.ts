@@ -11,6 +11,7 @@ import { loadConfig } from '../src/config/load-config.js';
 import { silentLogger } from '../src/log/logger.js';
 import type { Gateway } from '../src/server/gateway.js';
 import { FIXTURES, rawToolsList, startGatewayFrom, testConfig } from './helpers/gateway.js';
+import { watchListenStream } from './helpers/listen-stream.js';
 import { startStubBackend, type StubBackend } from './helpers/stub-backend.js';
 import { callTool, metric, scrape } from './helpers/tool-call.js';
 
@@ -286,11 +287,12 @@ describe('admin API: runtime backends', () => {
         },
       },
     );
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${g.url}/mcp`)));
+    const listen = watchListenStream();
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${g.url}/mcp`), { fetch: listen.fetch }));
     try {
       expect(client.getServerCapabilities()?.tools?.listChanged).toBe(true);
-      // The subscription opens in the background: give it a moment before the change.
-      await new Promise((r) => setTimeout(r, 200));
+      // The subscription opens in the background: wait until its answer has arrived.
+      await listen.opened;
       const heard = new Promise<void>((resolve) => (notified = resolve));
       expect((await admin(g, 'POST', '/admin/backends', inline('inv', { include: { operations: ['getItem'] } }))).status).toBe(201);
       await heard;

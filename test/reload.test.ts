@@ -230,7 +230,7 @@ describe('config reload', () => {
     const s = await setup(backend('a'));
     const watch = startConfigWatch(s.gateway.runtime, s.file, createLogger({ level: 'silent' }));
     open.at(-1)!.watch = watch;
-    await new Promise((r) => setTimeout(r, 50)); // the watch's first read of the file
+    await watch.ready; // the watch's first read of the file: what it compares changes with
     const started = performance.now();
     s.write(backend('a') + backend('c'));
     let names: string[] = [];

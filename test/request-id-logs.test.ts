@@ -24,7 +24,8 @@ describe('request ids in logs', () => {
       });
       expect(res.headers.get('x-request-id')).toBe('trace-42');
       expect(await res.text()).toContain('GH_UPSTREAM_CONNECT');
-      await new Promise((r) => setTimeout(r, 50));
+      // The line is written as the call fails, through the logger's stream: wait for it, however long that takes.
+      await expect.poll(() => lines.find((l) => l['code'] === 'GH_UPSTREAM_CONNECT'), { timeout: 10_000 }).toBeDefined();
       const line = lines.find((l) => l['code'] === 'GH_UPSTREAM_CONNECT');
       expect(line).toMatchObject({ requestId: 'trace-42', tool: 'dead_getItem', level: 40 });
     } finally {

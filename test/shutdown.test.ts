@@ -6,6 +6,7 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSqliteStore } from '../src/audit/sqlite-store.js';
 import { startTestGateway } from './helpers/gateway.js';
+import { watchListenStream } from './helpers/listen-stream.js';
 import { startStubBackend, type StubBackend } from './helpers/stub-backend.js';
 
 /**
@@ -16,14 +17,20 @@ import { startStubBackend, type StubBackend } from './helpers/stub-backend.js';
 let stub: StubBackend;
 beforeAll(async () => {
   stub = await startStubBackend();
+});
+
+/** Answers every call once `release` is called: calls are surely in flight until then. */
+function holdCalls(): () => void {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
   stub.handle((req, res) => {
-    // Hold each call a while, so close() starts with calls in flight.
-    setTimeout(() => {
+    void held.then(() => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ url: req.url }));
-    }, 300);
+    });
   });
-});
+  return release;
+}
 afterAll(() => stub?.close());
 
 const call = (url: string, id: number) =>
@@ -40,6 +47,7 @@ describe('graceful close', () => {
       `server: { host: 127.0.0.1, port: 0 }\ndataDir: ${dataDir}\nbackends: [{ name: stub, spec: ./stub-api.yaml, baseUrl: "\${STUB_URL}/api" }]\n`,
       { STUB_URL: stub.url },
     );
+    const release = holdCalls();
     const inFlight = Array.from({ length: 8 }, (_, i) => call(gateway.url, i));
     while (stub.received.length < 8) await new Promise((r) => setTimeout(r, 10));
     const store = gateway.runtime.pipeline.auditStore!;
@@ -54,6 +62,7 @@ describe('graceful close', () => {
       () => 'refused',
     );
     expect(during === 503 || during === 'refused').toBe(true);
+    release();
     const answered = await Promise.all(inFlight);
     expect(answered.map((r) => r.status)).toEqual(Array(8).fill(200));
     for (const r of answered) expect(await r.text()).toContain('"result"');
@@ -71,6 +80,7 @@ describe('graceful close', () => {
   });
 
   it('turns /readyz unready first, keeps serving for readinessDelayMs, then stops', async () => {
+    holdCalls()(); // answered at once
     const gateway = await startTestGateway(
       `server: { host: 127.0.0.1, port: 0, shutdown: { readinessDelayMs: 400 } }\naudit: { store: none }\nbackends: [{ name: stub, spec: ./stub-api.yaml, baseUrl: "\${STUB_URL}/api" }]\n`,
       { STUB_URL: stub.url },
@@ -88,19 +98,33 @@ describe('graceful close', () => {
     await expect(fetch(`${gateway.url}/readyz`)).rejects.toThrow();
   });
 
-  it('ends open subscriptions/listen streams instead of waiting for them', async () => {
-    // Calls in flight may take an hour to finish: close() returns only because it ends the stream.
+  it('ends open subscriptions/listen streams when the drain starts, not when the calls in flight end', async () => {
+    // Calls in flight may take an hour to finish; the listen stream must end at once all the same,
+    // so its client can listen elsewhere while the calls drain.
     const gateway = await startTestGateway(
       `server: { host: 127.0.0.1, port: 0, shutdown: { graceMs: 3600000 } }\naudit: { store: none }\nbackends: [{ name: stub, spec: ./stub-api.yaml, baseUrl: "\${STUB_URL}/api" }]\n`,
       { STUB_URL: stub.url },
     );
+    // What crossed the wire on the client's listen stream: when its answer opened, and when it ended.
+    const listen = watchListenStream();
     const client = new Client(
       { name: 'gatehouse-test', version: '1.0.0' },
       { versionNegotiation: { mode: { pin: '2026-07-28' } }, listChanged: { tools: { onChanged: () => undefined } } },
     );
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp`)));
-    await new Promise((r) => setTimeout(r, 200)); // the subscription opens in the background
-    await gateway.close();
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp`), { fetch: listen.fetch }));
+    await listen.opened; // the subscription is open once its answer's headers arrived
+    // A call held by the backend until the drain has started.
+    const release = holdCalls();
+    const before = stub.received.length;
+    const inFlight = call(gateway.url, 7);
+    while (stub.received.length === before) await new Promise((r) => setTimeout(r, 10));
+    const closing = gateway.close();
+    release();
+    // Which the client sees first: the stream's end, or the answer of the call in flight.
+    const first = await Promise.race([listen.ended.then(() => 'stream ended' as const), inFlight.then(() => 'call answered' as const)]);
+    expect(first).toBe('stream ended');
+    expect((await inFlight).status).toBe(200);
+    await closing;
     await client.close().catch(() => undefined);
   });
 });

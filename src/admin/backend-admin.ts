@@ -16,6 +16,7 @@
  * themselves.
  */
 import type { BackendConfig } from '../config/schema.js';
+import type { CredentialConfig } from '../upstream/credentials.js';
 import { parseBackendEntry } from '../config/load-config.js';
 import { BACKEND_NAME_PATTERN } from '../config/schema.js';
 import { GatehouseError, isGatehouseError } from '../errors/catalogue.js';
@@ -95,8 +96,24 @@ interface Registration {
   error?: { code: string; message: string };
 }
 
-/** Settings keys of a credential that are not secrets. */
-const PUBLIC_CREDENTIAL_KEYS = new Set(['type', 'in', 'name', 'scheme', 'tokenUrl', 'scope', 'scopes', 'audience', 'resource', 'header', 'prefix', 'username']);
+/**
+ * The settings of each credential kind that are not secrets, shown as given; every other
+ * value is `[redacted]` unless it is a `${VAR}` reference. Typed per kind, so a new kind
+ * (or field) must be placed here to be shown. An OAuth2 client id is not a secret
+ * (RFC 6749 §2.2); an AWS access key id stays hidden: it names the account it belongs to
+ * (`profile` is listed for completeness: a runtime aws-sigv4 backend must carry its keys).
+ */
+const PUBLIC_CREDENTIAL_KEYS: { readonly [K in CredentialConfig['type']]: ReadonlySet<keyof Extract<CredentialConfig, { type: K }>> } = {
+  none: new Set(['type']),
+  apiKey: new Set(['type', 'in', 'name', 'scheme']),
+  bearer: new Set(['type']),
+  basic: new Set(['type', 'username']),
+  oauth2: new Set(['type', 'tokenUrl', 'clientId', 'scopes', 'audience']),
+  tokenExchange: new Set(['type', 'tokenUrl', 'clientId', 'scopes', 'audience']),
+  'aws-sigv4': new Set(['type', 'service', 'region', 'profile']),
+};
+/** An unknown kind (a row stored by another version): only its type is shown. */
+const TYPE_ONLY: ReadonlySet<string> = new Set(['type']);
 const ENV_REFERENCE = /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/;
 
 export async function createBackendAdmin(options: BackendAdminOptions): Promise<BackendAdmin> {
@@ -439,9 +456,11 @@ function toConfig(name: string, entry: Record<string, unknown>, text: string | u
 function redactSettings(entry: Record<string, unknown>): Record<string, unknown> {
   const creds = entry['credentials'];
   if (creds === null || typeof creds !== 'object') return entry;
+  const type = (creds as { type?: unknown }).type;
+  const visible: ReadonlySet<string> = typeof type === 'string' && Object.hasOwn(PUBLIC_CREDENTIAL_KEYS, type) ? PUBLIC_CREDENTIAL_KEYS[type as CredentialConfig['type']] : TYPE_ONLY;
   const shown: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(creds)) {
-    shown[k] = PUBLIC_CREDENTIAL_KEYS.has(k) || (typeof v === 'string' && ENV_REFERENCE.test(v)) ? v : '[redacted]';
+    shown[k] = visible.has(k) || (typeof v === 'string' && ENV_REFERENCE.test(v)) ? v : '[redacted]';
   }
   return { ...entry, credentials: shown };
 }

@@ -7,6 +7,7 @@ import { describeErrors } from './describe-errors.js';
 import { interpolateEnv } from './interpolate.js';
 import { configSchema, schemaFingerprint, type BackendConfig, type GatehouseConfig } from './schema.js';
 import type { ConfigValidators } from './schema-validator.js';
+import { originAllowList } from '../server/host-check.js';
 
 const { config: validate, backend: validateBackend } = await configValidators();
 
@@ -99,6 +100,11 @@ function checkConfig(raw: unknown, file: string, baseDir: string): GatehouseConf
     const problem = specUrlEntryProblem(entry);
     if (problem !== undefined) throw invalid(`admin.specUrls[${i}]: ${problem}`);
   });
+  try {
+    originAllowList(config.server.allowedOrigins);
+  } catch (err) {
+    throw invalid((err as Error).message);
+  }
   const ruleNames = new Set<string>();
   config.rateLimits.rules.forEach((r, i) => {
     if (ruleNames.has(r.name)) throw invalid(`rateLimits.rules[${i}].name: "${r.name}" is used by another rule; names must be unique`);

@@ -85,7 +85,7 @@ export const configSchema = {
           type: 'array',
           items: { type: 'string', minLength: 1 },
           default: [],
-          description: 'Extra Origin values accepted on /mcp (browser clients).',
+          description: 'Extra browser Origins accepted (besides the gateway\'s own): a full origin (https://app.example:3000), or a bare host name for any scheme and port.',
         },
         maxRequestBytes: { type: 'integer', minimum: 1024, default: 4_194_304 },
         shutdown: {

@@ -56,6 +56,7 @@ export const ERRORS = {
   GH_AUDIT_NOT_DURABLE: { status: 503, meaning: 'audit.durability is "sync" and the audit record of the call could not be committed (the store is down or its queue is full).' },
   GH_LISTEN_FAILED: { status: 500, meaning: 'The gateway could not listen: the port is in use or needs privileges, or the address is not one of this machine\'s.' },
   GH_TOOL_ARGS_TOO_LARGE: { status: 413, meaning: 'The tool arguments exceed a limit of mcp.arguments (size, depth, members, array length); nothing was checked or sent.' },
+  GH_REQUEST_CONTENT_TYPE: { status: 415, meaning: 'A POST to /mcp or /v1 without Content-Type: application/json, which no HTML form or simple cross-site request can send; nothing ran.' },
 } as const satisfies Record<string, { status: number; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

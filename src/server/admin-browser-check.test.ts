@@ -15,7 +15,7 @@ describe('adminBrowserRefusal', () => {
     expect(adminBrowserRefusal('POST', { host: 'localhost:8080', origin: 'http://localhost:8080', ...json }, undefined)).toBeUndefined();
     expect(adminBrowserRefusal('POST', { host: 'gw.example.com', origin: 'https://gw.example.com', ...json }, undefined)).toBeUndefined();
     expect(adminBrowserRefusal('POST', { host: 'gw.example.com:443', origin: 'https://gw.example.com', ...json }, undefined)).toBeUndefined();
-    expect(adminBrowserRefusal('POST', { host: '10.0.0.5:8080', origin: 'https://gw.example.com', ...json }, 'https://gw.example.com')).toBeUndefined();
+    expect(adminBrowserRefusal('POST', { host: '10.0.0.5:8080', origin: 'https://gw.example.com', ...json }, { publicOrigin: 'https://gw.example.com', hostChecked: false })).toBeUndefined();
     expect(adminBrowserRefusal('GET', { host: 'localhost:8080', 'sec-fetch-site': 'same-origin' }, undefined)).toBeUndefined();
     expect(adminBrowserRefusal('GET', { host: 'localhost:8080', 'sec-fetch-site': 'none' }, undefined)).toBeUndefined();
   });

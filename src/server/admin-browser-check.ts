@@ -21,15 +21,22 @@
  * carry the gateway's own Origin (or `Sec-Fetch-Site: same-origin`) and JSON.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { jsonContentTypeRefusal } from './content-type-check.js';
+import { isOwnOrigin, type OwnOrigin } from './host-check.js';
+
+/** Own origin by the request's Host alone: what the Host check establishes on a loopback bind. */
+const BY_HOST: OwnOrigin = { publicOrigin: undefined, hostChecked: true };
 
 /** Why an /admin request is refused, or undefined when it is not a cross-site browser request. */
 export function adminBrowserRefusal(
   method: string | undefined,
   headers: IncomingHttpHeaders,
-  publicOrigin: string | undefined,
+  own: OwnOrigin = BY_HOST,
 ): { code: 'GH_ADMIN_CROSS_SITE' | 'GH_ADMIN_CONTENT_TYPE'; message: string } | undefined {
   const origin = headers.origin;
-  if (origin !== undefined && !isOwnOrigin(origin, headers.host, publicOrigin)) {
+  // The same notion of "own origin" as the Origin check in front of every route (host-check.ts),
+  // without server.allowedOrigins: those are pages allowed to call /mcp, not to change backends.
+  if (origin !== undefined && !isOwnOrigin(origin, headers.host, own)) {
     return { code: 'GH_ADMIN_CROSS_SITE', message: `the admin API does not answer pages of other sites (Origin: ${origin.slice(0, 200)})` };
   }
   const site = headers['sec-fetch-site'];
@@ -37,29 +44,8 @@ export function adminBrowserRefusal(
     return { code: 'GH_ADMIN_CROSS_SITE', message: `the admin API does not answer pages of other sites (Sec-Fetch-Site: ${site})` };
   }
   if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
-    const type = (headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
-    if (type !== 'application/json') {
-      return { code: 'GH_ADMIN_CONTENT_TYPE', message: `admin writes must be sent as Content-Type: application/json${type === '' ? '' : ` (got ${type.slice(0, 100)})`}` };
-    }
+    const refused = jsonContentTypeRefusal(headers['content-type'], 'admin writes');
+    if (refused !== undefined) return { code: 'GH_ADMIN_CONTENT_TYPE', message: refused };
   }
   return undefined;
-}
-
-function isOwnOrigin(origin: string, host: string | undefined, publicOrigin: string | undefined): boolean {
-  if (origin === 'null' || host === undefined) return false;
-  let given: string;
-  try {
-    given = new URL(origin).origin;
-  } catch {
-    return false;
-  }
-  if (given === publicOrigin) return true;
-  // The Host has passed the allow-list already; a TLS-terminating proxy in front may make the page https.
-  return ['http', 'https'].some((scheme) => {
-    try {
-      return new URL(`${scheme}://${host}`).origin === given;
-    } catch {
-      return false;
-    }
-  });
 }

@@ -10,7 +10,8 @@ import { AUDIT_FILTERS, parseAuditFilters, queryAudit, type AuditFilterName } fr
 import { ANONYMOUS, type Principal } from '../policy/compose.js';
 import { resourceUrl, type Runtime } from './runtime.js';
 import type { EdgeRequest } from './mcp-endpoint.js';
-import { hostRefusal, originRefusal } from './host-check.js';
+import { hostRefusal, originAllowList, originRefusal, type OwnOrigin } from './host-check.js';
+import { jsonContentTypeRefusal } from './content-type-check.js';
 import { adminBrowserRefusal } from './admin-browser-check.js';
 import { mountAdminRoutes } from '../admin/routes.js';
 
@@ -95,12 +96,14 @@ export function createHttpHandler(options: AppOptions): {
   // DNS rebinding protection (MCP 2025-11-25 basic/transports#security-warning):
   // bound to loopback, only loopback Host names are accepted unless configured.
   const hosts = new Set([...(loopback ? LOOPBACK_NAMES : []), ...config.server.allowedHosts, ...(publicHost ? [publicHost] : [])]);
-  // A browser's Origin must be allowed too, whenever one is sent.
-  const origins = new Set([...(loopback ? LOOPBACK_NAMES : []), ...config.server.allowedOrigins, ...(publicHost ? [publicHost] : [])]);
+  // A browser's Origin must be allowed too, whenever one is sent: the gateway's own origin, or one
+  // server.allowedOrigins names (compared whole: another port of localhost is another site).
+  const own: OwnOrigin = { publicOrigin: config.server.publicUrl ? new URL(config.server.publicUrl).origin : undefined, hostChecked: hosts.size > 0 };
+  const origins = originAllowList(config.server.allowedOrigins);
   /** Why this request's Host or Origin is refused (undefined: allowed). */
   const rebindingRefusal = (req: IncomingMessage): string | undefined => {
     const origin = req.headers.origin;
-    return (hosts.size > 0 ? hostRefusal(req.headers.host, hosts) : undefined) ?? originRefusal(typeof origin === 'string' ? origin : undefined, origins);
+    return (hosts.size > 0 ? hostRefusal(req.headers.host, hosts) : undefined) ?? originRefusal(typeof origin === 'string' ? origin : undefined, req.headers.host, own, origins);
   };
 
   // express serves everything but /mcp, /v1 and the probes. It is loaded on the first
@@ -246,7 +249,6 @@ export function createHttpHandler(options: AppOptions): {
     });
   };
 
-  const publicOrigin = config.server.publicUrl ? new URL(config.server.publicUrl).origin : undefined;
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url ?? '/';
     const query = url.indexOf('?');
@@ -263,17 +265,26 @@ export function createHttpHandler(options: AppOptions): {
     // address must not reach /admin, /metrics or anything else either.
     const refused = rebindingRefusal(req);
     if (refused !== undefined) {
-      sendHostRefusal(path, req, res, refused);
+      sendEdgeRefusal(path, req, res, new GatehouseError('GH_HOST_NOT_ALLOWED', refused));
       return;
     }
+    const isAi = runtime.ai !== undefined && path.startsWith('/v1/');
+    // No simple cross-site request (a form, a no-preflight fetch) reaches /mcp or /v1: their bodies must be JSON.
+    if (req.method === 'POST' && (isAi || path === '/mcp')) {
+      const type = jsonContentTypeRefusal(req.headers['content-type'], `a POST to ${isAi ? '/v1' : '/mcp'}`);
+      if (type !== undefined) {
+        sendEdgeRefusal(path, req, res, new GatehouseError('GH_REQUEST_CONTENT_TYPE', type));
+        return;
+      }
+    }
     if (path === '/admin' || path.startsWith('/admin/')) {
-      const browser = adminBrowserRefusal(req.method, req.headers, publicOrigin);
+      const browser = adminBrowserRefusal(req.method, req.headers, own);
       if (browser !== undefined) {
         sendAdminError(req, res, new GatehouseError(browser.code, browser.message));
         return;
       }
     }
-    if (runtime.ai !== undefined && path.startsWith('/v1/')) {
+    if (isAi) {
       const requestId = requestIdOf(req);
       withLoaded(ai, 'ai endpoint', res, (serve) => serve(req, res, requestId));
       return;
@@ -289,17 +300,17 @@ export function createHttpHandler(options: AppOptions): {
     }
     withLoaded(web, 'http app', res, (express) => express(req, res));
   };
-  /** GH_HOST_NOT_ALLOWED in the shape each route family's clients read. */
-  function sendHostRefusal(path: string, req: IncomingMessage, res: ServerResponse, refused: string): void {
+  /** A refusal at the edge (GH_HOST_NOT_ALLOWED, GH_REQUEST_CONTENT_TYPE) in the shape each route family's clients read. */
+  function sendEdgeRefusal(path: string, req: IncomingMessage, res: ServerResponse, err: GatehouseError): void {
     if (runtime.ai !== undefined && path.startsWith('/v1/')) {
-      sendJson(res, 403, { error: { message: refused, type: 'permission_error', code: 'GH_HOST_NOT_ALLOWED', param: null } });
+      sendJson(res, err.status, { error: { message: err.message, type: err.status === 403 ? 'permission_error' : 'invalid_request_error', code: err.code, param: null } });
     } else if (path === '/mcp') {
-      // As the MCP SDK answers it: a JSON-RPC error with no id.
-      sendJson(res, 403, { jsonrpc: '2.0', error: { code: -32000, message: refused }, id: null });
+      // As the MCP SDK answers it: a JSON-RPC error with no id; the stable code in `data`, as mcp-endpoint.ts sends it.
+      sendJson(res, err.status, { jsonrpc: '2.0', error: { code: -32000, message: err.message, data: { code: err.code } }, id: null });
     } else if (path === '/admin' || path.startsWith('/admin/')) {
-      sendAdminError(req, res, new GatehouseError('GH_HOST_NOT_ALLOWED', refused));
+      sendAdminError(req, res, err);
     } else {
-      sendJson(res, 403, { error: 'host_not_allowed', error_description: refused, code: 'GH_HOST_NOT_ALLOWED' });
+      sendJson(res, err.status, { error: 'host_not_allowed', error_description: err.message, code: err.code });
     }
   }
   /** /mcp after the Host check: authenticate, check scopes, hand the request to the endpoint. */

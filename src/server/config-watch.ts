@@ -18,6 +18,8 @@ import type { Logger } from '../log/logger.js';
 import type { ReloadResult } from './backend-set.js';
 
 export interface ConfigWatch {
+  /** Resolves once the file's current bytes are known: a change written after it is a change. */
+  ready: Promise<void>;
   close(): void;
 }
 
@@ -43,7 +45,9 @@ export function startConfigWatch(runtime: { reload: () => Promise<ReloadResult> 
       return undefined; // mid-replace or removed: a later event brings it back
     }
   };
-  void hashOf().then((h) => (lastHash ??= h));
+  const ready = hashOf().then((h) => {
+    lastHash ??= h;
+  });
 
   const check = async (): Promise<void> => {
     const hash = await hashOf();
@@ -66,10 +70,11 @@ export function startConfigWatch(runtime: { reload: () => Promise<ReloadResult> 
     });
   } catch (err) {
     log.warn({ err, file: path }, `cannot watch ${path}: reload with SIGHUP instead`);
-    return { close() {} };
+    return { ready, close() {} };
   }
   watcher.on('error', (err) => log.warn({ err, file: path }, `config watch stopped: reload with SIGHUP instead`));
   return {
+    ready,
     close() {
       closed = true;
       clearTimeout(timer);

@@ -1,14 +1,20 @@
 /**
- * DNS rebinding protection for every route but the probes (MCP 2025-11-25
- * basic/transports#security-warning): the Host header, and a browser's Origin
- * when one is sent, must name an allowed host. app.ts applies it once, before
- * any route is chosen.
+ * DNS rebinding and cross-origin protection for every route but the probes
+ * (MCP 2025-11-25 basic/transports#security-warning): the Host header, and a
+ * browser's Origin when one is sent, must be allowed. app.ts applies it once,
+ * before any route is chosen.
  *
- * The MCP SDK has the same check, but it lives in the SDK's main module (about
+ * The MCP SDK has a Host check too, but it lives in the SDK's main module (about
  * 30 MB once loaded); the ai-proxy, /metrics and the admin API answer without
- * loading the SDK at all, so every route uses this one. Same rules as the SDK's: hostnames compared
- * without the port, IPv6 literals in brackets, a missing Host refused, an
- * Origin that is not a URL refused, no Origin allowed.
+ * loading the SDK at all, so every route uses this one. Host names are compared
+ * without the port (IPv6 literals in brackets, a missing Host refused), as the
+ * SDK does.
+ *
+ * An Origin is compared as a whole origin, scheme, host and port (RFC 6454 §5):
+ * a page on another port of localhost is another origin, though its host name
+ * is the gateway's. Allowed are the gateway's own origin (see {@link isOwnOrigin})
+ * and `server.allowedOrigins`. `Origin: null` and values that are not URLs are
+ * refused; no Origin (a program, not a page) is allowed.
  */
 
 /** Why the request's Host is not allowed, or undefined when it is. */
@@ -19,12 +25,76 @@ export function hostRefusal(host: string | undefined, allowed: ReadonlySet<strin
   return allowed.has(name) ? undefined : `Invalid Host: ${name}`;
 }
 
+/** What counts as the gateway's own origin. */
+export interface OwnOrigin {
+  /** `server.publicUrl`'s origin, if set. */
+  publicOrigin: string | undefined;
+  /**
+   * True when the Host passed an allow-list (always on a loopback bind): only then is
+   * `http(s)://Host` the gateway's own origin. With no Host check, a rebound name's page
+   * sends its own name as Host and Origin alike, so the Host proves nothing.
+   */
+  hostChecked: boolean;
+}
+
+/** `server.allowedOrigins`, parsed once: full origins, and bare host names (any scheme and port). */
+export interface OriginAllowList {
+  origins: ReadonlySet<string>;
+  hostnames: ReadonlySet<string>;
+}
+
+/**
+ * `server.allowedOrigins` entries: `https://app.example:3000` allows that origin only; a bare
+ * `app.example` allows that host name on any scheme and port (the form earlier versions took).
+ * Throws naming the entry when one is neither.
+ */
+export function originAllowList(entries: readonly string[]): OriginAllowList {
+  const origins = new Set<string>();
+  const hostnames = new Set<string>();
+  entries.forEach((entry, i) => {
+    if (entry.includes('://')) {
+      const origin = originOf(entry);
+      if (origin === undefined) throw new Error(`server.allowedOrigins[${i}]: "${entry}" is not an origin (expected scheme://host[:port] or a host name)`);
+      origins.add(origin);
+    } else {
+      const name = hostnameOf(`http://${entry}`);
+      if (name === undefined) throw new Error(`server.allowedOrigins[${i}]: "${entry}" is not a host name (expected scheme://host[:port] or a host name)`);
+      hostnames.add(name);
+    }
+  });
+  return { origins, hostnames };
+}
+
 /** Why the request's Origin is not allowed, or undefined when it is (or there is none). */
-export function originRefusal(origin: string | undefined, allowed: ReadonlySet<string>): string | undefined {
+export function originRefusal(origin: string | undefined, host: string | undefined, own: OwnOrigin, allowed: OriginAllowList): string | undefined {
   if (origin === undefined) return undefined;
-  const name = hostnameOf(origin);
-  if (name === undefined) return `Invalid Origin header: ${origin}`;
-  return allowed.has(name) ? undefined : `Invalid Origin: ${name}`;
+  const given = origin === 'null' ? undefined : originOf(origin);
+  if (given === undefined) return `Invalid Origin header: ${origin.slice(0, 200)}`;
+  if (isOwnOrigin(given, host, own) || allowed.origins.has(given) || allowed.hostnames.has(new URL(given).hostname)) return undefined;
+  return `Invalid Origin: ${given}`;
+}
+
+/**
+ * Whether `origin` (serialised, or any URL) is the gateway's own: `server.publicUrl`'s origin,
+ * or the request's own Host over http or https (a TLS-terminating proxy in front may make the
+ * page https) once that Host passed the allow-list. `null` and non-URLs are never its own.
+ */
+export function isOwnOrigin(origin: string, host: string | undefined, own: OwnOrigin): boolean {
+  const given = originOf(origin);
+  if (given === undefined) return false;
+  if (given === own.publicOrigin) return true;
+  if (!own.hostChecked || host === undefined || host === '') return false;
+  return originOf(`http://${host}`) === given || originOf(`https://${host}`) === given;
+}
+
+function originOf(url: string): string | undefined {
+  try {
+    const { origin } = new URL(url);
+    // Opaque origins (file:, data:, "null") serialise as "null": never an allowed origin.
+    return origin === 'null' ? undefined : origin;
+  } catch {
+    return undefined;
+  }
 }
 
 function hostnameOf(url: string): string | undefined {

@@ -107,9 +107,15 @@ export function outcomeOf(code: ErrorCode | undefined): AuditOutcome {
   switch (code) {
     case undefined:
       return 'ok';
+    // The caller sent something it should not have: the same outcome whether it was a tool's
+    // arguments or the request itself (too large, too deep, not a valid request body).
     case 'GH_TOOL_ARGS_INVALID':
     case 'GH_TOOL_ARGS_TOO_LARGE':
     case 'GH_REQUEST_BUILD_FAILED':
+    case 'GH_REQUEST_TOO_LARGE':
+    case 'GH_REQUEST_TOO_DEEP':
+    case 'GH_AI_REQUEST_INVALID':
+    case 'GH_MCP_BATCH_REFUSED':
       return 'invalid';
     case 'GH_POLICY_DENIED':
     case 'GH_AUTH_FORBIDDEN':

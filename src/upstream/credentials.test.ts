@@ -277,7 +277,7 @@ describe('oauth2 client credentials', () => {
     });
     const creds = createCredentials({ type: 'oauth2', tokenUrl: ts.url, clientId: 'c', clientSecret: SECRET });
     const pending = Array.from({ length: 5 }, () => creds.apply(request(), {}));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await expect.poll(() => ts.received.length, { timeout: 10_000 }).toBe(1); // the one request is at the token endpoint
     release();
     const outs = await Promise.all(pending);
     expect(outs.map((o) => o.headers.authorization)).toEqual(Array(5).fill('Bearer t1'));
@@ -343,7 +343,7 @@ describe('oauth2 client credentials', () => {
     });
     const creds = createCredentials({ type: 'oauth2', tokenUrl: ts.url, clientId: 'c', clientSecret: SECRET });
     const stale = creds.apply(request(), {});
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await expect.poll(() => ts.received.length, { timeout: 10_000 }).toBe(1); // in flight: at the token endpoint
     creds.invalidate();
     const fresh = await creds.apply(request(), {});
     release();

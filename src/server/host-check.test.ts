@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { originAllowList, originRefusal, type OwnOrigin } from './host-check.js';
+
+const none = originAllowList([]);
+const loopbackBind: OwnOrigin = { publicOrigin: undefined, hostChecked: true };
+
+describe('originRefusal compares whole origins', () => {
+  it("accepts no Origin and the gateway's own origin, over http or https", () => {
+    expect(originRefusal(undefined, 'localhost:8080', loopbackBind, none)).toBeUndefined();
+    expect(originRefusal('http://localhost:8080', 'localhost:8080', loopbackBind, none)).toBeUndefined();
+    expect(originRefusal('https://gw.example', 'gw.example', loopbackBind, none)).toBeUndefined();
+    expect(originRefusal('https://gw.example', '10.0.0.5:8080', { publicOrigin: 'https://gw.example', hostChecked: false }, none)).toBeUndefined();
+  });
+
+  it.each(['http://localhost:3000', 'http://127.0.0.1:8080', 'http://evil.example', 'null', 'file:///x.html', '::::'])('refuses %s against Host localhost:8080', (origin) => {
+    expect(originRefusal(origin, 'localhost:8080', loopbackBind, none)).toMatch(/^Invalid Origin/);
+  });
+
+  it('trusts the Host as the own origin only when the Host was checked (a rebound name sends its own name in both)', () => {
+    expect(originRefusal('http://evil.example:8080', 'evil.example:8080', { publicOrigin: undefined, hostChecked: false }, none)).toBe('Invalid Origin: http://evil.example:8080');
+  });
+
+  it('server.allowedOrigins: a full origin allows exactly it; a bare host name any scheme and port', () => {
+    const allowed = originAllowList(['http://localhost:6274', 'app.example']);
+    expect(originRefusal('http://localhost:6274', 'localhost:8080', loopbackBind, allowed)).toBeUndefined();
+    expect(originRefusal('http://localhost:6275', 'localhost:8080', loopbackBind, allowed)).toBe('Invalid Origin: http://localhost:6275');
+    expect(originRefusal('https://app.example:9443', 'localhost:8080', loopbackBind, allowed)).toBeUndefined();
+  });
+
+  it('names the bad server.allowedOrigins entry', () => {
+    expect(() => originAllowList(['http://ok.example', 'http://[bad'])).toThrow('server.allowedOrigins[1]: "http://[bad" is not an origin');
+    expect(() => originAllowList(['a b'])).toThrow('server.allowedOrigins[0]');
+  });
+});
