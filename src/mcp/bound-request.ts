@@ -20,6 +20,7 @@
  * Malformed JSON is left as it is: the parser that follows reports it.
  */
 import { formatPath, limitMessage, REFUSED_ARGUMENTS_KEY, type ArgumentLimits } from './argument-limits.js';
+import { CLOSE_ARRAY, CLOSE_OBJECT, COLON, COMMA, OPEN_ARRAY, OPEN_OBJECT, QUOTE, stringEnd } from './json-bytes.js';
 
 export type BoundedRequest =
   /** The body to parse: `raw` itself, or a copy with over-limit arguments replaced. */
@@ -27,31 +28,8 @@ export type BoundedRequest =
   /** The body, arguments aside, passes a limit: refuse the request, parse nothing. */
   | { refused: string; body?: undefined };
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
-const COLON = 0x3a;
-const COMMA = 0x2c;
-
 /** Keys above this many bytes are not read back for paths in messages. */
 const MAX_KEY_BYTES = 256;
-
-/**
- * The index of the quote that closes the string opening at `open`, or -1.
- * `indexOf` finds each candidate natively; a quote is escaped by an odd run of
- * backslashes before it. Each backslash is counted once: linear.
- */
-function stringEnd(raw: Buffer, open: number): number {
-  for (let j = raw.indexOf(QUOTE, open + 1); j >= 0; j = raw.indexOf(QUOTE, j + 1)) {
-    let backslashes = 0;
-    for (let k = j - 1; k > open && raw[k] === BACKSLASH; k--) backslashes++;
-    if ((backslashes & 1) === 0) return j;
-  }
-  return -1;
-}
 
 /** The index of the byte that closes the `levels` containers open before `from` (a value's first byte, or between values), or -1. */
 function containerEnd(raw: Buffer, from: number, levels: number): number {

@@ -11,6 +11,7 @@
  * dozen levels.
  */
 import type { IncomingMessage } from 'node:http';
+import { CLOSE_ARRAY, CLOSE_OBJECT, OPEN_ARRAY, OPEN_OBJECT, QUOTE, stringEnd } from '../mcp/json-bytes.js';
 
 /** Deepest nesting of arrays and objects a request body may have (the JSON-RPC envelope takes 3 of them). */
 export const MAX_JSON_DEPTH = 128;
@@ -83,33 +84,22 @@ export function readJsonBody(req: IncomingMessage, maxBytes: number, bound?: Bod
   });
 }
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_SQUARE = 0x5b;
-const OPEN_CURLY = 0x7b;
-const CLOSE_SQUARE = 0x5d;
-const CLOSE_CURLY = 0x7d;
-
 /**
  * Whether JSON text nests arrays and objects deeper than `max` (for text that
  * is not JSON, the answer is only as good as its brackets). One pass over the
  * bytes, no recursion and no allocation, stopping at the first level too deep:
- * brackets inside strings are skipped, and UTF-8 multi-byte sequences never
- * contain an ASCII bracket or quote. About 2.5 ms per MiB of string text.
+ * strings are skipped with `indexOf` (mcp/json-bytes.ts).
  */
 export function nestingExceeds(raw: Uint8Array, max: number): boolean {
   let depth = 0;
-  let inString = false;
   for (let i = 0; i < raw.length; i++) {
     const b = raw[i]!;
-    if (inString) {
-      if (b === BACKSLASH) i++;
-      else if (b === QUOTE) inString = false;
-    } else if (b === QUOTE) {
-      inString = true;
-    } else if (b === OPEN_SQUARE || b === OPEN_CURLY) {
+    if (b === QUOTE) {
+      i = stringEnd(raw, i);
+      if (i < 0) return false; // an unterminated string: no bracket after it counts
+    } else if (b === OPEN_ARRAY || b === OPEN_OBJECT) {
       if (++depth > max) return true;
-    } else if (b === CLOSE_SQUARE || b === CLOSE_CURLY) {
+    } else if (b === CLOSE_ARRAY || b === CLOSE_OBJECT) {
       depth--;
     }
   }

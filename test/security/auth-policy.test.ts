@@ -1,12 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { silentLogger } from '../../src/log/logger.js';
 import type { Gateway } from '../../src/server/gateway.js';
 import { startGatewayFrom, startTestGateway, testConfig, type Era } from '../helpers/gateway.js';
+import { AUDIENCE, ISSUER, startIdp, type TestIdp } from '../helpers/pipeline.js';
 import { startStubBackend, type StubBackend } from '../helpers/stub-backend.js';
 
 /**
@@ -16,25 +14,12 @@ import { startStubBackend, type StubBackend } from '../helpers/stub-backend.js';
  * SDK-only path.
  */
 
-const ISSUER = 'https://idp.test/';
-const AUDIENCE = 'https://gatehouse.test/mcp';
 const API_KEY = 'gh-test-key-0123456789';
 
-let idp: Server;
+let idp: TestIdp;
 let jwksUrl: string;
-let privateKey: CryptoKey;
 let stub: StubBackend;
-
-async function token(claims: Record<string, unknown>, options: { audience?: string; expiresIn?: string } = {}): Promise<string> {
-  return new SignJWT(claims)
-    .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
-    .setIssuer(ISSUER)
-    .setAudience(options.audience ?? AUDIENCE)
-    .setSubject(String(claims.sub ?? 'user-1'))
-    .setIssuedAt()
-    .setExpirationTime(options.expiresIn ?? '5m')
-    .sign(privateKey);
-}
+const token = (claims: Record<string, unknown>, options?: { audience?: string; expiresIn?: string }) => idp.token(claims, options);
 
 const config = (fastPath: boolean) => `
 server: { host: 127.0.0.1, port: 0 }
@@ -55,15 +40,8 @@ backends:
 `;
 
 beforeAll(async () => {
-  const { publicKey, privateKey: key } = await generateKeyPair('RS256');
-  privateKey = key;
-  const jwk: JWK = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
-  idp = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ keys: [jwk] }));
-  });
-  await new Promise<void>((r) => idp.listen(0, '127.0.0.1', r));
-  jwksUrl = `http://127.0.0.1:${(idp.address() as AddressInfo).port}/jwks.json`;
+  idp = await startIdp();
+  jwksUrl = idp.jwksUrl;
   stub = await startStubBackend();
   stub.handle((_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -73,7 +51,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stub?.close();
-  await new Promise<void>((r) => idp?.close(() => r()));
+  await idp?.close();
 });
 
 async function connect(gateway: Gateway, era: Era, authorization: string): Promise<Client> {

@@ -1,10 +1,8 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/server/gateway.js';
 import { startTestGateway } from '../helpers/gateway.js';
+import { AUDIENCE, ISSUER, startIdp, type TestIdp } from '../helpers/pipeline.js';
 import { startStubBackend, type StubBackend } from '../helpers/stub-backend.js';
 
 /**
@@ -13,26 +11,12 @@ import { startStubBackend, type StubBackend } from '../helpers/stub-backend.js';
  * must deny (before, a JWT principal carried no claims, so a deny rule on a
  * claim let every token through).
  */
-const ISSUER = 'https://idp.test/';
-const AUDIENCE = 'https://gatehouse.test/mcp';
-
-let idp: Server;
-let privateKey: CryptoKey;
+let idp: TestIdp;
 let stub: StubBackend;
 let gateway: Gateway;
 
-const token = (claims: Record<string, unknown>) =>
-  new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer(ISSUER).setAudience(AUDIENCE).setSubject('user-1').setIssuedAt().setExpirationTime('5m').sign(privateKey);
-
 beforeAll(async () => {
-  const { publicKey, privateKey: key } = await generateKeyPair('RS256');
-  privateKey = key;
-  const jwk: JWK = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
-  idp = createServer((_req, res) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ keys: [jwk] }));
-  });
-  await new Promise<void>((r) => idp.listen(0, '127.0.0.1', r));
+  idp = await startIdp();
   stub = await startStubBackend();
   stub.handle((_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -42,11 +26,12 @@ beforeAll(async () => {
     `
 server: { host: 127.0.0.1, port: 0 }
 auth:
-  jwt: { jwksUrl: "http://127.0.0.1:${(idp.address() as AddressInfo).port}/jwks.json", issuer: "${ISSUER}", audience: "${AUDIENCE}" }
+  jwt: { jwksUrl: "${idp.jwksUrl}", issuer: "${ISSUER}", audience: "${AUDIENCE}" }
 rules:
   - deny: { principals: { claims: { tenant: blocked } } }
   - allow: { principals: { claims: { tenant: acme, "org.tier": gold } } }
   - allow: { principals: { claims: { roles: reader } }, readOnly: true }
+  - allow: { principals: { subjects: [ops-user] }, readOnly: true }
 backends:
   - name: stub
     spec: ./stub-api.yaml
@@ -59,12 +44,12 @@ backends:
 afterAll(async () => {
   await gateway?.close();
   await stub?.close();
-  await new Promise<void>((r) => idp?.close(() => r()));
+  await idp?.close();
 });
 
 async function callAs(claims: Record<string, unknown>, name: string, args: Record<string, unknown>) {
   const client = new Client({ name: 'claims-test', version: '1' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${await token(claims)}` } } }));
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${gateway.url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${await idp.token(claims)}` } } }));
   try {
     const before = stub.received.length;
     const result = await client.callTool({ name, arguments: args });
@@ -91,7 +76,10 @@ describe('rules on JWT claims', () => {
   });
 
   it('a deny on a claim denies, whatever else would allow', async () => {
-    const r = await callAs({ tenant: 'blocked', roles: 'reader' }, 'stub_getItem', { itemId: '1' });
+    // The same subject, allowed by a rule on subjects: only the claim tells the two tokens apart.
+    const allowed = await callAs({ sub: 'ops-user', tenant: 'other' }, 'stub_getItem', { itemId: '1' });
+    expect(allowed).toMatchObject({ isError: false, reached: 1 });
+    const r = await callAs({ sub: 'ops-user', tenant: 'blocked' }, 'stub_getItem', { itemId: '1' });
     expect(r.isError).toBe(true);
     expect(r.text).toMatch(/^GH_POLICY_DENIED/);
     expect(r.reached).toBe(0);
