@@ -6,38 +6,30 @@
  * PostgreSQL tables are unique per run and dropped afterwards.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/server/gateway.js';
+import { auditStores, pgUrl, type StoreKind } from '../helpers/audit-stores.js';
 import { FIXTURES, startTestGateway } from '../helpers/gateway.js';
 import { spawnGateway, writeConfigFile, type GatewayProcess } from '../helpers/spawn-gateway.js';
 import { startStubBackend, type StubBackend } from '../helpers/stub-backend.js';
 import { callTool } from '../helpers/tool-call.js';
 
 /** Trust auth as the OS user, as psql does (pg alone reads only $USER, unset in some CI shells). */
-const PG_USER = encodeURIComponent(process.env.PGUSER ?? userInfo().username);
-const PG_URL = `postgres://${PG_USER}@127.0.0.1:5432/test`;
 const RUN = randomUUID().slice(0, 8);
 /** The backend takes a little time per call, so calls overlap in the gateway. */
 const BACKEND_DELAY_MS = 5;
 
 /** `sqlite` writes on a worker thread (the default); `sqlite-loop` on the event loop (`audit.sqlite.thread: false`). */
-type StoreKind = 'sqlite' | 'sqlite-loop' | 'postgres';
-
 let stub: StubBackend;
 let admin: pg.Client;
-let seq = 0;
-const dirs: string[] = [];
-const tables: string[] = [];
+const stores = auditStores('done');
 const gateways: Gateway[] = [];
 const processes: GatewayProcess[] = [];
 
 beforeAll(async () => {
-  admin = new pg.Client({ connectionString: PG_URL });
+  admin = new pg.Client({ connectionString: pgUrl() });
   await admin.connect();
   stub = await startStubBackend();
   stub.handle((req, res) => {
@@ -51,8 +43,7 @@ beforeAll(async () => {
 afterEach(async () => {
   for (const g of gateways.splice(0)) await g.close();
   await Promise.all(processes.splice(0).map((p) => p.stop('SIGKILL')));
-  for (const t of tables.splice(0)) await admin.query(`DROP TABLE IF EXISTS ${t}`);
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  await stores.cleanup(admin);
 });
 
 afterAll(async () => {
@@ -61,33 +52,8 @@ afterAll(async () => {
 });
 
 /** A fresh state directory (and for PostgreSQL a fresh table), removed after the test. */
-function newStore(kind: StoreKind): { dir: string; table: string; yaml: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-audit-'));
-  dirs.push(dir);
-  const table = `audit_done_${process.pid}_${Date.now().toString(36)}_${seq++}`;
-  if (kind === 'postgres') tables.push(table);
-  const audit =
-    kind === 'sqlite'
-      ? 'audit: { store: sqlite, queue: { flushIntervalMs: 20 } }'
-      : kind === 'sqlite-loop'
-        ? 'audit: { store: sqlite, sqlite: { thread: false }, queue: { flushIntervalMs: 20 } }'
-        : `audit: { store: postgres, postgres: { url: "${PG_URL}", table: ${table} }, queue: { flushIntervalMs: 20 } }`;
-  return { dir, table, yaml: `dataDir: ${join(dir, 'data')}\n${audit}\n` };
-}
-
-/** The request ids of every stored record (one entry per row), read from the store itself. */
-async function storedIds(kind: StoreKind, store: { dir: string; table: string }): Promise<string[]> {
-  if (kind === 'postgres') {
-    const { rows } = await admin.query<{ request_id: string }>(`SELECT request_id FROM ${store.table}`);
-    return rows.map((r) => r.request_id);
-  }
-  const db = new Database(join(store.dir, 'data', 'audit.db'), { readonly: true });
-  try {
-    return (db.prepare('SELECT request_id FROM audit').all() as Array<{ request_id: string }>).map((r) => r.request_id);
-  } finally {
-    db.close();
-  }
-}
+const newStore = (kind: StoreKind) => stores.create(kind, 'queue: { flushIntervalMs: 20 }');
+const storedIds = (kind: StoreKind, store: { dir: string; table: string; yaml: string }) => stores.storedIds(admin, kind, store);
 
 const backendYaml = () => `backends:
   - name: stub

@@ -9,14 +9,12 @@
  * known to be down, nothing reaches the backend.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import OpenAI from 'openai';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/server/gateway.js';
+import { auditStores, pgUrl, type StoreKind } from '../helpers/audit-stores.js';
 import { startFakeOpenAI, type FakeLLM } from '../helpers/fake-llm.js';
 import { FIXTURES, startTestGateway } from '../helpers/gateway.js';
 import { spawnGateway, writeConfigFile, type GatewayProcess } from '../helpers/spawn-gateway.js';
@@ -25,18 +23,12 @@ import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { callTool } from '../helpers/tool-call.js';
 
 /** Trust auth as the OS user, as psql does (pg alone reads only $USER, unset in some CI shells). */
-const PG_USER = encodeURIComponent(process.env.PGUSER ?? userInfo().username);
-const pgUrl = (port: number) => `postgres://${PG_USER}@127.0.0.1:${port}/test`;
 const RUN = randomUUID().slice(0, 8);
-
-type StoreKind = 'sqlite' | 'sqlite-loop' | 'postgres';
 
 let stub: StubBackend;
 let llm: FakeLLM;
 let admin: pg.Client;
-let seq = 0;
-const dirs: string[] = [];
-const tables: string[] = [];
+const stores = auditStores('durable');
 const processes: GatewayProcess[] = [];
 const gateways: Gateway[] = [];
 const proxies: TcpProxy[] = [];
@@ -56,8 +48,7 @@ afterEach(async () => {
   await Promise.all(processes.splice(0).map((p) => p.stop('SIGKILL')));
   for (const g of gateways.splice(0)) await g.close(0);
   for (const p of proxies.splice(0)) await p.close();
-  for (const t of tables.splice(0)) await admin.query(`DROP TABLE IF EXISTS ${t}`);
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  await stores.cleanup(admin);
 });
 
 afterAll(async () => {
@@ -66,34 +57,9 @@ afterAll(async () => {
   await llm?.close();
 });
 
-function newStore(kind: StoreKind, pgPort = 5432, flushIntervalMs = 60_000): { dir: string; table: string; yaml: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-durable-'));
-  dirs.push(dir);
-  const table = `audit_durable_${process.pid}_${Date.now().toString(36)}_${seq++}`;
-  if (kind === 'postgres') tables.push(table);
-  // A long flush interval by default: only the commit a call waits for can have written its record.
-  const queue = `queue: { flushIntervalMs: ${flushIntervalMs} }`;
-  const audit =
-    kind === 'sqlite'
-      ? `audit: { store: sqlite, durability: sync, ${queue} }`
-      : kind === 'sqlite-loop'
-        ? `audit: { store: sqlite, sqlite: { thread: false }, durability: sync, ${queue} }`
-        : `audit: { store: postgres, postgres: { url: "${pgUrl(pgPort)}", table: ${table} }, durability: sync, ${queue} }`;
-  return { dir, table, yaml: `dataDir: ${join(dir, 'data')}\n${audit}\n` };
-}
-
-async function storedIds(kind: StoreKind, store: { dir: string; table: string }): Promise<string[]> {
-  if (kind === 'postgres') {
-    const { rows } = await admin.query<{ request_id: string }>(`SELECT request_id FROM ${store.table}`);
-    return rows.map((r) => r.request_id);
-  }
-  const db = new Database(join(store.dir, 'data', 'audit.db'), { readonly: true });
-  try {
-    return (db.prepare('SELECT request_id FROM audit').all() as Array<{ request_id: string }>).map((r) => r.request_id);
-  } finally {
-    db.close();
-  }
-}
+// A long flush interval by default: only the commit a call waits for can have written its record.
+const newStore = (kind: StoreKind, pgPort = 5432, flushIntervalMs = 60_000) => stores.create(kind, `durability: sync, queue: { flushIntervalMs: ${flushIntervalMs} }`, pgPort);
+const storedIds = (kind: StoreKind, store: { dir: string; table: string; yaml: string }) => stores.storedIds(admin, kind, store);
 
 const backendYaml = () => `backends:
   - name: stub
