@@ -1,10 +1,10 @@
-import { request } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import type { Gateway } from '../../src/server/gateway.js';
 import { FIXTURES, rawToolsList, startTestGateway } from '../helpers/gateway.js';
 import { startFakeOpenAI, type FakeLLM } from '../helpers/fake-llm.js';
+import { sendRaw, type RawAnswer } from '../helpers/raw-http.js';
 import { startStubBackend, type StubBackend } from '../helpers/stub-backend.js';
 
 /**
@@ -38,35 +38,11 @@ afterAll(async () => {
   await stub?.close();
 });
 
-interface Answer {
-  status: number;
-  // The answers are JSON of several shapes (admin, JSON-RPC, OpenAI, plain); tests read them field by field.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: any;
-}
+type Answer = RawAnswer;
 
-/** One request with exactly these headers (Host included), as a browser would send it. */
-function send(method: string, path: string, headers: Record<string, string>, body?: string): Promise<Answer> {
-  const { hostname, port } = new URL(gateway.url);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: hostname, port, method, path, headers: { host: own, ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          // a stream or text: kept as text
-        }
-        resolve({ status: res.statusCode ?? 0, body: parsed });
-      });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+/** One request with exactly these headers (Host: the gateway's own unless given), as a browser would send it. */
+const send = (method: string, path: string, headers: Record<string, string>, body?: string): Promise<Answer> =>
+  sendRaw(gateway.url, method, path, { host: own, ...headers }, body);
 
 const json = { 'content-type': 'application/json' };
 const mcpHeaders = { ...json, accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-11-25' };

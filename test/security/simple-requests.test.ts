@@ -1,9 +1,9 @@
-import { request } from 'node:http';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/server/gateway.js';
 import { connectClient, MODERN_ENVELOPE, startTestGateway } from '../helpers/gateway.js';
 import { startFakeOpenAI, type FakeLLM } from '../helpers/fake-llm.js';
+import { sendRaw, type RawAnswer } from '../helpers/raw-http.js';
 import { startStubBackend, type StubBackend } from '../helpers/stub-backend.js';
 
 /**
@@ -38,35 +38,8 @@ afterAll(async () => {
   await stub?.close();
 });
 
-interface Answer {
-  status: number;
-  // JSON-RPC and OpenAI error bodies; tests read them field by field.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: any;
-}
-
-/** One POST with exactly these headers (Host included), as a browser would send it. */
-function post(path: string, headers: Record<string, string>, body: string): Promise<Answer> {
-  const { hostname, port } = new URL(gateway.url);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: hostname, port, method: 'POST', path, headers: { host: own, ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          // an SSE answer: kept as text
-        }
-        resolve({ status: res.statusCode ?? 0, body: parsed });
-      });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+/** One POST with exactly these headers (Host: the gateway's own unless given), as a browser would send it. */
+const post = (path: string, headers: Record<string, string>, body: string): Promise<RawAnswer> => sendRaw(gateway.url, 'POST', path, { host: own, ...headers }, body);
 
 const mcp = { accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'stub_getItem' };
 const toolCall = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'stub_getItem', arguments: { itemId: '7' }, _meta: MODERN_ENVELOPE } });
