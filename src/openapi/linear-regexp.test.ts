@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileArgsValidator, createArgsAjv } from '../registry/validate-args.js';
 import { SchemaConverter } from './json-schema.js';
-import { globToRegExp as modelGlob } from '../ai/router.js';
+import { globToRegExp as modelGlob } from '../ai/engine/router.js';
 import { compileLinear, linearRegExpEngine } from './linear-regexp.js';
 import { globToRegExp } from './select-operations.js';
 import type { ObjectSchema } from './tool-definition.js';

@@ -6,7 +6,7 @@
  * gateway's own JWTs and API keys, sent as the OpenAI SDK sends its key) →
  * authorise the model (the same rules, `models:` globs) → rate-limit (request
  * rules, and token rules with a reservation settled by the real usage) →
- * budget → request guard → the engine (ai/proxy.ts: routing, retries,
+ * budget → request guard → the engine (ai/engine/proxy.ts: routing, retries,
  * fallback) → response redaction → one audit record and metrics. Errors are
  * always OpenAI's `{error: {message, type, code, param}}`; `code` is the GH_*
  * code for refusals by Gatehouse itself.
@@ -20,11 +20,11 @@ import { ANONYMOUS, OneShotSignal, type CancelSignal, type Principal } from '../
 import type { Authorizer } from '../policy/rules.js';
 import type { LimitSubject } from '../limits/rate-limit.js';
 import type { AuditRecord } from '../audit/record.js';
-import { createBudgets, createRedisBudgets, type Budgets } from '../ai/budget.js';
-import { createRedactor, createRequestGuard, redactJson, type Redactor, type RequestGuard } from '../ai/guards.js';
+import { createBudgets, createRedisBudgets, type Budgets } from '../ai/policy/budget.js';
+import { createRedactor, createRequestGuard, redactJson, type Redactor, type RequestGuard } from '../ai/policy/guards.js';
 import { isProviderError, type ChatCompletion, type ChatCompletionChunk, type ChatCompletionRequest, type EmbeddingRequest, type OpenAIErrorBody, type ProviderError, type Usage } from '../ai/openai-types.js';
-import { costUsd, loadPriceTable, priceFor, type PriceTable } from '../ai/prices.js';
-import type { AiProxy, Attempt, ResolvedTarget } from '../ai/proxy.js';
+import { costUsd, loadPriceTable, priceFor, type PriceTable } from '../ai/policy/prices.js';
+import type { AiProxy, Attempt, ResolvedTarget } from '../ai/engine/proxy.js';
 import { outcomeOf, type Pipeline } from './pipeline.js';
 import { MAX_JSON_DEPTH, readJsonBody } from './read-body.js';
 

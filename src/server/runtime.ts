@@ -8,7 +8,7 @@ import type { ServerFactoryOptions } from '../mcp/server-factory.js';
 import { createMayCall, createVisibility } from '../mcp/visibility.js';
 import { createAuthenticator, type Authenticator } from '../policy/authenticate.js';
 import { compileRules, type Authorizer } from '../policy/rules.js';
-import type { AiProxy } from '../ai/proxy.js';
+import type { AiProxy } from '../ai/engine/proxy.js';
 import { createPipeline, type Pipeline } from './pipeline.js';
 import { loadConfig } from '../config/load-config.js';
 import { loadBackendSet, prepareBackend, reloadBackendSet, sectionsNeedingRestart, type BackendSet, type ReloadOptions, type ReloadResult } from './backend-set.js';
@@ -116,7 +116,7 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
     };
   };
   // The ai-proxy engine is loaded only when configured.
-  const ai = config.ai === undefined ? undefined : (await import('../ai/proxy.js')).createAiProxy(config.ai, { log });
+  const ai = config.ai === undefined ? undefined : (await import('../ai/engine/proxy.js')).createAiProxy(config.ai, { log });
 
   let lastReload: ReloadResult | undefined;
   // The configuration file as last read successfully: its backends come first and win a name clash.

@@ -5,8 +5,8 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createAnthropicStreamTranslator, fromAnthropicError, fromAnthropicResponse, toAnthropicRequest } from '../../src/ai/anthropic.js';
-import { createOpenAIStreamObserver } from '../../src/ai/openai-stream.js';
+import { createAnthropicStreamTranslator, fromAnthropicError, fromAnthropicResponse, toAnthropicRequest } from '../../src/ai/providers/anthropic.js';
+import { createOpenAIStreamObserver } from '../../src/ai/providers/openai.js';
 import type { ChatCompletionChunk } from '../../src/ai/openai-types.js';
 import { anthropic, defaultAnthropicScript, defaultOpenAIScript, openai, startFakeAnthropic, startFakeOpenAI, type FakeLLM } from '../helpers/fake-llm.js';
 

@@ -8,7 +8,7 @@ import {
   toOllamaEmbedRequest,
   type OllamaChatResponse,
   type OllamaEmbedResponse,
-} from '../../src/ai/ollama.js';
+} from '../../src/ai/providers/ollama.js';
 import { isProviderError, type ChatCompletionChunk, type ChatCompletionRequest } from '../../src/ai/openai-types.js';
 import { startFakeOllama, type FakeOllama } from '../helpers/fake-ollama.js';
 

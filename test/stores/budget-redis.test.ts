@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import OpenAI from 'openai';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisBudgets } from '../../src/ai/budget.js';
+import { createRedisBudgets } from '../../src/ai/policy/budget.js';
 import { closeRedis, createRedisClient } from '../../src/limits/redis.js';
 import { silentLogger } from '../../src/log/logger.js';
 import type { Gateway } from '../../src/server/gateway.js';

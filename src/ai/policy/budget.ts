@@ -8,7 +8,7 @@
  * moment a stream crosses the limit would cut answers the caller has partly received.
  */
 import type { Redis } from 'ioredis';
-import { GatehouseError } from '../errors/catalogue.js';
+import { GatehouseError } from '../../errors/catalogue.js';
 
 export interface BudgetRule {
   /** Unique; names the rule in refusals and counter keys. */

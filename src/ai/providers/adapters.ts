@@ -4,10 +4,10 @@
  * stream and errors back. The translations themselves live in anthropic.ts, ollama.ts and
  * openai-stream.ts; the HTTP call lives in proxy.ts.
  */
-import type { AiProvider, AiTargetConfig } from '../config/schema.js';
+import type { AiProvider, AiTargetConfig } from '../../config/schema.js';
 import { createAnthropicStreamTranslator, fromAnthropicError, fromAnthropicResponse, toAnthropicRequest } from './anthropic.js';
 import { createOllamaStreamTranslator, fromOllamaChatResponse, fromOllamaEmbedResponse, fromOllamaError, toOllamaChatRequest, toOllamaEmbedRequest, type OllamaChatResponse, type OllamaEmbedResponse } from './ollama.js';
-import { createOpenAIStreamObserver, fromOpenAIError } from './openai-stream.js';
+import { createOpenAIStreamObserver, fromOpenAIError } from './openai.js';
 import {
   ProviderError,
   providerError,
@@ -17,8 +17,18 @@ import {
   type EmbeddingRequest,
   type EmbeddingResponse,
   type Usage,
-} from './openai-types.js';
-import type { ResolvedTarget } from './router.js';
+} from '../openai-types.js';
+
+/** The target a call goes to, as the engine resolved it: what an adapter builds the upstream request for. */
+export interface ResolvedTarget {
+  /** The key in ai.targets. */
+  name: string;
+  provider: AiProvider;
+  /** The upstream model: the target's `model`, else the model the client asked for. */
+  model: string;
+  /** Without a trailing slash. */
+  baseUrl: string;
+}
 
 /** An upstream HTTP call, ready to send. */
 export interface UpstreamCall {

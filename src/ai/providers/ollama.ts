@@ -36,7 +36,7 @@ import {
   type TextContentPart,
   type ToolCall,
   type Usage,
-} from './openai-types.js';
+} from '../openai-types.js';
 
 // ---------------------------------------------------------------------------
 // Ollama wire types (the fields we send or read; Ollama ignores unknown ones)

@@ -3,19 +3,13 @@
  * repeated failures (ai.cooldown). Plain data and a clock; no I/O.
  */
 import { RE2JS } from 're2js';
-import { GatehouseError } from '../errors/catalogue.js';
-import type { AiConfig, AiProvider } from '../config/schema.js';
+import { GatehouseError } from '../../errors/catalogue.js';
+import type { AiConfig, AiProvider } from '../../config/schema.js';
+import type { ResolvedTarget } from '../providers/adapters.js';
+
+export type { ResolvedTarget };
 
 /** One upstream a route may use, with the model it will be asked for. */
-export interface ResolvedTarget {
-  /** The key in ai.targets. */
-  name: string;
-  provider: AiProvider;
-  /** The upstream model: the target's `model`, else the model the client asked for. */
-  model: string;
-  /** Without a trailing slash. */
-  baseUrl: string;
-}
 
 /** Shared between calls for exact names: read it, never change it. */
 export interface ResolvedRoute {

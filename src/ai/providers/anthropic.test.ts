@@ -7,7 +7,7 @@ import {
   toAnthropicRequest,
   type StreamStep,
 } from './anthropic.js';
-import { ProviderError, type ChatCompletionChunk, type ChatCompletionRequest } from './openai-types.js';
+import { ProviderError, type ChatCompletionChunk, type ChatCompletionRequest } from '../openai-types.js';
 
 const OPTS = { model: 'claude-sonnet-4-5', defaultMaxTokens: 4096 };
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GatehouseError } from '../errors/catalogue.js';
+import { GatehouseError } from '../../errors/catalogue.js';
 import { costUsd, loadPriceTable, priceFor, type Price } from './prices.js';
 import prices from './prices.json' with { type: 'json' };
 

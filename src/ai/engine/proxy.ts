@@ -41,10 +41,10 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Agent, type Dispatcher } from 'undici';
-import type { AiConfig, AiProvider, AiTargetConfig } from '../config/schema.js';
-import { silentLogger, type Logger } from '../log/logger.js';
-import type { CancelSignal } from '../policy/compose.js';
-import { splitUrl } from '../upstream/forward.js';
+import type { AiConfig, AiProvider, AiTargetConfig } from '../../config/schema.js';
+import { silentLogger, type Logger } from '../../log/logger.js';
+import type { CancelSignal } from '../../policy/compose.js';
+import { splitUrl } from '../../upstream/forward.js';
 import {
   ProviderError,
   providerError,
@@ -54,8 +54,8 @@ import {
   type EmbeddingRequest,
   type EmbeddingResponse,
   type Usage,
-} from './openai-types.js';
-import { ADAPTERS, hasContent, malformed, type AnswerOptions, type DecodeStep, type ProviderAdapter, type StreamDecoder, type UpstreamCall } from './providers.js';
+} from '../openai-types.js';
+import { ADAPTERS, hasContent, malformed, type AnswerOptions, type DecodeStep, type ProviderAdapter, type StreamDecoder, type UpstreamCall } from '../providers/adapters.js';
 import { createCooldown, createRouter, type ResolvedRoute, type ResolvedTarget } from './router.js';
 
 export type { ResolvedTarget } from './router.js';

@@ -3,7 +3,7 @@
  * source page and date per provider) and is overridable from config, because prices change
  * more often than releases and negotiated rates differ from list prices.
  */
-import { GatehouseError } from '../errors/catalogue.js';
+import { GatehouseError } from '../../errors/catalogue.js';
 import builtIn from './prices.json' with { type: 'json' };
 
 /** USD per million tokens. */

@@ -9,7 +9,7 @@ import {
   toOllamaEmbedRequest,
   type OllamaChatResponse,
 } from './ollama.js';
-import { isProviderError, type ChatCompletionChunk, type ChatCompletionRequest } from './openai-types.js';
+import { isProviderError, type ChatCompletionChunk, type ChatCompletionRequest } from '../openai-types.js';
 
 const meta = { model: 'llama3.2', id: 'chatcmpl-1', created: 1_700_000_000 };
 

@@ -23,7 +23,7 @@ import {
   type TextContentPart,
   type ToolCall,
   type Usage,
-} from './openai-types.js';
+} from '../openai-types.js';
 
 // ---------------------------------------------------------------------------
 // Anthropic wire types (the subset we write and read)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { withModel } from './providers.js';
+import { withModel } from './adapters.js';
 
 describe('withModel', () => {
   const answer = (model: string, content = 'The answer is 42.') => ({ id: 'chatcmpl-1', object: 'chat.completion', model, choices: [{ index: 0, message: { role: 'assistant', content } }] });

@@ -6,7 +6,7 @@
  * OpenAI-style error answer into a ProviderError.
  */
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import { ProviderError, providerError, type Usage } from './openai-types.js';
+import { ProviderError, providerError, type Usage } from '../openai-types.js';
 
 export interface ObserveStep {
   /** SSE events completed by this push. */

@@ -3,8 +3,8 @@
  * patterns are refused) and a response redactor (patterns replaced in answers, including
  * in streams where a secret arrives split across chunks).
  */
-import { GatehouseError } from '../errors/catalogue.js';
-import type { ChatCompletion, ChatCompletionRequest, ContentPart, TextContentPart } from './openai-types.js';
+import { GatehouseError } from '../../errors/catalogue.js';
+import type { ChatCompletion, ChatCompletionRequest, ContentPart, TextContentPart } from '../openai-types.js';
 
 /** Too many messages in one request. */
 export const GH_AI_GUARD_MESSAGES = 'GH_AI_GUARD_MESSAGES';

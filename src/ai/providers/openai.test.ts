@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createOpenAIStreamObserver, fromOpenAIError } from './openai-stream.js';
-import { ProviderError } from './openai-types.js';
+import { createOpenAIStreamObserver, fromOpenAIError } from './openai.js';
+import { ProviderError } from '../openai-types.js';
 
 const base = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o', system_fingerprint: 'fp' };
 const data = (payload: unknown) => `data: ${JSON.stringify(payload)}\n\n`;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GatehouseError } from '../errors/catalogue.js';
+import { GatehouseError } from '../../errors/catalogue.js';
 import {
   AiGuardError,
   GH_AI_GUARD_BLOCKED,
@@ -11,7 +11,7 @@ import {
   redactJson,
   type Redactor,
 } from './guards.js';
-import type { ChatCompletion, ChatCompletionRequest } from './openai-types.js';
+import type { ChatCompletion, ChatCompletionRequest } from '../openai-types.js';
 
 function caught(fn: () => unknown): unknown {
   try {

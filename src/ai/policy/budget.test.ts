@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GatehouseError } from '../errors/catalogue.js';
+import { GatehouseError } from '../../errors/catalogue.js';
 import { createBudgets, periodOf, type BudgetRule } from './budget.js';
 
 function clock(iso: string): { now: () => number; set(iso: string): void } {
