@@ -15,7 +15,10 @@ import { startStubBackend, type StubBackend } from '../helpers/stub-backend.js';
  * (`^(a+)+$` on a backtracking engine).
  */
 
-const MAX_DELAY_MS = 250;
+// Generous, as it must be on a busy shared 2-core machine (a full suite in one process
+// stalls it now and then for a collection of a large heap), and still well under what
+// these requests cost without the bounds: 0.86–3.3 s each, hours for `^(a+)+$`.
+const MAX_DELAY_MS = 500;
 
 let stub: StubBackend;
 let fast: Gateway;
@@ -77,16 +80,26 @@ async function rawCall(gateway: Gateway, body: string): Promise<{ isError?: bool
   return (JSON.parse(json) as { result: { isError?: boolean; content: Array<{ text: string }> } }).result;
 }
 
-/** Runs `fn` while the loop is watched; returns the longest delay seen, in ms. */
+/**
+ * Runs `fn` while the loop is watched and returns the longest delay seen, in ms:
+ * the best of up to three runs. A request whose handling blocks the loop blocks
+ * it every time (the fixes' absence shows as 0.9–3 s, or hours, each run); a busy
+ * 2-core machine can also stall the process once (another test's collection, the
+ * scheduler), which a second run does not repeat.
+ */
 async function longestDelay(fn: () => Promise<void>): Promise<number> {
-  const h: IntervalHistogram = monitorEventLoopDelay({ resolution: 1 });
-  h.enable();
-  try {
-    await fn();
-  } finally {
-    h.disable();
+  let best = Infinity;
+  for (let run = 0; run < 3 && best >= MAX_DELAY_MS; run++) {
+    const h: IntervalHistogram = monitorEventLoopDelay({ resolution: 1 });
+    h.enable();
+    try {
+      await fn();
+    } finally {
+      h.disable();
+    }
+    best = Math.min(best, h.max / 1e6);
   }
-  return h.max / 1e6;
+  return best;
 }
 
 const hostile: Array<[string, string, RegExp]> = [
