@@ -20,13 +20,15 @@
  * Malformed JSON is left as it is: the parser that follows reports it.
  */
 import { formatPath, limitMessage, REFUSED_ARGUMENTS_KEY, type ArgumentLimits } from './argument-limits.js';
-import { CLOSE_ARRAY, CLOSE_OBJECT, COLON, COMMA, OPEN_ARRAY, OPEN_OBJECT, QUOTE, stringEnd } from './json-bytes.js';
+import { JSON_BYTES, stringEnd } from './json-bytes.js';
 
 export type BoundedRequest =
   /** The body to parse: `raw` itself, or a copy with over-limit arguments replaced. */
   | { body: Buffer; refused?: undefined }
   /** The body, arguments aside, passes a limit: refuse the request, parse nothing. */
   | { refused: string; body?: undefined };
+
+const { CLOSE_ARRAY, CLOSE_OBJECT, COLON, COMMA, OPEN_ARRAY, OPEN_OBJECT, QUOTE } = JSON_BYTES;
 
 /** Keys above this many bytes are not read back for paths in messages. */
 const MAX_KEY_BYTES = 256;

@@ -11,7 +11,9 @@
  * dozen levels.
  */
 import type { IncomingMessage } from 'node:http';
-import { BACKSLASH, CLOSE_ARRAY, CLOSE_OBJECT, OPEN_ARRAY, OPEN_OBJECT, QUOTE } from '../mcp/json-bytes.js';
+import { JSON_BYTES } from '../mcp/json-bytes.js';
+
+const { BACKSLASH, CLOSE_ARRAY, CLOSE_OBJECT, OPEN_ARRAY, OPEN_OBJECT, QUOTE } = JSON_BYTES;
 
 /** Deepest nesting of arrays and objects a request body may have (the JSON-RPC envelope takes 3 of them). */
 export const MAX_JSON_DEPTH = 128;
