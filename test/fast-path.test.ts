@@ -123,6 +123,21 @@ describe('fast path answers exactly as the SDK does', () => {
   });
 });
 
+/** Two gateways from one config, started for the enclosing describe: one on the fast path, one answering through the SDK alone. */
+function gatewayPair(config: string): { fast: () => Gateway; sdk: () => Gateway } {
+  let fastOne: Gateway | undefined;
+  let sdkOne: Gateway | undefined;
+  beforeAll(async () => {
+    fastOne = await startTestGateway(config, { STUB_URL: stub.url });
+    sdkOne = await startTestGateway(config, { STUB_URL: stub.url }, { disableFastPath: true });
+  });
+  afterAll(async () => {
+    await fastOne?.close();
+    await sdkOne?.close();
+  });
+  return { fast: () => fastOne!, sdk: () => sdkOne! };
+}
+
 describe('fast path answers search-mode meta-tools exactly as the SDK does', () => {
   const SEARCH_CONFIG = `
 server: { host: 127.0.0.1, port: 0 }
@@ -136,16 +151,7 @@ backends:
     spec: ./stub-api.yaml
     baseUrl: \${STUB_URL}/api
 `;
-  let searchFast: Gateway;
-  let searchSdk: Gateway;
-  beforeAll(async () => {
-    searchFast = await startTestGateway(SEARCH_CONFIG, { STUB_URL: stub.url });
-    searchSdk = await startTestGateway(SEARCH_CONFIG, { STUB_URL: stub.url }, { disableFastPath: true });
-  });
-  afterAll(async () => {
-    await searchFast?.close();
-    await searchSdk?.close();
-  });
+  const search = gatewayPair(SEARCH_CONFIG);
 
   const call = (id: number, name: string, args: unknown): unknown => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } });
   const modernCall = (id: number, name: string, args: unknown): unknown => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args, _meta: META } });
@@ -169,7 +175,7 @@ backends:
   ];
 
   it.each(searchCases)('%s', async (_name, headers, body) => {
-    const [a, b] = [await post(searchFast, headers, body), await post(searchSdk, headers, body)];
+    const [a, b] = [await post(search.fast(), headers, body), await post(search.sdk(), headers, body)];
     expect(a.status).toBe(b.status);
     expect(a.message).toEqual(b.message);
     expect((a.message as { result?: unknown }).result).toBeDefined();
@@ -177,8 +183,8 @@ backends:
 
   it('takes the fast path for meta-tool calls (JSON, not the SDK legacy SSE)', async () => {
     const body = call(1, 'found_search_operations', { query: 'item' });
-    expect((await post(searchFast, legacy, body)).contentType).toMatch(/^application\/json/);
-    expect((await post(searchSdk, legacy, body)).contentType).toMatch(/^text\/event-stream/);
+    expect((await post(search.fast(), legacy, body)).contentType).toMatch(/^application\/json/);
+    expect((await post(search.sdk(), legacy, body)).contentType).toMatch(/^text\/event-stream/);
   });
 
   it('pages a listing that mixes meta-tools and tools identically', async () => {
@@ -186,7 +192,7 @@ backends:
     let cursor: string | undefined;
     do {
       const body = { jsonrpc: '2.0', id: 1, method: 'tools/list', params: { ...(cursor ? { cursor } : {}), _meta: META } };
-      const [a, b] = [await post(searchFast, modern('tools/list'), body), await post(searchSdk, modern('tools/list'), body)];
+      const [a, b] = [await post(search.fast(), modern('tools/list'), body), await post(search.sdk(), modern('tools/list'), body)];
       expect(a.message).toEqual(b.message);
       const result = (a.message as { result: { tools: Array<{ name: string }>; nextCursor?: string } }).result;
       names.push(...result.tools.map((t) => t.name));
@@ -212,16 +218,7 @@ backends:
     spec: ./stub-api.yaml
     baseUrl: \${STUB_URL}/api
 `;
-  let rulesFast: Gateway;
-  let rulesSdk: Gateway;
-  beforeAll(async () => {
-    rulesFast = await startTestGateway(RULES_CONFIG, { STUB_URL: stub.url });
-    rulesSdk = await startTestGateway(RULES_CONFIG, { STUB_URL: stub.url }, { disableFastPath: true });
-  });
-  afterAll(async () => {
-    await rulesFast?.close();
-    await rulesSdk?.close();
-  });
+  const rules = gatewayPair(RULES_CONFIG);
 
   const call = (id: number, name: string, args: unknown, era: 'legacy' | 'modern'): [Record<string, string>, unknown] =>
     era === 'legacy'
@@ -237,7 +234,7 @@ backends:
   ]);
 
   it.each(rulesCases)('%s', async (_name, headers, body) => {
-    const [a, b] = [await post(rulesFast, headers, body), await post(rulesSdk, headers, body)];
+    const [a, b] = [await post(rules.fast(), headers, body), await post(rules.sdk(), headers, body)];
     expect(a.status).toBe(b.status);
     expect(a.message).toEqual(b.message);
     expect((a.message as { result?: unknown }).result).toBeDefined();

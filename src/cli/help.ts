@@ -56,7 +56,7 @@ The config file is watched: a change to its backends applies live (also on SIGHU
 Options:
   -c, --config FILE   Configuration file (default: gatehouse.yaml)
 ${SPEC_OPTIONS}
-  --port N            Port to listen on (overrides server.port; 0: any free port)
+  --port N            Port to listen on (overrides server.port; 0 picks a free port)
   --host ADDR         Address to bind (overrides server.host)
 ${LOG_OPTIONS}
 

@@ -10,7 +10,7 @@
  * unspecified 0.0.0.0 and ::, multicast, reserved, NAT64 and 6to4 forms are all
  * refused). IPv4-mapped IPv6 addresses are judged as the IPv4 address they
  * carry. Entries of `admin.specUrls` widen that: a host name (`specs.internal`),
- * a leading-wildcard name (`*.corp.example`: any name below it, not the name
+ * a leading-wildcard name (`*.corp.example`: every name below it, not the name
  * itself), or an IP address or CIDR block (`10.1.0.0/16`, `fd00::/8`) that
  * resolved addresses may fall in.
  *

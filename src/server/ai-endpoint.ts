@@ -162,9 +162,6 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
         throw new GatehouseError('GH_REQUEST_TOO_DEEP', `the request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`);
       case 'not-json':
         throw new GatehouseError('GH_AI_REQUEST_INVALID', 'the request body is not valid JSON');
-      case 'refused':
-        // Not given a bound here; read-body.ts answers this only to a caller that passes one.
-        throw new GatehouseError('GH_REQUEST_TOO_LARGE', `the request body is too large: ${read.reason}`);
     }
   }
 

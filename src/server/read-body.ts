@@ -41,6 +41,8 @@ export type BodyBound = (raw: Buffer) => { body: Buffer; refused?: undefined } |
  * ended, so the client reads the refusal rather than a reset connection; a
  * `Content-Length` over the limit is refused before any byte is read.
  */
+export function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<Exclude<BodyRead, { kind: 'refused' }>>;
+export function readJsonBody(req: IncomingMessage, maxBytes: number, bound: BodyBound): Promise<BodyRead>;
 export function readJsonBody(req: IncomingMessage, maxBytes: number, bound?: BodyBound): Promise<BodyRead> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? 0);

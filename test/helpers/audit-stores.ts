@@ -3,6 +3,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type pg from 'pg';
+import { FIXTURES } from './gateway.js';
 
 /** The audit trail's stores as tests start them: SQLite on its worker thread, on the event loop, and PostgreSQL. */
 export type StoreKind = 'sqlite' | 'sqlite-loop' | 'postgres';
@@ -60,3 +61,11 @@ export function auditStores(name: string) {
     },
   };
 }
+
+/** The stub backend these tests call, with room for every call at once (no bulkhead refusals). */
+export const stubBackendYaml = (stubUrl: string): string => `backends:
+  - name: stub
+    spec: ${join(FIXTURES, 'stub-api.yaml')}
+    baseUrl: ${stubUrl}/api
+    maxConcurrent: 1000
+`;

@@ -6,12 +6,11 @@
  * PostgreSQL tables are unique per run and dropped afterwards.
  */
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/server/gateway.js';
-import { auditStores, pgUrl, type StoreKind } from '../helpers/audit-stores.js';
-import { FIXTURES, startTestGateway } from '../helpers/gateway.js';
+import { auditStores, pgUrl, stubBackendYaml, type StoreKind } from '../helpers/audit-stores.js';
+import { startTestGateway } from '../helpers/gateway.js';
 import { spawnGateway, writeConfigFile, type GatewayProcess } from '../helpers/spawn-gateway.js';
 import { startStubBackend, type StubBackend } from '../helpers/stub-backend.js';
 import { callTool } from '../helpers/tool-call.js';
@@ -55,12 +54,7 @@ afterAll(async () => {
 const newStore = (kind: StoreKind) => stores.create(kind, 'queue: { flushIntervalMs: 20 }');
 const storedIds = (kind: StoreKind, store: { dir: string; table: string; yaml: string }) => stores.storedIds(admin, kind, store);
 
-const backendYaml = () => `backends:
-  - name: stub
-    spec: ${join(FIXTURES, 'stub-api.yaml')}
-    baseUrl: ${stub.url}/api
-    maxConcurrent: 1000
-`;
+const backendYaml = () => stubBackendYaml(stub.url);
 
 describe.each(['sqlite', 'sqlite-loop', 'postgres'] as const)('audit completeness on %s', (kind) => {
   it('300 concurrent calls through a gateway → exactly 300 records, one per request id', async () => {

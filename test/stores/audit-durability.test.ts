@@ -9,14 +9,13 @@
  * known to be down, nothing reaches the backend.
  */
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import OpenAI from 'openai';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Gateway } from '../../src/server/gateway.js';
-import { auditStores, pgUrl, type StoreKind } from '../helpers/audit-stores.js';
+import { auditStores, pgUrl, stubBackendYaml, type StoreKind } from '../helpers/audit-stores.js';
 import { startFakeOpenAI, type FakeLLM } from '../helpers/fake-llm.js';
-import { FIXTURES, startTestGateway } from '../helpers/gateway.js';
+import { startTestGateway } from '../helpers/gateway.js';
 import { spawnGateway, writeConfigFile, type GatewayProcess } from '../helpers/spawn-gateway.js';
 import { startStubBackend, type StubBackend } from '../helpers/stub-backend.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
@@ -61,12 +60,7 @@ afterAll(async () => {
 const newStore = (kind: StoreKind, pgPort = 5432, flushIntervalMs = 60_000) => stores.create(kind, `durability: sync, queue: { flushIntervalMs: ${flushIntervalMs} }`, pgPort);
 const storedIds = (kind: StoreKind, store: { dir: string; table: string; yaml: string }) => stores.storedIds(admin, kind, store);
 
-const backendYaml = () => `backends:
-  - name: stub
-    spec: ${join(FIXTURES, 'stub-api.yaml')}
-    baseUrl: ${stub.url}/api
-    maxConcurrent: 1000
-`;
+const backendYaml = () => stubBackendYaml(stub.url);
 
 describe.each(['sqlite', 'sqlite-loop', 'postgres'] as const)('audit.durability: sync on %s', (kind) => {
   it('SIGKILL right after a stream of calls: every answered call has its record', async () => {

@@ -88,7 +88,7 @@ export function createRouter(config: AiConfig): Router {
     // written (e.g. `gpt-*`). The names a glob serves are whatever its upstreams know;
     // listing them would mean asking every upstream, with its credentials, on each
     // listing, and a list that changes with their health. The pattern is what the
-    // gateway itself promises: any name it matches is routed.
+    // gateway itself promises: every name it matches is routed.
     models: () => [...exact.keys(), ...globs.map((g) => g.route.model).filter((m) => !exact.has(m))],
   };
 }
