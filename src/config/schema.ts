@@ -32,6 +32,48 @@ function databaseStores<Extra extends Record<string, unknown>>(file: string, tab
   } as const;
 }
 
+/** A `when:` condition: a CEL expression over the call (README "Policies"); compiled once at load. */
+const whenSchema = { type: 'string', minLength: 1, maxLength: 4096, description: 'A CEL condition over principal and call; the instance applies only where it is true.' } as const;
+
+/** One rate-limit rule: `rateLimits.rules[]` and a `policies[].rateLimit` instance. */
+const rateLimitRuleSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'limit', 'window'],
+  properties: {
+    name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+    key: { type: 'array', uniqueItems: true, items: { enum: ['principal', 'backend', 'tool', 'model'] }, default: ['principal'] },
+    limit: { type: 'integer', minimum: 1 },
+    window: { type: 'string', pattern: '^[1-9][0-9]*(s|m|h|d)$', description: 'e.g. 1s, 1m, 1h, 1d.' },
+    match: {
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
+      properties: { backends: nonEmptyStrings, tools: nonEmptyStrings, models: nonEmptyStrings, principals: nonEmptyStrings },
+    },
+    cost: { enum: ['requests', 'tokens'], default: 'requests' },
+    when: whenSchema,
+  },
+} as const;
+
+/** One budget: `ai.budgets[]` and a `policies[].budget` instance. */
+const budgetRuleSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'per', 'limitUsd'],
+  properties: {
+    name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+    per: { enum: ['day', 'month'] },
+    limitUsd: { type: 'number', exclusiveMinimum: 0 },
+    match: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { principals: nonEmptyStrings, models: nonEmptyStrings },
+    },
+    when: whenSchema,
+  },
+} as const;
+
 /** `backends[].include` / `exclude`: see README "Choosing which operations become tools". */
 const operationFilterSchema = {
   type: 'object',
@@ -209,6 +251,45 @@ export const configSchema = {
       items: { type: 'object' },
       description: 'Authorisation rules (policy/rules.ts); validated when compiled.',
     },
+    policies: {
+      type: 'array',
+      default: [],
+      description: 'Middleware instances added to the call chain, listed in its built-in order (README "Policies"): rateLimit, budget, validate, guard, redact.',
+      items: {
+        type: 'object',
+        minProperties: 1,
+        maxProperties: 1,
+        additionalProperties: false,
+        properties: {
+          rateLimit: rateLimitRuleSchema,
+          budget: budgetRuleSchema,
+          validate: {
+            description: 'false: tool arguments are not checked against their schema (the backend checks them); { when }: only calls where it holds are checked.',
+            oneOf: [{ const: false }, { type: 'object', additionalProperties: false, properties: { when: whenSchema } }],
+          },
+          guard: {
+            type: 'object',
+            additionalProperties: false,
+            minProperties: 1,
+            properties: {
+              maxMessages: { type: 'integer', minimum: 1, description: 'Model calls: messages at most.' },
+              maxChars: { type: 'integer', minimum: 1, description: 'Characters of prompt text (model calls) or of string arguments (tool calls) at most.' },
+              blockedPatterns: { ...nonEmptyStrings, description: 'Regular expressions (case-insensitive) refused in prompts and string arguments.' },
+              when: whenSchema,
+            },
+          },
+          redact: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['patterns'],
+            properties: {
+              patterns: { ...nonEmptyStrings, description: 'Regular expressions replaced by [REDACTED] in model answers (streams included) and tool results.' },
+              when: whenSchema,
+            },
+          },
+        },
+      },
+    },
     dataDir: {
       type: 'string',
       minLength: 1,
@@ -230,28 +311,7 @@ export const configSchema = {
       properties: {
         store: { enum: ['memory', 'redis'], default: 'memory', description: 'memory: per process; redis: one limit across replicas (needs redis.url).' },
         onStoreError: { enum: ['open', 'closed'], default: 'open', description: 'Redis unreachable: let calls through (open) or refuse them (closed).' },
-        rules: {
-          type: 'array',
-          default: [],
-          items: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['name', 'limit', 'window'],
-            properties: {
-              name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
-              key: { type: 'array', uniqueItems: true, items: { enum: ['principal', 'backend', 'tool', 'model'] }, default: ['principal'] },
-              limit: { type: 'integer', minimum: 1 },
-              window: { type: 'string', pattern: '^[1-9][0-9]*(s|m|h|d)$', description: 'e.g. 1s, 1m, 1h, 1d.' },
-              match: {
-                type: 'object',
-                additionalProperties: false,
-                minProperties: 1,
-                properties: { backends: nonEmptyStrings, tools: nonEmptyStrings, models: nonEmptyStrings, principals: nonEmptyStrings },
-              },
-              cost: { enum: ['requests', 'tokens'], default: 'requests' },
-            },
-          },
-        },
+        rules: { type: 'array', default: [], items: rateLimitRuleSchema },
       },
     },
     audit: {
@@ -344,6 +404,7 @@ export const configSchema = {
               model: { type: 'string', minLength: 1, description: 'The model name clients ask for; * globs allowed.' },
               aliases: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
               targets: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 }, description: 'Target names, in fallback order.' },
+              when: { ...whenSchema, description: 'A CEL condition on the caller: the route serves only calls where it is true (e.g. "\'premium\' in principal.groups"); the next route for the model serves the rest.' },
             },
           },
         },
@@ -380,25 +441,7 @@ export const configSchema = {
           default: 'memory',
           description: 'Where budget spend is counted: memory (per process) or redis (one count for the fleet; needs redis.url).',
         },
-        budgets: {
-          type: 'array',
-          default: [],
-          items: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['name', 'per', 'limitUsd'],
-            properties: {
-              name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
-              per: { enum: ['day', 'month'] },
-              limitUsd: { type: 'number', exclusiveMinimum: 0 },
-              match: {
-                type: 'object',
-                additionalProperties: false,
-                properties: { principals: nonEmptyStrings, models: nonEmptyStrings },
-              },
-            },
-          },
-        },
+        budgets: { type: 'array', default: [], items: budgetRuleSchema },
         guards: {
           type: 'object',
           additionalProperties: false,
@@ -560,7 +603,34 @@ export interface RateLimitRuleConfig {
   window: string;
   match?: { backends?: string[]; tools?: string[]; models?: string[]; principals?: string[] };
   cost: 'requests' | 'tokens';
+  /** CEL condition (policy/cel.ts): the rule counts only calls where it is true. */
+  when?: string;
 }
+
+/** `ai.budgets[]` and `policies[].budget`. */
+export interface BudgetRuleConfig {
+  name: string;
+  per: 'day' | 'month';
+  limitUsd: number;
+  match?: { principals?: string[]; models?: string[] };
+  when?: string;
+}
+
+/** `policies[].guard`. */
+export interface GuardConfig {
+  maxMessages?: number;
+  maxChars?: number;
+  blockedPatterns?: string[];
+  when?: string;
+}
+
+/** One `policies[]` entry: a middleware instance of the call chain (policy/chain.ts). */
+export type PolicyEntryConfig =
+  | { rateLimit: RateLimitRuleConfig }
+  | { budget: BudgetRuleConfig }
+  | { validate: false | { when?: string } }
+  | { guard: GuardConfig }
+  | { redact: { patterns: string[]; when?: string } };
 
 export type AiProvider = 'openai' | 'openai-compatible' | 'anthropic' | 'ollama';
 
@@ -576,12 +646,12 @@ export interface AiTargetConfig {
 
 export interface AiConfig {
   targets: Record<string, AiTargetConfig>;
-  routes: Array<{ model: string; aliases: string[]; targets: string[] }>;
+  routes: Array<{ model: string; aliases: string[]; targets: string[]; when?: string }>;
   retry: { attempts: number; backoffMs: number; deadlineMs: number };
   cooldown: { failures: number; ms: number };
   prices?: Record<string, { input?: number; output?: number; cache_read?: number; cache_write?: number }>;
   budgetStore: 'memory' | 'redis';
-  budgets: Array<{ name: string; per: 'day' | 'month'; limitUsd: number; match?: { principals?: string[]; models?: string[] } }>;
+  budgets: BudgetRuleConfig[];
   guards: { maxMessages?: number; maxChars?: number; blockedPatterns?: string[]; redactPatterns?: string[] };
 }
 
@@ -654,6 +724,8 @@ export interface GatehouseConfig {
   };
   /** Authorisation rules; none = everything allowed. */
   rules?: RuleConfig[];
+  /** Middleware instances added to the call chain (policy/chain.ts), in its built-in order. */
+  policies: PolicyEntryConfig[];
   /** Reuse imports of unchanged specs across restarts (off unless set). */
   importCache?: { dir: string };
   /** State directory (relative to the config file). */
