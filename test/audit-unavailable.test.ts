@@ -30,7 +30,7 @@ describe('an audit store that cannot be opened', () => {
       });
       expect(res.status).toBe(200);
       expect(await res.text()).not.toContain('"isError":true');
-      await gateway.runtime.pipeline.auditWriter!.flush();
+      await gateway.runtime.audit.writer!.flush();
       const metrics = await (await fetch(`${gateway.url}/metrics`)).text();
       expect(metrics).toMatch(/^gatehouse_audit_store_up 0$/m);
       expect(metrics).toMatch(/^gatehouse_audit_queue_depth 1$/m);

@@ -50,7 +50,7 @@ describe('graceful close', () => {
     const release = holdCalls();
     const inFlight = Array.from({ length: 8 }, (_, i) => call(gateway.url, i));
     while (stub.received.length < 8) await new Promise((r) => setTimeout(r, 10));
-    const store = gateway.runtime.pipeline.auditStore!;
+    const store = gateway.runtime.audit.store!;
     // A kept-alive connection for a readiness probe, opened before the drain.
     const probe = new Agent({ connections: 1 });
     expect((await request(`${gateway.url}/readyz`, { dispatcher: probe })).statusCode).toBe(200);

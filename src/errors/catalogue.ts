@@ -38,6 +38,8 @@ export const ERRORS = {
   GH_AI_GUARD_MESSAGES: { status: 400, meaning: 'An ai-proxy request has more messages than the request guard allows.' },
   GH_AI_GUARD_SIZE: { status: 413, meaning: 'An ai-proxy request has more message text than the request guard allows.' },
   GH_AI_GUARD_BLOCKED: { status: 400, meaning: 'An ai-proxy request matches a blocked pattern of the request guard.' },
+  GH_TOOL_GUARD_BLOCKED: { status: 400, meaning: 'A string in the tool arguments matches a blocked pattern of a guard (policies[].guard).' },
+  GH_TOOL_GUARD_SIZE: { status: 413, meaning: "The tool arguments' strings carry more characters than a guard (policies[].guard) allows." },
   GH_ADMIN_INVALID: { status: 400, meaning: 'An admin API request is not valid; the message names each wrong field.' },
   GH_ADMIN_NOT_FOUND: { status: 404, meaning: 'No backend of that name is served or registered.' },
   GH_ADMIN_CONFLICT: { status: 409, meaning: 'The backend exists already (POST), or the config file defines it and only the file can change it.' },

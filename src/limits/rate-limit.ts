@@ -44,6 +44,8 @@ export interface RateLimitRule {
   match?: { backends?: string[]; tools?: string[]; models?: string[]; principals?: string[] };
   /** Default 'requests'. 'tokens' rules are charged by `charge()` (LLM proxy). */
   cost?: 'requests' | 'tokens';
+  /** A compiled `when:` condition (policy/cel.ts) over `LimitSubject.input`: the rule counts only calls where it holds. */
+  when?: (input: unknown) => boolean;
 }
 
 /** What is being limited: one call. */
@@ -52,6 +54,8 @@ export interface LimitSubject {
   backend: string;
   tool?: string;
   model?: string;
+  /** What rules' `when` conditions read, made only if one asks (policy/conditions.ts). */
+  input?: () => unknown;
 }
 
 /** A rule's bucket after a check, for metrics, audit and headers. */
@@ -147,7 +151,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
   const compiled: CompiledRule[] = rules.map((rule) => ({
     rule,
     tokens: rule.cost === 'tokens',
-    matches: compileMatch(rule.match),
+    matches: withCondition(compileMatch(rule.match), rule.when),
     limiter: createStoreLimiter(rule, options.store),
   }));
   const report = (err: unknown): void => {
@@ -284,6 +288,12 @@ function createStoreLimiter(rule: RateLimitRule, store: RateLimiterOptions['stor
     rejectIfRedisNotReady: true,
   });
   return new RLWrapperTimeouts({ limiter: redis, timeoutMs: store.timeoutMs ?? DEFAULT_STORE_TIMEOUT_MS });
+}
+
+/** A matcher that also needs the rule's `when` condition (no input to read: no match). */
+function withCondition(matches: Matcher, when: RateLimitRule['when']): Matcher {
+  if (when === undefined) return matches;
+  return (s) => matches(s) && s.input !== undefined && when(s.input());
 }
 
 /** A rule's `match` as one predicate; every list given must match. */

@@ -7,7 +7,7 @@
  * with 0/1 values. Cardinality is bounded by construction: `backend` and
  * `tool` come from the configuration and the imported specs (never from what
  * a caller sends: an unknown tool is refused before it is counted), a model
- * `target` and `model` from `ai.routes` (server/ai-endpoint.ts maps any other
+ * `target` and `model` from `ai.routes` (ai/endpoint.ts maps any other
  * requested model to one value), `rule` from the configuration, `outcome` and
  * `code` from fixed sets, and `status` is the backend's HTTP status code
  * (three digits).

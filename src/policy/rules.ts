@@ -28,7 +28,9 @@
 import { GatehouseError } from '../errors/catalogue.js';
 import { globToRegExp } from '../openapi/select-operations.js';
 import type { ToolDefinition } from '../openapi/tool-definition.js';
-import type { CallContext, Policy, Principal } from './compose.js';
+import type { Principal } from '../call/context.js';
+import { compileCondition } from './cel.js';
+import { conditionInputFor } from './conditions.js';
 
 /** Criteria on who is calling. Each kind is an OR over its values (except `claims`). */
 export interface PrincipalMatch {
@@ -66,6 +68,8 @@ export interface Match {
 export interface RuleConfig {
   allow?: Match;
   deny?: Match;
+  /** A CEL condition (policy/cel.ts): the rule applies only to calls where it is true. */
+  when?: string;
 }
 
 /** What a call is about. */
@@ -105,6 +109,7 @@ export function toolTarget(tool: ToolDefinition): AuthzTarget {
 
 /** The principal as rules read it: optional fields that may or may not exist yet on {@link Principal}. */
 interface PrincipalFacts {
+  principal: Principal;
   ids: readonly string[];
   scopes: readonly string[];
   groups: readonly string[];
@@ -166,40 +171,22 @@ export function compileRules(rules: readonly RuleConfig[]): Authorizer {
   };
 }
 
-/**
- * A policy that lets a call through only when `authorizer` allows it; otherwise
- * it rejects with `GH_POLICY_DENIED` and does not call `next()`. `toTarget`
- * maps the call to what rules match on (for tools, {@link toolTarget} of the
- * registry's definition, so calls and tools/list agree).
- */
-export function authorize<R>(authorizer: Authorizer, toTarget: (ctx: CallContext) => AuthzTarget): Policy<R> {
-  return async function authorizePolicy(ctx, next) {
-    const target = toTarget(ctx);
-    const decision = authorizer.decide(ctx.principal, target);
-    if (!decision.allowed) {
-      throw new GatehouseError('GH_POLICY_DENIED', `${target.kind} "${target.name}" is not allowed for this caller: ${decision.reason}`, {
-        details: {
-          kind: target.kind,
-          target: target.name,
-          ...(decision.rule === undefined ? {} : { rule: decision.rule }),
-          ...(decision.scopes === undefined ? {} : { error: 'insufficient_scope', scope: decision.scopes.join(' ') }),
-        },
-      });
-    }
-    return next();
-  };
-}
-
 function compileRule(rule: RuleConfig, i: number): CompiledRule {
   const where = `rules[${i}]`;
   if (typeof rule !== 'object' || rule === null) invalid(where, 'must be an object with `allow` or `deny`');
-  const unknown = Object.keys(rule).filter((k) => k !== 'allow' && k !== 'deny');
-  if (unknown.length) invalid(`${where}.${unknown[0]}`, 'unknown key; a rule has exactly one of `allow` and `deny`');
+  const unknown = Object.keys(rule).filter((k) => k !== 'allow' && k !== 'deny' && k !== 'when');
+  if (unknown.length) invalid(`${where}.${unknown[0]}`, 'unknown key; a rule has exactly one of `allow` and `deny`, and may have `when`');
   if ((rule.allow === undefined) === (rule.deny === undefined)) invalid(where, 'must have exactly one of `allow` and `deny`');
   const effect = rule.allow === undefined ? 'deny' : 'allow';
   const match = (rule.allow ?? rule.deny) as Match;
   const { principalTests, targetTests } = compileMatch(match, `${where}.${effect}`);
-  return { effect, index: i, tests: [...principalTests, ...targetTests], targetTests, scopes: match.principals?.scopes };
+  const tests = [...principalTests, ...targetTests];
+  if (rule.when !== undefined) {
+    // A deny rule whose condition cannot be evaluated still applies: fail closed.
+    const when = compileCondition(rule.when, `${where}.when`, { onError: effect === 'deny' ? 'match' : 'no-match' });
+    tests.push((f, t) => when(conditionInputFor(f.principal, t)));
+  }
+  return { effect, index: i, tests, targetTests, scopes: match.principals?.scopes };
 }
 
 function compileMatch(m: Match, where: string): { principalTests: Test[]; targetTests: Test[] } {
@@ -292,6 +279,7 @@ function readPrincipal(principal: Principal): PrincipalFacts {
   const claims = bag['claims'];
   const keyId = bag['keyId'];
   return {
+    principal,
     ids,
     scopes: strings(bag['scopes']),
     groups: strings(bag['groups']),

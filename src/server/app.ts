@@ -45,7 +45,7 @@ export interface AppOptions {
 function storeStatesOf(runtime: Runtime): () => Record<string, string> {
   return () => {
     const out: Record<string, string> = {};
-    const writer = runtime.pipeline.auditWriter;
+    const writer = runtime.audit.writer;
     out['audit'] = writer === undefined ? 'off' : writer.stats().storeHealthy ? 'up' : 'unavailable';
     if (runtime.admin !== undefined) {
       const problem = runtime.admin.storeProblem();
@@ -135,7 +135,7 @@ export function createHttpHandler(options: AppOptions): {
             const v = req.query[name];
             if (typeof v === 'string') filters[name] = v;
           }
-          const page = await queryAudit(runtime.pipeline.auditStore, parseAuditFilters(filters));
+          const page = await queryAudit(runtime.audit.store, parseAuditFilters(filters));
           res.json(page);
         })
         .catch((err: unknown) => sendAdminError(req, res, err));
@@ -180,7 +180,7 @@ export function createHttpHandler(options: AppOptions): {
       },
     ],
   ]);
-  const metrics = runtime.pipeline.metrics;
+  const metrics = runtime.metrics;
   if (metrics !== undefined) {
     probes.set('/metrics', (res) => {
       metrics.render().then(
@@ -196,7 +196,6 @@ export function createHttpHandler(options: AppOptions): {
     });
   }
 
-  const { pipeline } = runtime;
   const adminScope = config.admin?.scope ?? config.audit.adminScope;
   const adminKey = config.admin?.apiKey === undefined ? undefined : sha256(config.admin.apiKey);
   const apiKeyHeader = (config.auth?.apiKeyHeader ?? 'x-api-key').toLowerCase();
@@ -225,11 +224,12 @@ export function createHttpHandler(options: AppOptions): {
   }
   // The ai-proxy's endpoints, when configured: loaded with the engine.
   const ai = lazy(async () => {
-    const { createAiEndpoint } = await import('./ai-endpoint.js');
+    const { createAiEndpoint } = await import('../ai/endpoint.js');
     return createAiEndpoint({
       config: config.ai!,
       proxy: runtime.ai!,
-      pipeline: runtime.pipeline,
+      chain: runtime.chain,
+      durable: runtime.audit.durable,
       authenticate: runtime.authenticate,
       authorizer: runtime.authorizer,
       maxRequestBytes: config.server.maxRequestBytes,
@@ -331,15 +331,15 @@ export function createHttpHandler(options: AppOptions): {
     const refuse = (err: unknown, principal?: Principal) => {
       const code = isGatehouseError(err) ? err.code : 'GH_INTERNAL';
       if (req.method === 'POST') {
-        pipeline.refused({
+        runtime.chain.refused({
+          kind: 'tool',
           requestId,
-          outcome: code === 'GH_AUTH_FORBIDDEN' ? 'denied' : 'unauthenticated',
           errorCode: code,
           ...(principal !== undefined ? { principal } : {}),
           ...(headerValue(req, 'mcp-name') !== undefined ? { tool: headerValue(req, 'mcp-name')! } : {}),
           ...(protocol !== undefined ? { protocol } : {}),
           startedAt,
-          latencyMs: Math.round((performance.now() - started) * 1e3) / 1e3,
+          started,
         });
       }
       sendAuthError(req, res, err);

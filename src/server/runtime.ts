@@ -7,9 +7,12 @@ import type { FastPlan, FastRequest } from '../mcp/fast-path.js';
 import type { ServerFactoryOptions } from '../mcp/server-factory.js';
 import { createMayCall, createVisibility } from '../mcp/visibility.js';
 import { createAuthenticator, type Authenticator } from '../policy/authenticate.js';
-import { compileRules, type Authorizer } from '../policy/rules.js';
+import type { Authorizer } from '../policy/rules.js';
 import type { AiProxy } from '../ai/engine/proxy.js';
-import { createPipeline, type Pipeline } from './pipeline.js';
+import { createCallServices } from './call-services.js';
+import type { Chain } from '../policy/chain.js';
+import type { GatewayMetrics } from '../metrics/metrics.js';
+import type { AuditTrail } from '../audit/open-trail.js';
 import { loadConfig } from '../config/load-config.js';
 import { loadBackendSet, prepareBackend, reloadBackendSet, sectionsNeedingRestart, type BackendSet, type ReloadOptions, type ReloadResult } from './backend-set.js';
 import type { BackendAdmin } from '../admin/backend-admin.js';
@@ -45,8 +48,11 @@ export interface Runtime {
   mcp: () => Promise<McpSurface>;
   /** Verifies a request's credentials; undefined when every call is anonymous. */
   authenticate: Authenticator | undefined;
-  /** Rate limits, audit, metrics (see server/pipeline.ts). */
-  pipeline: Pipeline;
+  /** The call chain every tool call and model call runs (policy/chain.ts). */
+  chain: Chain;
+  metrics: GatewayMetrics | undefined;
+  /** The audit trail: its store (for queries), its writer. */
+  audit: AuditTrail;
   /** The compiled rules (absent: everything allowed); tools and models alike. */
   authorizer: Authorizer | undefined;
   /** The ai-proxy engine, when `ai` is configured. */
@@ -87,19 +93,17 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
     }
   };
   fillBackendState(backends);
-  // Authorisation: the same rules decide calls (a policy in the pipeline) and what tools/list shows.
-  const authorizer = config.rules !== undefined && config.rules.length > 0 ? compileRules(config.rules) : undefined;
+  const services = await createCallServices(config, log);
+  const { chain, authorizer, metrics } = services;
+  // Authorisation: the same rules decide calls (the chain's authorize stage) and what tools/list shows.
   const visibleTools = authorizer === undefined ? undefined : createVisibility(authorizer);
   const mayCall = createMayCall(authorizer);
-  const pipeline = await createPipeline({ config, log, registry, authorizer });
   const callTool = createToolCaller({
     forwarder,
-    policies: pipeline.policies,
+    chain,
     log,
     backendTimeouts,
     credentials,
-    guards: pipeline.guards,
-    observe: pipeline.observe,
     ...(mayCall ? { mayCall } : {}),
     maxHeaderValueBytes: config.upstream.maxHeaderValueBytes,
     argumentLimits: config.mcp.arguments,
@@ -135,9 +139,9 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
     const next = { ...fileConfig, backends: [...fileConfig.backends, ...(admin?.backends() ?? [])] };
     const { set, changes } = await reloadBackendSet(backends, next, log, cache, options);
     swap(set);
-    for (const f of changes.failed) pipeline.metrics?.backendImportFailed(f.backend, source);
+    for (const f of changes.failed) metrics?.backendImportFailed(f.backend, source);
     const result = record(started, { result: changes.failed.length > 0 ? 'partial' : 'ok', source, ...changes, restartRequired: options.restartRequired ?? [] });
-    if (source === 'file') pipeline.metrics?.configReload(result.result);
+    if (source === 'file') metrics?.configReload(result.result);
     log.info(
       { source, ...changes, unchanged: changes.unchanged.length, failed: changes.failed.map((f) => f.backend), tools: result.tools, ms: result.ms },
       `backends updated (${source}): ${changes.added.length} added, ${changes.reimported.length} re-imported, ${changes.removed.length} removed, ${changes.unchanged.length} unchanged, ${changes.failed.length} failed`,
@@ -157,7 +161,7 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
   const swap = (set: BackendSet): void => {
     backends = set;
     fillBackendState(set);
-    pipeline.updateBackends(set.backends.map((s) => s.config));
+    services.backendGuards.update(set.backends.map((s) => s.config));
     snapshot = set.registry;
   };
   const record = (started: number, r: Omit<ReloadResult, 'at' | 'ms' | 'tools'>): ReloadResult => {
@@ -173,7 +177,7 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
     } catch (err) {
       const e = isGatehouseError(err) ? err : new GatehouseError('GH_CONFIG_INVALID', String(err), { cause: err });
       log.error({ code: e.code }, `config reload refused, still serving the previous configuration: ${e.message}`);
-      pipeline.metrics?.configReload('invalid');
+      metrics?.configReload('invalid');
       return record(started, { result: 'invalid', source: 'file', error: { code: e.code, message: e.message }, ...emptyChanges });
     }
     // Compared with the configuration the process started with: the warning repeats until a restart applies it.
@@ -203,7 +207,7 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
       apply: (source, options) => applyChange(source, options),
       refused: (failed) => {
         record(performance.now(), { result: 'invalid', source: 'admin', error: { code: failed.code, message: failed.message }, ...emptyChanges, failed: [failed] });
-        pipeline.metrics?.backendImportFailed(failed.backend, 'admin');
+        metrics?.backendImportFailed(failed.backend, 'admin');
       },
     });
     // The backends registered before this start: imported now, before the first request.
@@ -223,13 +227,15 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
     },
     mcp: () => (mcp ??= loadMcp()),
     authenticate: createAuthentication(config),
-    pipeline,
+    chain,
+    metrics,
+    audit: services.audit,
     authorizer,
     ai,
     close: async () => {
       await admin?.close();
       await ai?.close();
-      await pipeline.close();
+      await services.close();
       await forwarder.close();
       await importWorker.close();
     },

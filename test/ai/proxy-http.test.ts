@@ -79,8 +79,8 @@ beforeEach(() => {
 });
 
 async function audit(filter: { requestId?: string; model?: string } = {}): Promise<StoredAuditRecord[]> {
-  await gateway.runtime.pipeline.auditWriter!.flush();
-  const { records } = await gateway.runtime.pipeline.auditStore!.query({ limit: 1000 });
+  await gateway.runtime.audit.writer!.flush();
+  const { records } = await gateway.runtime.audit.store!.query({ limit: 1000 });
   return records.filter((r) => r.kind === 'model' && (filter.requestId === undefined || r.requestId === filter.requestId) && (filter.model === undefined || r.model === filter.model));
 }
 
@@ -209,7 +209,7 @@ describe('governance shared with tool calls', () => {
   });
 
   it('a token rule reserves an estimate before the call and settles with the real usage after it', async () => {
-    const limiter = gateway.runtime.pipeline.limiter!;
+    const limiter = gateway.runtime.chain.limiter!;
     const subject = { principal: 'app', backend: 'counted', model: 'counted' };
     const remaining = async () => (await limiter.check(subject)).states.find((s) => s.rule === 'tpm')!.remaining;
     const start = await remaining();
@@ -219,7 +219,7 @@ describe('governance shared with tool calls', () => {
   });
 
   it('streams settle tokens and budgets with the usage the upstream reports at the end', async () => {
-    const limiter = gateway.runtime.pipeline.limiter!;
+    const limiter = gateway.runtime.chain.limiter!;
     const subject = { principal: 'app', backend: 'counted', model: 'counted' };
     const remaining = async () => (await limiter.check(subject)).states.find((s) => s.rule === 'tpm')!.remaining;
     const start = await remaining();

@@ -133,7 +133,7 @@ export async function rawCall(
  * writer's queue is flushed first, then the store is read page by page.
  */
 export async function storedAudit(gateway: Gateway, q: Omit<AuditQuery, 'limit' | 'cursor'> = {}): Promise<StoredAuditRecord[]> {
-  const { auditWriter, auditStore } = gateway.runtime.pipeline;
+  const { writer: auditWriter, store: auditStore } = gateway.runtime.audit;
   await auditWriter!.flush();
   const records: StoredAuditRecord[] = [];
   let cursor: string | undefined;

@@ -183,7 +183,7 @@ backends:
       const client = await connectWith(open, 'legacy');
       await client.callTool({ name: 'stub_getItem', arguments: { itemId: '1' } });
       await client.close();
-      await open.runtime.pipeline.auditWriter!.flush();
+      await open.runtime.audit.writer!.flush();
       const res = await fetch(`${open.url}/admin/audit`);
       expect(res.status).toBe(200);
       const body = (await res.json()) as AuditPage;

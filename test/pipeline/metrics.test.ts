@@ -148,7 +148,7 @@ backends:
       const c = await connectWith(off, 'modern');
       expect((await c.callTool({ name: 'stub_getItem', arguments: { itemId: '1' } })).isError).toBeFalsy();
       await c.close();
-      expect(off.runtime.pipeline.metrics).toBeUndefined();
+      expect(off.runtime.metrics).toBeUndefined();
       expect((await fetch(`${off.url}/metrics`)).status).toBe(404);
       expect(await storedAudit(off)).toHaveLength(1);
     } finally {

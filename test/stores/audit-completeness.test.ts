@@ -70,12 +70,12 @@ describe.each(['sqlite', 'sqlite-loop', 'postgres'] as const)('audit completenes
     }
     expect(results.map((r) => r.requestId)).toEqual(ids);
 
-    await gateway.runtime.pipeline.auditWriter!.flush();
+    await gateway.runtime.audit.writer!.flush();
     const stored = await storedIds(kind, store);
     expect(stored).toHaveLength(N);
     expect(new Set(stored).size).toBe(N);
     expect([...stored].sort()).toEqual([...ids].sort());
-    expect(gateway.runtime.pipeline.auditWriter!.stats()).toMatchObject({ written: N, dropped: 0, queued: 0 });
+    expect(gateway.runtime.audit.writer!.stats()).toMatchObject({ written: N, dropped: 0, queued: 0 });
   });
 
   it('SIGTERM in the middle of a stream of calls: exit 0, and every call that completed is recorded', async () => {

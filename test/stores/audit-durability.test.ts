@@ -169,7 +169,7 @@ describe('audit.durability: sync with the PostgreSQL store down', () => {
 
     await proxy.restore();
     // The writer's retry finds the store again; the records kept meanwhile are written.
-    await expect.poll(() => gateway.runtime.pipeline.auditWriter!.stats().storeHealthy, { timeout: 20_000, interval: 50 }).toBe(true);
+    await expect.poll(() => gateway.runtime.audit.writer!.stats().storeHealthy, { timeout: 20_000, interval: 50 }).toBe(true);
     const again = await callTool(gateway.url, 'stub_getItem', { itemId: 'after' }, `down-${RUN}-after`);
     expect(again.result?.isError).toBeUndefined();
     expect((await storedIds('postgres', store)).sort()).toEqual([`down-${RUN}-1`, `down-${RUN}-2`, `down-${RUN}-after`, `down-${RUN}-before`].sort());

@@ -96,7 +96,7 @@ async function expectExactlyOnce(table: string, expected: readonly string[]): Pr
 describe('PostgreSQL audit store outage through a gateway', () => {
   it('calls keep working while PostgreSQL is away, metrics show it, and every record is written exactly once when it is back', async () => {
     const { gateway, proxy, table } = await gatewayBehindProxy();
-    const writer = gateway.runtime.pipeline.auditWriter!;
+    const writer = gateway.runtime.audit.writer!;
     const before = await calls(gateway, 'pg-before', 20);
     await expect.poll(() => writer.stats().written, { timeout: 5_000 }).toBe(20);
 
@@ -125,7 +125,7 @@ describe('PostgreSQL audit store outage through a gateway', () => {
 
   it('beyond audit.queue.max the newest records are dropped and counted; the ones kept are written once', async () => {
     const { gateway, proxy, table } = await gatewayBehindProxy(30);
-    const writer = gateway.runtime.pipeline.auditWriter!;
+    const writer = gateway.runtime.audit.writer!;
     const before = await calls(gateway, 'pgq-before', 5);
     await expect.poll(() => writer.stats().written, { timeout: 5_000 }).toBe(5);
 

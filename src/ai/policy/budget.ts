@@ -17,6 +17,8 @@ export interface BudgetRule {
   limitUsd: number;
   /** Which calls the rule applies to; absent lists match all. Entries are exact names or `prefix*`. */
   match?: { principals?: string[]; models?: string[] };
+  /** A compiled `when:` condition (policy/cel.ts) over the call: the rule counts only calls where it holds. */
+  when?: (input: unknown) => boolean;
 }
 
 export type BudgetDecision =
@@ -33,13 +35,14 @@ export type BudgetDecision =
 
 /** What the proxy depends on; the in-memory implementation answers synchronously. */
 export interface Budgets {
-  check(principal: string, model: string): BudgetDecision | Promise<BudgetDecision>;
-  charge(principal: string, model: string, usd: number): void | Promise<void>;
+  /** `input`: what rules' `when` conditions read (rules with one do not apply without it). */
+  check(principal: string, model: string, input?: unknown): BudgetDecision | Promise<BudgetDecision>;
+  charge(principal: string, model: string, usd: number, input?: unknown): void | Promise<void>;
 }
 
 export interface MemoryBudgets extends Budgets {
-  check(principal: string, model: string): BudgetDecision;
-  charge(principal: string, model: string, usd: number): void;
+  check(principal: string, model: string, input?: unknown): BudgetDecision;
+  charge(principal: string, model: string, usd: number, input?: unknown): void;
 }
 
 export interface BudgetOptions {
@@ -67,7 +70,7 @@ function matches(patterns: readonly string[] | undefined, value: string): boolea
 }
 
 /** The rules, checked, and which of them apply to a call. */
-function compileBudgetRules(options: BudgetOptions): { now: () => number; applicable: (principal: string, model: string) => BudgetRule[] } {
+function compileBudgetRules(options: BudgetOptions): { now: () => number; applicable: (principal: string, model: string, input: unknown) => BudgetRule[] } {
   const path = options.configPath ?? 'ai.budgets';
   const rules = [...options.rules];
   const names = new Set<string>();
@@ -82,7 +85,8 @@ function compileBudgetRules(options: BudgetOptions): { now: () => number; applic
   });
   return {
     now: options.now ?? Date.now,
-    applicable: (principal, model) => rules.filter((r) => matches(r.match?.principals, principal) && matches(r.match?.models, model)),
+    applicable: (principal, model, input) =>
+      rules.filter((r) => matches(r.match?.principals, principal) && matches(r.match?.models, model) && (r.when === undefined || (input !== undefined && r.when(input)))),
   };
 }
 
@@ -106,18 +110,18 @@ export function createBudgets(options: BudgetOptions): MemoryBudgets {
   };
 
   return {
-    check(principal, model) {
+    check(principal, model, input) {
       const at = now();
-      for (const rule of applicable(principal, model)) {
+      for (const rule of applicable(principal, model, input)) {
         const c = current(rule, principal, at);
         if (c.usd >= rule.limitUsd) return refusal(rule, c.usd, c.end);
       }
       return { allowed: true };
     },
-    charge(principal, model, usd) {
+    charge(principal, model, usd, input) {
       if (!Number.isFinite(usd) || usd <= 0) return;
       const at = now();
-      for (const rule of applicable(principal, model)) {
+      for (const rule of applicable(principal, model, input)) {
         const c = current(rule, principal, at);
         spent.set(c.key, { periodStart: c.start, usd: c.usd + usd });
       }
@@ -146,9 +150,9 @@ export function createRedisBudgets(options: RedisBudgetOptions): Budgets {
   // The principal is JSON-quoted: it may contain the separator.
   const keyOf = (rule: BudgetRule, principal: string, start: number) => `${prefix}:${rule.name}:${JSON.stringify(principal)}:${start}`;
   return {
-    async check(principal, model) {
+    async check(principal, model, input) {
       const at = now();
-      const rules = applicable(principal, model);
+      const rules = applicable(principal, model, input);
       if (rules.length === 0) return { allowed: true };
       const periods = rules.map((r) => periodOf(r.per, at));
       let values: Array<string | null>;
@@ -164,10 +168,10 @@ export function createRedisBudgets(options: RedisBudgetOptions): Budgets {
       }
       return { allowed: true };
     },
-    async charge(principal, model, usd) {
+    async charge(principal, model, usd, input) {
       if (!Number.isFinite(usd) || usd <= 0) return;
       const at = now();
-      const rules = applicable(principal, model);
+      const rules = applicable(principal, model, input);
       if (rules.length === 0) return;
       // A spend must not be lost to a connection still being made (or remade): wait a little for it.
       if (client.status !== 'ready') await whenReady(client, READY_WAIT_MS);

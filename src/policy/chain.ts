@@ -1,0 +1,306 @@
+/**
+ * THE chain: every call — a tool call from any MCP client, a model call from
+ * any agent — runs these stages, in this order, built once from the config:
+ *
+ *   authenticate → authorize → rateLimit → (audit durability) → budget →
+ *   validate → guard → redact → protect → forward
+ *
+ * Why this order:
+ * - authenticate first: nothing can be decided before knowing who calls. It
+ *   runs at the HTTP edge, once per request (MCP asks that every request be
+ *   authenticated, tools/list included), with the one authenticator here.
+ * - authorize next: a caller that may not make the call learns nothing else —
+ *   not its quota, not the tool's schema — and spends no quota.
+ * - rateLimit before any work: every admitted attempt counts, invalid ones too,
+ *   so a client cannot make the gateway validate or guard for free.
+ * - audit durability (`audit.durability: sync`) before anything is sent: while
+ *   the store cannot commit, nothing runs whose answer could not be held.
+ * - budget before the money is spent; charged when the call ends.
+ * - validate, then guard: content checks run on input of the right shape.
+ * - redact on the way back: the stage hands the protocol its redactor.
+ * - protect last before forward: a refused call never takes a bulkhead slot,
+ *   and only the backend's own failures count towards its circuit.
+ *
+ * Stages never see the protocol's answer; what they leave for the call's end
+ * (a token reservation to settle, a cost to charge) runs in `finish`, which
+ * then tells the observers (audit, metrics, the call line).
+ */
+import type { Redis } from 'ioredis';
+import type { AiConfig, GatehouseConfig, PolicyEntryConfig, RateLimitRuleConfig } from '../config/schema.js';
+import { GatehouseError, type ErrorCode } from '../errors/catalogue.js';
+import type { Logger } from '../log/logger.js';
+import { ANONYMOUS, compose, NEVER_CANCELLED, type CallContext, type CallObserver, type Middleware, type Principal } from '../call/context.js';
+import { createRateLimiter, type RateLimiter, type RateLimitRule } from '../limits/rate-limit.js';
+import type { BackendGuards } from '../limits/backend-guards.js';
+import type { GatewayMetrics } from '../metrics/metrics.js';
+import { createBudgets, createRedisBudgets, type BudgetRule, type Budgets } from '../ai/policy/budget.js';
+import { compileCondition, type Condition } from './cel.js';
+import type { Authorizer } from './rules.js';
+import { authorizeStage } from './stages/authorize.js';
+import { rateLimitStage } from './stages/rate-limit.js';
+import { budgetStage } from './stages/budget.js';
+import { validateStage } from './stages/validate.js';
+import { guardStage } from './stages/guard.js';
+import { redactStage, type RedactInstance } from './stages/redact.js';
+import { protectStage } from './stages/protect.js';
+
+/** The stages, in the order they run. `policies[]` lists its instances in this order too. */
+export const STAGE_ORDER = ['authenticate', 'authorize', 'rateLimit', 'auditDurability', 'budget', 'validate', 'guard', 'redact', 'protect', 'forward'] as const;
+export type StageName = (typeof STAGE_ORDER)[number];
+
+/** The config sections the chain is built from, and nothing else. */
+export interface ChainConfig {
+  policies: readonly PolicyEntryConfig[];
+  rateLimits: GatehouseConfig['rateLimits'];
+  ai?: Pick<AiConfig, 'budgets' | 'budgetStore' | 'guards'> | undefined;
+  audit: Pick<GatehouseConfig['audit'], 'durability' | 'store'>;
+}
+
+export interface ChainDeps {
+  log: Logger;
+  /** The compiled `rules` (absent: every call allowed). */
+  authorizer: Authorizer | undefined;
+  /** Per-backend bulkhead and circuit breaker. */
+  backendGuards: BackendGuards;
+  /** The process's Redis connection, made on first use (rate limits and budgets kept in Redis). */
+  redis: (() => Redis) | undefined;
+  metrics: GatewayMetrics | undefined;
+  /** False while the audit store cannot commit (with `audit.durability: sync`, calls are then refused). */
+  auditHealthy: () => boolean;
+  /** Told about every finished call, in order. */
+  observers: readonly CallObserver[];
+}
+
+export interface Chain {
+  /** The stages this chain runs, in order (those configured; `authenticate` runs at the edge). */
+  readonly stages: readonly StageName[];
+  /** Runs the stages, then `forward` (the protocol's work). Rejects with the GatehouseError of a refusal. */
+  run<R>(ctx: CallContext, forward: () => Promise<R>): Promise<R>;
+  /**
+   * Ends a call: the work its stages left (settle a reservation, charge a
+   * budget), then every observer. Under durable audit, resolves once the
+   * record is committed (and rejects if it cannot be).
+   */
+  finish(ctx: CallContext): void | Promise<void>;
+  /**
+   * A request refused before any call existed (authentication, required
+   * scopes): the observers hear of it as of a call, marked refused at the edge.
+   */
+  refused(r: EdgeRefusal): void;
+  /** The rate limiter of every rateLimit instance, when there is one. */
+  readonly limiter: RateLimiter | undefined;
+}
+
+/** What the edge knows of a request it refused. */
+export interface EdgeRefusal {
+  kind: 'tool' | 'model';
+  requestId: string;
+  errorCode: ErrorCode;
+  /** The caller, when it was identified (a token without the scope needed). */
+  principal?: Principal;
+  /** The tool the request named, when it says so without reading the body (`Mcp-Name`). */
+  tool?: string;
+  protocol?: string;
+  /** Epoch ms and `performance.now()` when the request arrived. */
+  startedAt: number;
+  started: number;
+}
+
+/** `30s`, `1m`, `2h`, `1d` → seconds (the schema admits only these forms). */
+export function windowSeconds(window: string): number {
+  const n = Number(window.slice(0, -1));
+  const unit = window.at(-1);
+  return n * (unit === 'd' ? 86_400 : unit === 'h' ? 3_600 : unit === 'm' ? 60 : 1);
+}
+
+/** Which stage a `policies[]` entry is an instance of. */
+function stageOf(entry: PolicyEntryConfig): 'rateLimit' | 'budget' | 'validate' | 'guard' | 'redact' {
+  return Object.keys(entry)[0] as 'rateLimit' | 'budget' | 'validate' | 'guard' | 'redact';
+}
+
+/** `when` compiled, when given (a config error names `field`). */
+function condition(when: string | undefined, field: string): Condition | undefined {
+  return when === undefined ? undefined : compileCondition(when, field);
+}
+
+/**
+ * `policies[]` listed out of the chain's order is a config error: the list
+ * reads as the chain runs.
+ */
+function checkOrder(policies: readonly PolicyEntryConfig[]): void {
+  let last = -1;
+  let validate = false;
+  policies.forEach((entry, i) => {
+    const stage = stageOf(entry);
+    const at = STAGE_ORDER.indexOf(stage);
+    if (at < last) {
+      throw new GatehouseError('GH_CONFIG_INVALID', `policies[${i}]: ${stage} is listed after ${STAGE_ORDER[last]}, but runs before it; list instances in the chain's order: ${STAGE_ORDER.join(' → ')}`, {
+        details: { field: `policies[${i}]` },
+      });
+    }
+    if (stage === 'validate') {
+      if (validate) throw new GatehouseError('GH_CONFIG_INVALID', `policies[${i}]: validate is listed twice; the chain has one validate stage`, { details: { field: `policies[${i}]` } });
+      validate = true;
+    }
+    last = at;
+  });
+}
+
+export function createChain(config: ChainConfig, deps: ChainDeps): Chain {
+  const { log, metrics } = deps;
+  const policies = config.policies;
+  checkOrder(policies);
+  const instances = <K extends 'rateLimit' | 'budget' | 'guard' | 'redact'>(stage: K) =>
+    policies.flatMap((entry, i) => (stageOf(entry) === stage ? [{ options: (entry as Record<K, unknown>)[stage], path: `policies[${i}].${stage}` }] : []));
+
+  const stages: Middleware[] = [];
+  const names: StageName[] = [];
+  const add = (name: StageName, stage: Middleware): void => {
+    names.push(name);
+    stages.push(stage);
+  };
+
+  if (deps.authorizer !== undefined) add('authorize', authorizeStage(deps.authorizer));
+
+  // Rate limits: `rateLimits.rules`, then the `policies[]` instances; one limiter over all of them.
+  const rateRules: RateLimitRule[] = [
+    ...config.rateLimits.rules.map((r, i) => rateRule(r, `rateLimits.rules[${i}]`)),
+    ...instances('rateLimit').map(({ options, path }) => rateRule(options as RateLimitRuleConfig, path)),
+  ];
+  let limiter: RateLimiter | undefined;
+  if (rateRules.length > 0) {
+    limiter = createRateLimiter({
+      rules: rateRules,
+      store: config.rateLimits.store === 'redis' ? { type: 'redis', client: deps.redis!() } : { type: 'memory' },
+      onStoreError: config.rateLimits.onStoreError,
+      onStoreFailure: () => metrics?.storeError('redis'),
+    });
+    add('rateLimit', rateLimitStage(limiter, (rule) => metrics?.rateLimited(rule)));
+  }
+
+  // audit.durability: sync fails closed: while the audit store is known to be down, nothing is sent.
+  if (config.audit.durability === 'sync' && config.audit.store !== 'none') {
+    const healthy = deps.auditHealthy;
+    add('auditDurability', async function auditDurability(_ctx, next) {
+      if (!healthy()) throw new GatehouseError('GH_AUDIT_NOT_DURABLE', 'the audit store cannot commit records now (audit.durability: sync); nothing was sent');
+      return next();
+    });
+  }
+
+  const budgetRules: BudgetRule[] = [
+    ...(config.ai?.budgets ?? []).map((b, i) => budgetRule(b, `ai.budgets[${i}]`)),
+    ...instances('budget').map(({ options, path }) => budgetRule(options as BudgetRuleInput, path)),
+  ];
+  if (budgetRules.length > 0) add('budget', budgetStage(openBudgets(budgetRules, config, deps), log));
+
+  const validateEntry = policies.find((p) => stageOf(p) === 'validate') as { validate: false | { when?: string } } | undefined;
+  const validateWhen = validateEntry === undefined || validateEntry.validate === false ? undefined : validateEntry.validate.when;
+  add('validate', validateStage({ when: condition(validateWhen, `policies[${validateEntry === undefined ? -1 : policies.indexOf(validateEntry)}].validate.when`), off: validateEntry?.validate === false }));
+
+  // Guards: `ai.guards` (prompts only, as it always was), then the `policies[]` instances (prompts and tool arguments).
+  const g = config.ai?.guards;
+  if (g !== undefined && (g.maxMessages !== undefined || g.maxChars !== undefined || (g.blockedPatterns?.length ?? 0) > 0)) {
+    add('guard', guardStage({ ...pick(g, 'maxMessages', 'maxChars', 'blockedPatterns'), modelsOnly: true, configPath: 'ai.guards' }));
+  }
+  for (const { options, path } of instances('guard')) {
+    const o = options as { maxMessages?: number; maxChars?: number; blockedPatterns?: string[]; when?: string };
+    const when = condition(o.when, `${path}.when`);
+    add('guard', guardStage({ ...pick(o, 'maxMessages', 'maxChars', 'blockedPatterns'), ...(when ? { when } : {}), configPath: path }));
+  }
+
+  const redactions: RedactInstance[] = [];
+  if ((g?.redactPatterns?.length ?? 0) > 0) redactions.push({ patterns: g!.redactPatterns!, modelsOnly: true, configPath: 'ai.guards.redactPatterns' });
+  for (const { options, path } of instances('redact')) {
+    const o = options as { patterns: string[]; when?: string };
+    const when = condition(o.when, `${path}.when`);
+    redactions.push({ patterns: o.patterns, ...(when ? { when } : {}), configPath: `${path}.patterns` });
+  }
+  if (redactions.length > 0) add('redact', redactStage(redactions));
+
+  add('protect', protectStage(deps.backendGuards));
+
+  const run = compose(stages);
+  const observers = deps.observers;
+
+  const finish = (ctx: CallContext): void | Promise<void> => {
+    const outcome = ctx.outcome;
+    for (const settle of ctx.onFinish ?? []) {
+      try {
+        settle(outcome);
+      } catch (err) {
+        log.error({ err, requestId: ctx.requestId }, 'settling a call failed');
+      }
+    }
+    const seconds = (performance.now() - ctx.started) / 1000;
+    let held: Promise<void>[] | undefined;
+    for (const observe of observers) {
+      try {
+        const p = observe(ctx, seconds);
+        if (p !== undefined) (held ??= []).push(p);
+      } catch (err) {
+        log.error({ err, requestId: ctx.requestId }, 'call observer failed');
+      }
+    }
+    if (held === undefined) return undefined;
+    return held.length === 1 ? held[0] : Promise.all(held).then(() => undefined);
+  };
+
+  const refused = (r: EdgeRefusal): void => {
+    const ctx: CallContext = {
+      kind: r.kind,
+      target: r.tool ?? '',
+      backend: '',
+      method: '',
+      readOnly: false,
+      principal: r.principal ?? ANONYMOUS,
+      args: {},
+      requestId: r.requestId,
+      log,
+      signal: NEVER_CANCELLED,
+      startedAt: r.startedAt,
+      started: r.started,
+      outcome: { errorCode: r.errorCode, refusedAtEdge: true, ...(r.principal === undefined ? { principalUnknown: true } : {}), ...(r.protocol !== undefined ? { protocol: r.protocol } : {}) },
+    };
+    finish(ctx)?.catch(() => undefined);
+  };
+
+  return { stages: ['authenticate', ...names, 'forward'], run, finish, refused, limiter };
+}
+
+function rateRule(r: RateLimitRuleConfig, path: string): RateLimitRule {
+  const when = condition(r.when, `${path}.when`);
+  return {
+    name: r.name,
+    key: r.key,
+    limit: r.limit,
+    windowSeconds: windowSeconds(r.window),
+    cost: r.cost,
+    ...(r.match !== undefined ? { match: r.match } : {}),
+    ...(when !== undefined ? { when: when as (input: unknown) => boolean } : {}),
+  };
+}
+
+type BudgetRuleInput = { name: string; per: 'day' | 'month'; limitUsd: number; match?: { principals?: string[]; models?: string[] }; when?: string };
+
+function budgetRule(b: BudgetRuleInput, path: string): BudgetRule {
+  const when = condition(b.when, `${path}.when`);
+  return { name: b.name, per: b.per, limitUsd: b.limitUsd, ...(b.match !== undefined ? { match: b.match } : {}), ...(when !== undefined ? { when: when as (input: unknown) => boolean } : {}) };
+}
+
+function openBudgets(rules: BudgetRule[], config: ChainConfig, deps: ChainDeps): Budgets {
+  if (config.ai?.budgetStore !== 'redis') return createBudgets({ rules, configPath: 'budgets' });
+  return createRedisBudgets({
+    rules,
+    client: deps.redis!(),
+    onStoreError: (err) => {
+      deps.metrics?.storeError('redis');
+      deps.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'ai: budget store unreachable; the call is let through');
+    },
+  });
+}
+
+function pick<T extends object, K extends keyof T>(o: T, ...keys: K[]): { [P in K]?: Exclude<T[P], undefined> } {
+  const out: { [P in K]?: Exclude<T[P], undefined> } = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k] as Exclude<T[K], undefined>;
+  return out;
+}
