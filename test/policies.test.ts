@@ -374,3 +374,42 @@ policies:
     expect(r.code).toBe(0);
   });
 });
+
+describe('names policies[] shares with rateLimits.rules and ai.budgets', () => {
+  // A name keys a rule's counters and names it in errors, metrics and headers:
+  // one namespace for both homes, and the error names the entry as written.
+  it('a rateLimit instance named like a rateLimits.rules entry is refused at start, naming the instance', async () => {
+    const started = startTestGateway(`
+server: { host: 127.0.0.1, port: 0 }
+backends: []
+rateLimits:
+  rules:
+    - { name: per-caller, limit: 60, window: 1m }
+policies:
+  - rateLimit: { name: per-hour, limit: 600, window: 1h }
+  - rateLimit: { name: per-caller, limit: 10, window: 1s }
+`);
+    await expect(started).rejects.toMatchObject({
+      code: 'GH_CONFIG_INVALID',
+      message: 'policies[1].rateLimit.name: "per-caller" is also the name of rateLimits.rules[0]; rate-limit rule names must be unique',
+    });
+  });
+
+  it('a budget instance named like an ai.budgets entry is refused at start, naming the instance', async () => {
+    const started = startTestGateway(`
+server: { host: 127.0.0.1, port: 0 }
+backends: []
+policies:
+  - budget: { name: daily, per: day, limitUsd: 5 }
+ai:
+  targets: { fake: { provider: openai-compatible, baseUrl: "http://127.0.0.1:9/v1" } }
+  routes: [{ model: m, targets: [fake] }]
+  budgets:
+    - { name: daily, per: day, limitUsd: 20 }
+`);
+    await expect(started).rejects.toMatchObject({
+      code: 'GH_CONFIG_INVALID',
+      message: 'policies[0].budget.name: "daily" is also the name of ai.budgets[0]; budget names must be unique',
+    });
+  });
+});

@@ -167,6 +167,7 @@ export function createChain(config: ChainConfig, deps: ChainDeps): Chain {
     ...config.rateLimits.rules.map((r, i) => rateRule(r, `rateLimits.rules[${i}]`)),
     ...instances('rateLimit').map(({ options, path }) => rateRule(options as RateLimitRuleConfig, path)),
   ];
+  uniqueNames(rateRules, [...config.rateLimits.rules.map((_r, i) => `rateLimits.rules[${i}]`), ...instances('rateLimit').map((r) => r.path)], 'rate-limit rule');
   let limiter: RateLimiter | undefined;
   if (rateRules.length > 0) {
     limiter = createRateLimiter({
@@ -191,6 +192,7 @@ export function createChain(config: ChainConfig, deps: ChainDeps): Chain {
     ...(config.ai?.budgets ?? []).map((b, i) => budgetRule(b, `ai.budgets[${i}]`)),
     ...instances('budget').map(({ options, path }) => budgetRule(options as BudgetRuleInput, path)),
   ];
+  uniqueNames(budgetRules, [...(config.ai?.budgets ?? []).map((_b, i) => `ai.budgets[${i}]`), ...instances('budget').map((b) => b.path)], 'budget');
   if (budgetRules.length > 0) add('budget', budgetStage(openBudgets(budgetRules, config, deps), log));
 
   const validateEntry = policies.find((p) => stageOf(p) === 'validate') as { validate: false | { when?: string } } | undefined;
@@ -265,6 +267,24 @@ export function createChain(config: ChainConfig, deps: ChainDeps): Chain {
   };
 
   return { stages: ['authenticate', ...names, 'forward'], run, finish, refused, limiter };
+}
+
+/**
+ * Rules of one kind share one namespace across their two homes (`rateLimits.rules`
+ * and `policies[]`, `ai.budgets` and `policies[]`): a name keys the rule's counters
+ * and names it in errors, metrics and headers. Checked here, where both homes meet,
+ * so the error names the entry as written (`policies[3].rateLimit.name`), not its
+ * place in the merged list.
+ */
+function uniqueNames(rules: ReadonlyArray<{ name: string }>, paths: readonly string[], what: string): void {
+  const first = new Map<string, string>();
+  rules.forEach((r, i) => {
+    const earlier = first.get(r.name);
+    if (earlier !== undefined) {
+      throw new GatehouseError('GH_CONFIG_INVALID', `${paths[i]}.name: "${r.name}" is also the name of ${earlier}; ${what} names must be unique`, { details: { field: `${paths[i]}.name` } });
+    }
+    first.set(r.name, paths[i]!);
+  });
 }
 
 function rateRule(r: RateLimitRuleConfig, path: string): RateLimitRule {
