@@ -163,10 +163,12 @@ export function createChain(config: ChainConfig, deps: ChainDeps): Chain {
   if (deps.authorizer !== undefined) add('authorize', authorizeStage(deps.authorizer));
 
   // Rate limits: `rateLimits.rules`, then the `policies[]` instances; one limiter over all of them.
-  const rateRules: RateLimitRule[] = [
-    ...config.rateLimits.rules.map((r, i) => rateRule(r, `rateLimits.rules[${i}]`)),
-    ...instances('rateLimit').map(({ options, path }) => rateRule(options as RateLimitRuleConfig, path)),
+  const rateEntries = [
+    ...config.rateLimits.rules.map((r, i) => ({ options: r, path: `rateLimits.rules[${i}]` })),
+    ...instances('rateLimit').map(({ options, path }) => ({ options: options as RateLimitRuleConfig, path })),
   ];
+  uniqueNames(rateEntries, 'rate limit');
+  const rateRules: RateLimitRule[] = rateEntries.map(({ options, path }) => rateRule(options, path));
   let limiter: RateLimiter | undefined;
   if (rateRules.length > 0) {
     limiter = createRateLimiter({
@@ -187,10 +189,12 @@ export function createChain(config: ChainConfig, deps: ChainDeps): Chain {
     });
   }
 
-  const budgetRules: BudgetRule[] = [
-    ...(config.ai?.budgets ?? []).map((b, i) => budgetRule(b, `ai.budgets[${i}]`)),
-    ...instances('budget').map(({ options, path }) => budgetRule(options as BudgetRuleInput, path)),
+  const budgetEntries = [
+    ...(config.ai?.budgets ?? []).map((b, i) => ({ options: b as BudgetRuleInput, path: `ai.budgets[${i}]` })),
+    ...instances('budget').map(({ options, path }) => ({ options: options as BudgetRuleInput, path })),
   ];
+  uniqueNames(budgetEntries, 'budget');
+  const budgetRules: BudgetRule[] = budgetEntries.map(({ options, path }) => budgetRule(options, path));
   if (budgetRules.length > 0) add('budget', budgetStage(openBudgets(budgetRules, config, deps), log));
 
   const validateEntry = policies.find((p) => stageOf(p) === 'validate') as { validate: false | { when?: string } } | undefined;
@@ -265,6 +269,18 @@ export function createChain(config: ChainConfig, deps: ChainDeps): Chain {
   };
 
   return { stages: ['authenticate', ...names, 'forward'], run, finish, refused, limiter };
+}
+
+/** Names of rate limits (and of budgets) are unique across the sections that declare them: they name counters, headers and metrics. */
+function uniqueNames(entries: ReadonlyArray<{ options: { name: string }; path: string }>, what: string): void {
+  const first = new Map<string, string>();
+  for (const { options, path } of entries) {
+    const earlier = first.get(options.name);
+    if (earlier !== undefined) {
+      throw new GatehouseError('GH_CONFIG_INVALID', `${path}.name: "${options.name}" is the name of ${earlier} too; ${what} names must be unique`, { details: { field: `${path}.name` } });
+    }
+    first.set(options.name, path);
+  }
 }
 
 function rateRule(r: RateLimitRuleConfig, path: string): RateLimitRule {
