@@ -139,8 +139,8 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
   }
 
   /** The route serving `model`, or GH_AI_MODEL_NOT_FOUND. */
-  function routeOf(model: string): string {
-    const resolved = proxy.resolve(model);
+  function routeOf(model: string, principal: Principal): string {
+    const resolved = proxy.resolve(model, principal);
     if (resolved === undefined) throw new GatehouseError('GH_AI_MODEL_NOT_FOUND', `no route for model "${model}"; GET /v1/models lists the models you may use`, { details: { param: 'model' } });
     return resolved.route;
   }
@@ -179,7 +179,7 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
       call.bytesIn = read.bytes;
       const body = check(read.body);
       call.model = body.model;
-      const route = (call.route = routeOf(body.model));
+      const route = (call.route = routeOf(body.model, call.principal));
       const tokens = reserve(body, route);
       await pipeline.admit({ kind: 'model', target: body.model, backend: route, principal: call.principal, args: {}, requestId: call.requestId, log, signal: NEVER_CANCELLED });
       const subject: LimitSubject = { principal: call.principal.id, backend: route, model: body.model };
@@ -365,7 +365,7 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
     const body = await open(req, res, call, validChat, reserveChat);
     if (body === undefined) return;
     const abort = cancelOnClose(res);
-    const outcome = await runEngine(res, call, abort, () => proxy.chat(body, { signal: abort }));
+    const outcome = await runEngine(res, call, abort, () => proxy.chat(body, { signal: abort, caller: call.principal }));
     if (outcome === undefined) return;
 
     if (outcome.kind === 'json') {
@@ -468,7 +468,7 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
     const body = await open(req, res, call, validEmbeddings, noReservation);
     if (body === undefined) return;
     const abort = cancelOnClose(res);
-    const out = await runEngine(res, call, abort, () => proxy.embeddings(body, { signal: abort }));
+    const out = await runEngine(res, call, abort, () => proxy.embeddings(body, { signal: abort, caller: call.principal }));
     if (out === undefined) return;
     const usage = out.response.usage;
     if (usage) call.usage = { prompt_tokens: usage.prompt_tokens, completion_tokens: 0, total_tokens: usage.total_tokens };
@@ -485,7 +485,7 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
       return;
     }
     const data = proxy
-      .models()
+      .models(principal)
       .filter((id) => mayUse(principal, id))
       .map((id) => ({ id, object: 'model', created: 0, owned_by: 'gatehouse' }));
     send(res, 200, { object: 'list', data }, requestId);
