@@ -136,11 +136,20 @@ export function compileCondition(source: string, field: string, options: Conditi
   }
   const onError = options.onError === 'match';
   return (input) => {
+    // An evaluation error (a claim the token lacks: a common case, not a rare one) is an
+    // exception inside the library, and capturing its stack was three quarters of its
+    // cost (~15 of ~19 µs, bench/cel-conditions.mjs). Nothing reads that stack, and
+    // evaluation is synchronous (no async functions are registered), so no other code
+    // runs while the limit is off.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     try {
       const result: unknown = evaluate({ principal: new CelPrincipal(input.principal), call: new CelCall(input.call) });
       return typeof result === 'boolean' ? result : onError;
     } catch {
       return onError;
+    } finally {
+      Error.stackTraceLimit = limit;
     }
   };
 }
