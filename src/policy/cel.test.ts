@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { GatehouseError } from '../errors/catalogue.js';
 import { compileCondition, type ConditionInput } from './cel.js';
@@ -156,4 +157,27 @@ describe('compileCondition: evaluation', () => {
     const results = Array.from({ length: 6 }, (_, i) => premium(input({ principal: { groups: i % 2 === 0 ? ['premium'] : [] } })));
     expect(results).toEqual([true, false, true, false, true, false]);
   });
+});
+
+describe('docs/configuration.md', () => {
+  const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+
+  it('every example condition compiles (one a line; CEL has // comments)', () => {
+    const blocks = [...doc.matchAll(/```cel\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    const lines = blocks.flatMap((b) => b.split('\n')).filter((l) => l.trim() !== '');
+    expect(lines.length).toBeGreaterThan(10);
+    for (const line of lines) expect(() => compileCondition(line, 'docs'), line).not.toThrow();
+  });
+
+  it('the load error shown is the one a misspelt field gets', () => {
+    const shown = /```\n(ai\.routes\[1\]\.when: [\s\S]*?)\n```/.exec(doc)?.[1];
+    expect(shown).toBeDefined();
+    expect(() => compileCondition(`'premium' in principal.grups`, 'ai.routes[1].when')).toThrow(shown);
+  });
+});
+
+it('the stack trace limit is restored after an evaluation error', () => {
+  const before = Error.stackTraceLimit;
+  expect(compileCondition(`principal.claims.tenant == 'acme'`, FIELD)(input())).toBe(false);
+  expect(Error.stackTraceLimit).toBe(before);
 });
