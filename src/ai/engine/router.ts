@@ -127,7 +127,7 @@ export function createRouter(config: AiConfig): Router {
     // listing, and a list that changes with their health. The pattern is what the
     // gateway itself promises: every name it matches is routed.
     models(caller) {
-      if (caller === undefined) return allNames;
+      if (caller === undefined) return [...allNames];
       const names = new Set<string>();
       for (const name of exact.keys()) if (resolve(name, caller) !== undefined) names.add(name);
       for (const g of globs) if (holds(g.when, g.route, g.route.model, caller)) names.add(g.route.model);
