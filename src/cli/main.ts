@@ -304,6 +304,11 @@ function listingOptions(values: { listed?: boolean; mode?: string; budget?: stri
 
 async function validate(file: string): Promise<number> {
   const config: GatehouseConfig = await loadConfig(file);
+  // The call chain and the ai routes as the gateway builds them at start: rules, policies[], every when: condition and pattern.
+  const [{ checkChainConfig }, router] = await Promise.all([import('../policy/chain.js'), config.ai === undefined ? undefined : import('../ai/engine/router.js')]);
+  const stages = checkChainConfig(config, silentLogger());
+  if (config.ai !== undefined) router!.createRouter(config.ai);
+  process.stdout.write(`chain ${stages.join(' → ')}\n`);
   const { loadBackends } = await import('../registry/load-backends.js');
   const registry = await loadBackends(config.backends, config.baseDir, silentLogger());
   let failed = 0;

@@ -35,7 +35,7 @@ import type { BackendGuards } from '../limits/backend-guards.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import { createBudgets, createRedisBudgets, type BudgetRule, type Budgets } from '../ai/policy/budget.js';
 import { compileCondition, type Condition } from './cel.js';
-import type { Authorizer } from './rules.js';
+import { compileRules, type Authorizer, type RuleConfig } from './rules.js';
 import { authorizeStage } from './stages/authorize.js';
 import { rateLimitStage } from './stages/rate-limit.js';
 import { budgetStage } from './stages/budget.js';
@@ -269,6 +269,27 @@ export function createChain(config: ChainConfig, deps: ChainDeps): Chain {
   };
 
   return { stages: ['authenticate', ...names, 'forward'], run, finish, refused, limiter };
+}
+
+/**
+ * Builds the chain as `gatehouse validate` checks it: every stage, condition
+ * and pattern compiled, nothing opened (counters in memory, no Redis, no
+ * observers). Throws the config error the gateway would meet at start.
+ */
+export function checkChainConfig(config: ChainConfig & { rules?: RuleConfig[] | undefined }, log: Logger): StageName[] {
+  const chain = createChain(
+    { ...config, rateLimits: { ...config.rateLimits, store: 'memory' }, ...(config.ai !== undefined ? { ai: { ...config.ai, budgetStore: 'memory' as const } } : {}) },
+    {
+      log,
+      authorizer: config.rules !== undefined && config.rules.length > 0 ? compileRules(config.rules) : undefined,
+      backendGuards: { get: () => undefined, update: () => undefined },
+      redis: undefined,
+      metrics: undefined,
+      auditHealthy: () => true,
+      observers: [],
+    },
+  );
+  return [...chain.stages];
 }
 
 /** Names of rate limits (and of budgets) are unique across the sections that declare them: they name counters, headers and metrics. */
