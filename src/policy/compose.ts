@@ -18,7 +18,7 @@ export const ANONYMOUS: Principal = Object.freeze({ id: 'anonymous', kind: 'anon
 
 /**
  * What a call needs of a cancellation signal. An AbortSignal is one; the HTTP
- * fast path passes a lighter one-shot signal (see server/mcp-endpoint.ts).
+ * fast path passes a lighter one-shot signal (see mcp/http-endpoint.ts).
  */
 export interface CancelSignal {
   readonly aborted: boolean;
