@@ -28,7 +28,7 @@ import { costUsd, loadPriceTable, priceFor, type PriceTable } from './policy/pri
 import type { AiProxy, Attempt, ResolvedTarget } from './engine/proxy.js';
 import type { ResolvedRoute } from './engine/router.js';
 import { refusal, upstreamRefusal, type Refusal } from './openai-errors.js';
-import { MAX_JSON_DEPTH, readJsonBody } from '../server/read-body.js';
+import { MAX_JSON_DEPTH, readJsonBody } from '../http/read-body.js';
 
 export interface AiEndpointOptions {
   config: AiConfig;

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AiConfig, AiTargetConfig } from '../../src/config/schema.js';
 import { ProviderError, type ChatCompletionChunk, type ChatCompletionRequest } from '../../src/ai/openai-types.js';
-import type { Principal } from '../../src/policy/compose.js';
+import type { Principal } from '../../src/call/context.js';
 import { createAiProxy, retryAfter, type AiProxy, type ChatOutcome, type StreamEnd } from '../../src/ai/engine/proxy.js';
 import { anthropic, defaultAnthropicScript, defaultOpenAIScript, openai, startFakeAnthropic, startFakeOpenAI, type FakeLLM } from '../helpers/fake-llm.js';
 import { startFakeOllama, type FakeOllama } from '../helpers/fake-ollama.js';

@@ -43,7 +43,7 @@ import { EventEmitter } from 'node:events';
 import { Agent, type Dispatcher } from 'undici';
 import type { AiConfig, AiProvider, AiTargetConfig } from '../../config/schema.js';
 import { silentLogger, type Logger } from '../../log/logger.js';
-import type { CancelSignal, Principal } from '../../policy/compose.js';
+import type { CancelSignal, Principal } from '../../call/context.js';
 import { splitUrl } from '../../upstream/forward.js';
 import {
   ProviderError,

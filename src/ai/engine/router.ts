@@ -13,7 +13,7 @@ import { RE2JS } from 're2js';
 import { GatehouseError } from '../../errors/catalogue.js';
 import type { AiConfig, AiProvider } from '../../config/schema.js';
 import { compileCondition, type Condition, type ConditionInput } from '../../policy/cel.js';
-import type { Principal } from '../../policy/compose.js';
+import type { Principal } from '../../call/context.js';
 import type { ResolvedTarget } from '../providers/adapters.js';
 
 export type { ResolvedTarget };
