@@ -101,6 +101,21 @@ describe('gatehouse CLI', () => {
     expect((await gatehouse(['validate', '--config', good])).code).toBe(0);
   });
 
+  it('validate builds the call chain: prints its stages, and names the field and column of a bad when: condition or a policies[] entry out of order', async () => {
+    const good = writeConfig('chain.yaml', "rateLimits:\n  rules:\n    - { name: rpm, limit: 60, window: 1m }\npolicies:\n  - guard: { blockedPatterns: ['sk-[a-z0-9]{20,}'] }\n");
+    const ok = await gatehouse(['validate', '--config', good]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain('chain authenticate → rateLimit → validate → guard → protect → forward');
+    const badWhen = writeConfig('when.yaml', "policies:\n  - rateLimit: { name: vip, limit: 5, window: 1m, when: \"'vip' in principal.grups\" }\n");
+    const r = await gatehouse(['validate', '--config', badWhen]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/policies\[0\]\.rateLimit\.when: .*grups.* column \d+/);
+    const order = writeConfig('order.yaml', 'policies:\n  - guard: { maxChars: 100 }\n  - budget: { name: daily, per: day, limitUsd: 5 }\n');
+    const o = await gatehouse(['validate', '--config', order]);
+    expect(o.code).toBe(2);
+    expect(o.stderr).toMatch(/policies\[1\]: budget is listed after guard, but runs before it/);
+  });
+
   it('a missing ${VAR} is a config error naming the field', async () => {
     const file = writeConfig('env.yaml', 'backends:\n  - name: a\n    spec: ${GH_TEST_UNSET_SPEC}\n');
     const r = await gatehouse(['validate', '--config', file]);

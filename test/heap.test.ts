@@ -9,12 +9,12 @@ import { startFakeOpenAI, type FakeLLM } from './helpers/fake-llm.js';
 import { spawnGateway, writeConfigFile, type GatewayProcess } from './helpers/spawn-gateway.js';
 
 /**
- * The young generation's cap (src/server/heap.ts) is a V8 flag changed while the
+ * The young generation's cap (src/cli/heap.ts) is a V8 flag changed while the
  * process runs, so each case runs in a node process of its own: allocation with
  * survivors, enough to grow V8's young generation to its 32 MiB default, yielding
  * between rounds as a server does between requests.
  */
-const HEAP = pathToFileURL(fileURLToPath(new URL('../dist/server/heap.js', import.meta.url))).href;
+const HEAP = pathToFileURL(fileURLToPath(new URL('../dist/cli/heap.js', import.meta.url))).href;
 const MiB = 1024 * 1024;
 
 function youngGenerationAfter(steps: string, nodeArgs: string[] = []): number[] {

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load-config.js';
 import { createLogger } from '../src/log/logger.js';
-import { startConfigWatch, type ConfigWatch } from '../src/server/config-watch.js';
+import { startConfigWatch, type ConfigWatch } from '../src/registry/config-watch.js';
 import type { Gateway } from '../src/server/gateway.js';
 import { FIXTURES, rawToolsList, startGatewayFrom } from './helpers/gateway.js';
 import { startStubBackend, type StubBackend } from './helpers/stub-backend.js';

@@ -23,7 +23,7 @@ import { GatehouseError, isGatehouseError } from '../errors/catalogue.js';
 import type { Logger } from '../log/logger.js';
 import { readSpecText } from '../openapi/load-spec.js';
 import type { BackendStatus, ToolRegistry } from '../registry/registry.js';
-import type { ReloadOptions, ReloadResult, ServedBackend } from '../server/backend-set.js';
+import type { ReloadOptions, ReloadResult, ServedBackend } from '../registry/backend-set.js';
 import { conflict, storeUnavailable, type BackendStore, type StoredBackend } from './backend-store.js';
 
 /** What the admin module needs from the runtime. */

@@ -1,16 +1,30 @@
 /**
- * The admin API for backends (`/admin/backends`, `/admin/tools`), on the
- * express app that serves everything but /mcp. Every route needs the admin
- * scope or the admin API key (checked by `authorize`); with no `admin`
- * section they answer 404.
+ * The admin API (`/admin/audit`, `/admin/backends`, `/admin/tools`), on the
+ * express app that serves everything but /mcp, /v1 and the probes. Every
+ * route needs the admin scope or the admin API key (checked by `authorize`,
+ * admin-auth.ts); with no `admin` section the backend and tool routes answer
+ * 404, while the audit trail is there whenever the audit store is.
  */
 import type { Express, NextFunction, Request, Response } from 'express';
+import { AUDIT_FILTERS, parseAuditFilters, queryAudit, type AuditFilterName } from '../audit/filters.js';
+import type { AuditStore } from '../audit/index.js';
 import { GatehouseError } from '../errors/catalogue.js';
-import type { Principal } from '../policy/compose.js';
-import type { Runtime } from '../server/runtime.js';
+import type { Principal } from '../call/context.js';
+import type { ToolRegistry } from '../registry/registry.js';
+import type { BackendAdmin } from './backend-admin.js';
+
+/** What the admin routes read of the gateway (the server's runtime provides it). */
+export interface AdminSurface {
+  /** Backends registered at runtime; undefined when `admin` is not configured. */
+  admin: BackendAdmin | undefined;
+  /** The registry served now. */
+  registry(): ToolRegistry;
+  /** The audit trail's store (undefined with `audit.store: none`). */
+  auditStore(): AuditStore | undefined;
+}
 
 export interface AdminRouteOptions {
-  runtime: Runtime;
+  runtime: AdminSurface;
   /** The caller, if allowed to use the admin API; rejects with the error to answer otherwise. */
   authorize: (req: Request) => Promise<Principal>;
   /** Answers an error in the admin API's shape (`{ code, message, details }`). */
@@ -35,6 +49,8 @@ export function mountAdminRoutes(app: Express, json: (limit: number) => (req: Re
   const by = (p: Principal): string | undefined => (p.kind === 'anonymous' ? undefined : p.id);
   // Body parsing errors (bad JSON, too large) reach the error handler below.
   const body = json(options.maxBodyBytes);
+
+  mountAuditRoute(app, options);
 
   app.get(
     '/admin/backends',
@@ -108,5 +124,21 @@ export function mountAdminRoutes(app: Express, json: (limit: number) => (req: Re
       return;
     }
     next(err);
+  });
+}
+
+/** The audit trail, for holders of the admin scope (loopback callers when there is no auth); there with or without `admin`. */
+function mountAuditRoute(app: Express, { runtime, authorize, sendError }: AdminRouteOptions): void {
+  app.get('/admin/audit', (req, res) => {
+    authorize(req)
+      .then(async () => {
+        const filters: Partial<Record<AuditFilterName, string>> = {};
+        for (const name of AUDIT_FILTERS) {
+          const v = req.query[name];
+          if (typeof v === 'string') filters[name] = v;
+        }
+        res.json(await queryAudit(runtime.auditStore(), parseAuditFilters(filters)));
+      })
+      .catch((err: unknown) => sendError(req, res, err));
   });
 }

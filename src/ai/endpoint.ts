@@ -26,8 +26,9 @@ import { redactJson } from './policy/guards.js';
 import { isProviderError, type ChatCompletion, type ChatCompletionChunk, type ChatCompletionRequest, type EmbeddingRequest, type ProviderError, type Usage } from './openai-types.js';
 import { costUsd, loadPriceTable, priceFor, type PriceTable } from './policy/prices.js';
 import type { AiProxy, Attempt, ResolvedTarget } from './engine/proxy.js';
+import type { ResolvedRoute } from './engine/router.js';
 import { refusal, upstreamRefusal, type Refusal } from './openai-errors.js';
-import { MAX_JSON_DEPTH, readJsonBody } from '../server/read-body.js';
+import { MAX_JSON_DEPTH, readJsonBody } from '../http/read-body.js';
 
 export interface AiEndpointOptions {
   config: AiConfig;
@@ -64,7 +65,6 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
   // itself; one a glob route matched is that route's glob; any other is UNROUTED_MODEL.
   const routedNames = new Set(proxy.models());
   const modelLabel = (ctx: CallContext): string => (ctx.backend === '' ? UNROUTED_MODEL : routedNames.has(ctx.target) ? ctx.target : ctx.backend);
-  const firstTargetMaxTokens = new Map(config.routes.map((r) => [r.model, config.targets[r.targets[0]!]?.maxTokens ?? 4096]));
 
   /** A JSON answer; `text` is already JSON. Every answer carries the request id (set here, not with setHeader: writeHead's fast path). */
   const sendText = (res: ServerResponse, status: number, text: string, requestId: string, headers?: Record<string, string>): number => {
@@ -107,7 +107,13 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
    * stage), the route. The decoded body, or undefined when the call was refused
    * (the refusal is sent and the call ended).
    */
-  async function open<T extends { model: string }>(req: IncomingMessage, res: ServerResponse, ctx: CallContext, decode: (body: unknown, ctx: CallContext) => T): Promise<T | undefined> {
+  async function open<T extends { model: string }>(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ctx: CallContext,
+    decode: (body: unknown, ctx: CallContext) => T,
+    reserve?: (body: T, route: ResolvedRoute, ctx: CallContext) => void,
+  ): Promise<T | undefined> {
     try {
       try {
         ctx.principal = await principalOf(req);
@@ -119,10 +125,12 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
       ctx.outcome.bytesIn = read.bytes;
       const body = decode(read.body, ctx);
       ctx.target = body.model;
-      const resolved = proxy.resolve(body.model);
+      // The route this caller is served by (routes may be chosen by who is calling: ai.routes[].when).
+      const resolved = proxy.resolve(body.model, ctx.principal);
       if (resolved === undefined) throw new GatehouseError('GH_AI_MODEL_NOT_FOUND', `no route for model "${body.model}"; GET /v1/models lists the models you may use`, { details: { param: 'model' } });
       ctx.backend = resolved.route;
       ctx.request = body;
+      reserve?.(body, resolved, ctx);
       return body;
     } catch (err) {
       failed(res, ctx, err);
@@ -213,23 +221,25 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
     sendText(res, 200, text, ctx.requestId);
   }
 
-  /** Chat: what routing needs (the model), the reservation (prompt estimate plus the answer's maximum), and the messages check for the validate stage. */
+  /** Chat: what routing needs (the model), and the messages check for the validate stage. */
   const decodeChat = (body: unknown, ctx: CallContext): ChatCompletionRequest => {
     const chat = chatRequest(body);
     ctx.validate = () => messagesRefusal(chat);
-    const route = proxy.resolve(chat.model)?.route;
-    const maxTokens = chat.max_completion_tokens ?? chat.max_tokens ?? (route === undefined ? undefined : firstTargetMaxTokens.get(route)) ?? 4096;
+    return chat;
+  };
+  /** The token reservation: the prompt estimate plus the answer's maximum (the client's, else the serving route's first target's). */
+  const reserveChat = (chat: ChatCompletionRequest, route: ResolvedRoute, ctx: CallContext): void => {
+    const maxTokens = chat.max_completion_tokens ?? chat.max_tokens ?? config.targets[route.targets[0]?.name ?? '']?.maxTokens ?? 4096;
     // Messages that are not a list are refused by the validate stage; until then, no estimate.
     if (Array.isArray(chat.messages)) ctx.tokens = estimatePromptTokens(chat) + maxTokens;
-    return chat;
   };
 
   async function chat(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
     const ctx = modelContext(requestId, log);
-    const body = await open(req, res, ctx, decodeChat);
+    const body = await open(req, res, ctx, decodeChat, reserveChat);
     if (body === undefined) return;
     const abort = cancelOnClose(res);
-    const outcome = await run(res, ctx, abort, () => proxy.chat(body, { signal: abort }));
+    const outcome = await run(res, ctx, abort, () => proxy.chat(body, { signal: abort, caller: ctx.principal }));
     if (outcome === undefined) return;
     const redactor = ctx.redactor;
 
@@ -347,7 +357,7 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
     const body = await open(req, res, ctx, decodeEmbeddings);
     if (body === undefined) return;
     const abort = cancelOnClose(res);
-    const out = await run(res, ctx, abort, () => proxy.embeddings(body, { signal: abort }));
+    const out = await run(res, ctx, abort, () => proxy.embeddings(body, { signal: abort, caller: ctx.principal }));
     if (out === undefined) return;
     const usage = out.response.usage;
     if (usage) ctx.outcome.usage = { input: usage.prompt_tokens, output: 0 };
@@ -364,7 +374,7 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
       return;
     }
     const data = proxy
-      .models()
+      .models(principal)
       .filter((id) => mayUse(principal, id))
       .map((id) => ({ id, object: 'model', created: 0, owned_by: 'gatehouse' }));
     send(res, 200, { object: 'list', data }, requestId);

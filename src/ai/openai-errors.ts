@@ -1,3 +1,9 @@
+/**
+ * The one place a refusal becomes an OpenAI error: `{ error: { message, type,
+ * code, param } }` with the HTTP status OpenAI would answer, `code` being the
+ * GH_* code of a refusal by Gatehouse itself. An upstream provider's error is
+ * passed on as the provider sent it (its body already in OpenAI form).
+ */
 import type { ErrorCode, GatehouseError } from '../errors/catalogue.js';
 import type { OpenAIErrorBody, ProviderError } from './openai-types.js';
 
@@ -9,12 +15,15 @@ export interface Refusal {
   headers?: Record<string, string>;
 }
 
-const ERROR_TYPE: Record<number, string> = {
+/** OpenAI's error `type` by HTTP status (any other status: `server_error`). */
+export const ERROR_TYPE: Record<number, string> = {
   400: 'invalid_request_error',
   401: 'authentication_error',
   403: 'permission_error',
   404: 'not_found_error',
   413: 'invalid_request_error',
+  // A body that is not JSON (GH_REQUEST_CONTENT_TYPE, refused at the edge): the request is at fault.
+  415: 'invalid_request_error',
   429: 'rate_limit_error',
 };
 
@@ -26,6 +35,7 @@ export function refusal(err: GatehouseError): Refusal {
   return { status: err.status, body: { error: { message: err.message, type, code: err.code, param } }, code: err.code, ...(headers ? { headers } : {}) };
 }
 
+/** Every target failed: the last provider's error, as it sent it. */
 export function upstreamRefusal(err: ProviderError): Refusal {
   return { status: err.status, body: err.body, code: 'GH_AI_UPSTREAM' };
 }

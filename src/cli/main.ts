@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { existsSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { boundHeap } from '../server/heap.js';
+import { boundHeap } from './heap.js';
 import { configSchema, type GatehouseConfig } from '../config/schema.js';
 import { isGatehouseError } from '../errors/catalogue.js';
 import { createLogger, LOG_FORMATS, silentLogger, type LogFormat } from '../log/logger.js';
@@ -153,7 +153,7 @@ async function serve(args: string[]): Promise<number> {
   const { values } = parse({ args, options: { ...SOURCE_OPTIONS, port: { type: 'string' }, host: { type: 'string' } }, strict: true }, 'serve');
   const config = await configFor(values, 'serve');
   const log = createLogger({ level: config.log.level, format: logFormat(values['log-format'], config, 'serve') });
-  const [{ startGateway }, { startConfigWatch }] = await Promise.all([import('../server/gateway.js'), import('../server/config-watch.js')]);
+  const [{ startGateway }, { startConfigWatch }] = await Promise.all([import('../server/gateway.js'), import('../registry/config-watch.js')]);
   const gateway = await startGateway(config, log);
   heap.serving();
   log.info({ url: `${gateway.url}/mcp`, tools: gateway.runtime.registry().tools.length }, `Gatehouse ${VERSION} serving MCP at ${gateway.url}/mcp`);
@@ -304,6 +304,11 @@ function listingOptions(values: { listed?: boolean; mode?: string; budget?: stri
 
 async function validate(file: string): Promise<number> {
   const config: GatehouseConfig = await loadConfig(file);
+  // The call chain and the ai routes as the gateway builds them at start: rules, policies[], every when: condition and pattern.
+  const [{ checkChainConfig }, router] = await Promise.all([import('../policy/chain.js'), config.ai === undefined ? undefined : import('../ai/engine/router.js')]);
+  const stages = checkChainConfig(config, silentLogger());
+  if (config.ai !== undefined) router!.createRouter(config.ai);
+  process.stdout.write(`chain ${stages.join(' → ')}\n`);
   const { loadBackends } = await import('../registry/load-backends.js');
   const registry = await loadBackends(config.backends, config.baseDir, silentLogger());
   let failed = 0;

@@ -1,7 +1,10 @@
 /**
  * The one catalogue of Gatehouse errors. Codes are API (stable, documented in
  * docs/errors.md); messages are for people. Each protocol edge serialises a
- * `GatehouseError` in exactly one place (MCP: mcp/tool-result.ts; HTTP: server/problem.ts).
+ * `GatehouseError` in exactly one place: MCP tool errors in mcp/tool-result.ts,
+ * requests /mcp refuses before any method runs in mcp/jsonrpc-error.ts, OpenAI
+ * errors (/v1) in ai/openai-errors.ts, and every other HTTP route's (the admin
+ * API, OAuth challenges, edge refusals) in errors/http.ts.
  */
 export const ERRORS = {
   GH_CONFIG_INVALID: { status: 500, meaning: 'The configuration file does not match its schema.' },

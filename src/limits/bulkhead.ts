@@ -9,7 +9,7 @@
  * and a long queue only adds latency to a backend that is already saturated.
  */
 import { GatehouseError } from '../errors/catalogue.js';
-import type { CancelSignal } from '../policy/compose.js';
+import type { CancelSignal } from '../call/context.js';
 
 export interface BulkheadOptions {
   /** Calls allowed in flight at once (positive integer). */

@@ -3,7 +3,7 @@
  * apart from server-factory.ts so the edge can use it without loading the SDK.
  */
 import type { AuthInfo } from '@modelcontextprotocol/server';
-import { ANONYMOUS, type Principal } from '../policy/compose.js';
+import { ANONYMOUS, type Principal } from '../call/context.js';
 
 /**
  * The principal the HTTP edge authenticated, carried through the SDK as

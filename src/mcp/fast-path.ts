@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { classifyInboundRequest, type CallToolResult, type Implementation, type Tool } from '@modelcontextprotocol/server';
-import type { CancelSignal, Principal } from '../policy/compose.js';
+import type { CancelSignal, Principal } from '../call/context.js';
 import type { ToolRegistry } from '../registry/registry.js';
 import { refusalOf } from './argument-limits.js';
 import type { ToolCall } from './call-tool.js';

@@ -1,6 +1,6 @@
 /**
  * Reading JSON text as bytes, before it is parsed: what the HTTP edge's
- * nesting check (server/read-body.ts) and the argument limits
+ * nesting check (http/read-body.ts) and the argument limits
  * (mcp/bound-request.ts) share. Parsing is what a hostile body makes costly,
  * so both look at the bytes first. UTF-8 multi-byte sequences never contain
  * an ASCII bracket, quote or backslash, so a byte compare is exact.

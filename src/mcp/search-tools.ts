@@ -17,7 +17,7 @@ import type { Logger } from '../log/logger.js';
 import type { MetaTool, RegisteredTool } from '../registry/registry.js';
 import { SEARCH_LIMIT_DEFAULT } from '../registry/meta-tools.js';
 import { operationTags, type SearchCatalogue } from '../registry/search-catalogue.js';
-import type { Principal } from '../policy/compose.js';
+import type { Principal } from '../call/context.js';
 import type { OperationCaller, ToolCall } from './call-tool.js';
 import { errorResult } from './tool-result.js';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ProtocolError, ProtocolErrorCode, Server, type AuthInfo, type CallToolResult, type Implementation, type McpServerFactory, type Tool } from '@modelcontextprotocol/server';
-import type { Principal } from '../policy/compose.js';
+import type { Principal } from '../call/context.js';
 import { refusalOf } from './argument-limits.js';
 import { principalOf } from './auth-info.js';
 import type { ToolRegistry } from '../registry/registry.js';

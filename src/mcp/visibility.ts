@@ -1,5 +1,5 @@
 import type { Tool } from '@modelcontextprotocol/server';
-import type { Principal } from '../policy/compose.js';
+import type { Principal } from '../call/context.js';
 import { toolTarget, type Authorizer } from '../policy/rules.js';
 import { metaTools, type MetaAction } from '../registry/meta-tools.js';
 import type { RegisteredTool, ToolRegistry } from '../registry/registry.js';

@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose';
 import type { JSONWebKeySet, JWTPayload, JWTVerifyGetKey } from 'jose';
 import { GatehouseError } from '../errors/catalogue.js';
-import { ANONYMOUS, type Principal } from './compose.js';
+import { ANONYMOUS, type Principal } from '../call/context.js';
 
 /** Where to find principal fields in a JWT. Each is a claim name; a dotted path (`realm_access.roles`) is tried when no claim has that exact name. */
 export interface JwtClaimNames {

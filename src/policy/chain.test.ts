@@ -73,6 +73,13 @@ describe('the chain', () => {
     expect(build([{ validate: false }, { validate: { when: 'true' } }])).toThrow(/policies\[1\]: validate is listed twice/);
   });
 
+  it('refuses a rate limit or budget name used twice, across the sections that declare them', () => {
+    const rpm = { name: 'rpm', key: ['principal' as const], limit: 1, window: '1m', cost: 'requests' as const };
+    expect(() => chainOf({ rateLimits: rateLimits([rpm]), policies: [{ rateLimit: rpm }] })).toThrow(/policies\[0\]\.rateLimit\.name: "rpm" is the name of rateLimits\.rules\[0\] too/);
+    const daily = { name: 'daily', per: 'day' as const, limitUsd: 1 };
+    expect(() => chainOf({ ai: { budgets: [daily], budgetStore: 'memory', guards: {} }, policies: [{ budget: daily }] })).toThrow(/policies\[0\]\.budget\.name: "daily" is the name of ai\.budgets\[0\] too/);
+  });
+
   it('ends a call: the work stages left first, then every observer, once', async () => {
     const order: string[] = [];
     const { chain } = chainOf({}, { observers: [() => void order.push('observer')] });

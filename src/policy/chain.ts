@@ -35,7 +35,7 @@ import type { BackendGuards } from '../limits/backend-guards.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import { createBudgets, createRedisBudgets, type BudgetRule, type Budgets } from '../ai/policy/budget.js';
 import { compileCondition, type Condition } from './cel.js';
-import type { Authorizer } from './rules.js';
+import { compileRules, type Authorizer, type RuleConfig } from './rules.js';
 import { authorizeStage } from './stages/authorize.js';
 import { rateLimitStage } from './stages/rate-limit.js';
 import { budgetStage } from './stages/budget.js';
@@ -163,11 +163,12 @@ export function createChain(config: ChainConfig, deps: ChainDeps): Chain {
   if (deps.authorizer !== undefined) add('authorize', authorizeStage(deps.authorizer));
 
   // Rate limits: `rateLimits.rules`, then the `policies[]` instances; one limiter over all of them.
-  const rateRules: RateLimitRule[] = [
-    ...config.rateLimits.rules.map((r, i) => rateRule(r, `rateLimits.rules[${i}]`)),
-    ...instances('rateLimit').map(({ options, path }) => rateRule(options as RateLimitRuleConfig, path)),
+  const rateEntries = [
+    ...config.rateLimits.rules.map((r, i) => ({ options: r, path: `rateLimits.rules[${i}]` })),
+    ...instances('rateLimit').map(({ options, path }) => ({ options: options as RateLimitRuleConfig, path })),
   ];
-  uniqueNames(rateRules, [...config.rateLimits.rules.map((_r, i) => `rateLimits.rules[${i}]`), ...instances('rateLimit').map((r) => r.path)], 'rate-limit rule');
+  uniqueNames(rateEntries, 'rate limit');
+  const rateRules: RateLimitRule[] = rateEntries.map(({ options, path }) => rateRule(options, path));
   let limiter: RateLimiter | undefined;
   if (rateRules.length > 0) {
     limiter = createRateLimiter({
@@ -188,11 +189,12 @@ export function createChain(config: ChainConfig, deps: ChainDeps): Chain {
     });
   }
 
-  const budgetRules: BudgetRule[] = [
-    ...(config.ai?.budgets ?? []).map((b, i) => budgetRule(b, `ai.budgets[${i}]`)),
-    ...instances('budget').map(({ options, path }) => budgetRule(options as BudgetRuleInput, path)),
+  const budgetEntries = [
+    ...(config.ai?.budgets ?? []).map((b, i) => ({ options: b as BudgetRuleInput, path: `ai.budgets[${i}]` })),
+    ...instances('budget').map(({ options, path }) => ({ options: options as BudgetRuleInput, path })),
   ];
-  uniqueNames(budgetRules, [...(config.ai?.budgets ?? []).map((_b, i) => `ai.budgets[${i}]`), ...instances('budget').map((b) => b.path)], 'budget');
+  uniqueNames(budgetEntries, 'budget');
+  const budgetRules: BudgetRule[] = budgetEntries.map(({ options, path }) => budgetRule(options, path));
   if (budgetRules.length > 0) add('budget', budgetStage(openBudgets(budgetRules, config, deps), log));
 
   const validateEntry = policies.find((p) => stageOf(p) === 'validate') as { validate: false | { when?: string } } | undefined;
@@ -270,21 +272,36 @@ export function createChain(config: ChainConfig, deps: ChainDeps): Chain {
 }
 
 /**
- * Rules of one kind share one namespace across their two homes (`rateLimits.rules`
- * and `policies[]`, `ai.budgets` and `policies[]`): a name keys the rule's counters
- * and names it in errors, metrics and headers. Checked here, where both homes meet,
- * so the error names the entry as written (`policies[3].rateLimit.name`), not its
- * place in the merged list.
+ * Builds the chain as `gatehouse validate` checks it: every stage, condition
+ * and pattern compiled, nothing opened (counters in memory, no Redis, no
+ * observers). Throws the config error the gateway would meet at start.
  */
-function uniqueNames(rules: ReadonlyArray<{ name: string }>, paths: readonly string[], what: string): void {
+export function checkChainConfig(config: ChainConfig & { rules?: RuleConfig[] | undefined }, log: Logger): StageName[] {
+  const chain = createChain(
+    { ...config, rateLimits: { ...config.rateLimits, store: 'memory' }, ...(config.ai !== undefined ? { ai: { ...config.ai, budgetStore: 'memory' as const } } : {}) },
+    {
+      log,
+      authorizer: config.rules !== undefined && config.rules.length > 0 ? compileRules(config.rules) : undefined,
+      backendGuards: { get: () => undefined, update: () => undefined },
+      redis: undefined,
+      metrics: undefined,
+      auditHealthy: () => true,
+      observers: [],
+    },
+  );
+  return [...chain.stages];
+}
+
+/** Names of rate limits (and of budgets) are unique across the sections that declare them: they name counters, headers and metrics. */
+function uniqueNames(entries: ReadonlyArray<{ options: { name: string }; path: string }>, what: string): void {
   const first = new Map<string, string>();
-  rules.forEach((r, i) => {
-    const earlier = first.get(r.name);
+  for (const { options, path } of entries) {
+    const earlier = first.get(options.name);
     if (earlier !== undefined) {
-      throw new GatehouseError('GH_CONFIG_INVALID', `${paths[i]}.name: "${r.name}" is also the name of ${earlier}; ${what} names must be unique`, { details: { field: `${paths[i]}.name` } });
+      throw new GatehouseError('GH_CONFIG_INVALID', `${path}.name: "${options.name}" is the name of ${earlier} too; ${what} names must be unique`, { details: { field: `${path}.name` } });
     }
-    first.set(r.name, paths[i]!);
-  });
+    first.set(options.name, path);
+  }
 }
 
 function rateRule(r: RateLimitRuleConfig, path: string): RateLimitRule {

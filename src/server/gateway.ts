@@ -1,9 +1,12 @@
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
 import { GatehouseError } from '../errors/catalogue.js';
-import { createHttpHandler, isLoopbackHost } from './app.js';
+import { gatehouseErrorAnswer } from '../errors/http.js';
+import { isLoopbackHost } from '../http/host-check.js';
+import { sendAnswer } from '../http/response.js';
+import { createHttpHandler } from './app.js';
 import { createRuntime, type Runtime } from './runtime.js';
 
 export interface Gateway {
@@ -19,6 +22,9 @@ export interface Gateway {
    */
   close: (graceMs?: number) => Promise<void>;
 }
+
+/** What a request on a kept-alive connection gets once a shutdown stops taking new ones. */
+const SHUTTING_DOWN = new GatehouseError('GH_SHUTTING_DOWN', 'Gatehouse is shutting down; retry on another instance');
 
 /**
  * Without credentials every caller is anonymous: allowed on a loopback bind,
@@ -43,36 +49,9 @@ export async function startGateway(config: GatehouseConfig, log: Logger, options
   let draining = false;
   const { handle, ready, close: closeMcp } = createHttpHandler({ config, runtime, log, isDraining: () => draining, ...options });
   await ready;
-  // Requests in flight, so a shutdown can wait for exactly them (not for idle keep-alive sockets).
-  let inFlight = 0;
-  let drained: (() => void) | undefined;
-  // Open subscriptions/listen streams (2026-07-28 clients) last as long as the client wants:
-  // not calls to wait for. A shutdown ends them, and the clients listen again elsewhere.
-  const listening = new Set<ServerResponse>();
-  const server: Server = createServer((req, res) => {
-    if (drained !== undefined) {
-      // Shutting down: a new request on a kept-alive connection is refused (and the
-      // connection closed), so the drain ends when the calls already in flight do.
-      const body = JSON.stringify({ code: 'GH_SHUTTING_DOWN', message: 'Gatehouse is shutting down; retry on another instance' });
-      res.writeHead(503, { 'content-type': 'application/json', connection: 'close', 'retry-after': '1', 'content-length': Buffer.byteLength(body) });
-      res.end(body);
-      return;
-    }
-    if (req.headers['mcp-method'] === 'subscriptions/listen') {
-      listening.add(res);
-      res.once('close', () => listening.delete(res));
-      handle(req, res);
-      return;
-    }
-    inFlight++;
-    res.once('close', () => {
-      inFlight--;
-      if (drained === undefined) return;
-      server.closeIdleConnections();
-      if (inFlight === 0) drained();
-    });
-    handle(req, res);
-  });
+  const server: Server = createServer();
+  const requests = trackRequests(server, handle);
+  server.on('request', requests.listener);
   // Keep-alive longer than common load balancers' idle timeout (60 s) to avoid resets.
   server.keepAliveTimeout = 65_000;
   try {
@@ -101,24 +80,62 @@ export async function startGateway(config: GatehouseConfig, log: Logger, options
         log.info({ readinessDelayMs: delay }, `shutting down: /readyz answers 503; still serving for ${delay} ms`);
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
-      for (const res of listening) res.destroy();
-      // Stop accepting, let calls in flight finish (up to graceMs), then cut what is left.
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      const idle = new Promise<void>((resolve) => {
-        drained = resolve;
-        if (inFlight === 0) resolve();
-      });
-      server.closeIdleConnections();
-      let grace: NodeJS.Timeout | undefined;
-      await Promise.race([idle, new Promise<void>((resolve) => (grace = setTimeout(resolve, graceMs)))]);
-      clearTimeout(grace);
-      server.closeAllConnections();
-      await closed;
+      await requests.drain(graceMs);
       await closeMcp();
       // Every finished call has queued its audit record by now: the runtime flushes them.
       await runtime.close();
     },
   };
+}
+
+/**
+ * The requests in flight, so a shutdown can wait for exactly them (not for idle
+ * keep-alive sockets). `drain` stops taking requests, lets those in flight finish
+ * (up to `graceMs`), then cuts what is left and resolves once the server is closed.
+ */
+function trackRequests(server: Server, handle: (req: IncomingMessage, res: ServerResponse) => void): { listener: (req: IncomingMessage, res: ServerResponse) => void; drain: (graceMs: number) => Promise<void> } {
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  // Open subscriptions/listen streams (2026-07-28 clients) last as long as the client wants:
+  // not calls to wait for. A shutdown ends them, and the clients listen again elsewhere.
+  const listening = new Set<ServerResponse>();
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    if (drained !== undefined) {
+      // Shutting down: a new request on a kept-alive connection is refused (and the
+      // connection closed), so the drain ends when the calls already in flight do.
+      sendAnswer(res, gatehouseErrorAnswer(SHUTTING_DOWN, { connection: 'close', 'retry-after': '1' }));
+      return;
+    }
+    if (req.headers['mcp-method'] === 'subscriptions/listen') {
+      listening.add(res);
+      res.once('close', () => listening.delete(res));
+      handle(req, res);
+      return;
+    }
+    inFlight++;
+    res.once('close', () => {
+      inFlight--;
+      if (drained === undefined) return;
+      server.closeIdleConnections();
+      if (inFlight === 0) drained();
+    });
+    handle(req, res);
+  };
+  const drain = async (graceMs: number): Promise<void> => {
+    for (const res of listening) res.destroy();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    const idle = new Promise<void>((resolve) => {
+      drained = resolve;
+      if (inFlight === 0) resolve();
+    });
+    server.closeIdleConnections();
+    let grace: NodeJS.Timeout | undefined;
+    await Promise.race([idle, new Promise<void>((resolve) => (grace = setTimeout(resolve, graceMs)))]);
+    clearTimeout(grace);
+    server.closeAllConnections();
+    await closed;
+  };
+  return { listener, drain };
 }
 
 /** A bind that failed, in one line naming the address and the setting that changes it. */

@@ -9,7 +9,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Agent } from 'undici';
 import type { Dispatcher } from 'undici';
 import { GatehouseError } from '../errors/catalogue.js';
-import type { CancelSignal } from '../policy/compose.js';
+import type { CancelSignal } from '../call/context.js';
 import type { BuiltRequest } from './build-request.js';
 
 export interface ForwarderOptions {

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AiConfig, AiTargetConfig } from '../../src/config/schema.js';
 import { ProviderError, type ChatCompletionChunk, type ChatCompletionRequest } from '../../src/ai/openai-types.js';
+import type { Principal } from '../../src/call/context.js';
 import { createAiProxy, retryAfter, type AiProxy, type ChatOutcome, type StreamEnd } from '../../src/ai/engine/proxy.js';
 import { anthropic, defaultAnthropicScript, defaultOpenAIScript, openai, startFakeAnthropic, startFakeOpenAI, type FakeLLM } from '../helpers/fake-llm.js';
 import { startFakeOllama, type FakeOllama } from '../helpers/fake-ollama.js';
@@ -44,7 +45,7 @@ type TargetSpec = Partial<AiTargetConfig> & Pick<AiTargetConfig, 'provider'>;
 
 function proxyFor(
   targets: Record<string, TargetSpec>,
-  routes: Array<{ model: string; aliases?: string[]; targets: string[] }>,
+  routes: Array<{ model: string; aliases?: string[]; targets: string[]; when?: string }>,
   over: { retry?: Partial<AiConfig['retry']>; cooldown?: Partial<AiConfig['cooldown']> } = {},
 ): AiProxy {
   const config: AiConfig = {
@@ -120,6 +121,110 @@ describe('routing', () => {
   it('refuses a route naming an unknown target and an openai-compatible target without baseUrl', () => {
     expect(() => proxyFor({ o: { provider: 'openai' } }, [{ model: 'm', targets: ['nope'] }])).toThrow(/ai\.routes\[0\]\.targets\[0\]/);
     expect(() => proxyFor({ c: { provider: 'openai-compatible' } }, [{ model: 'm', targets: ['c'] }])).toThrow(/ai\.targets\.c\.baseUrl/);
+  });
+
+  describe('by caller (ai.routes[].when)', () => {
+    const premium: Principal = { id: 'alice', kind: 'api-key', scopes: [], groups: ['staff', 'premium'] };
+    const standard: Principal = { id: 'bob', kind: 'api-key', groups: ['staff'] };
+    const acme: Principal = { id: 'u1', kind: 'jwt', claims: { tenant: 'acme', tier: 2 } };
+    const targets = {
+      big: { provider: 'openai', baseUrl: 'http://127.0.0.1:1/v1', model: 'gpt-4o' },
+      small: { provider: 'openai', baseUrl: 'http://127.0.0.1:2/v1', model: 'gpt-4o-mini' },
+      acme: { provider: 'openai', baseUrl: 'http://127.0.0.1:3/v1' },
+    } satisfies Record<string, TargetSpec>;
+    const served = (p: AiProxy, model: string, caller?: Principal): string | undefined => p.resolve(model, caller)?.targets.map((t) => t.name).join(',');
+
+    it('the first route for the model whose condition holds serves; a route without when always holds; no caller: only routes without when', () => {
+      const p = proxyFor(targets, [
+        { model: 'gpt-4o', aliases: ['best'], targets: ['big'], when: `'premium' in principal.groups` },
+        { model: 'gpt-4o', aliases: ['best'], targets: ['small'] },
+        { model: 'gpt-4o', targets: ['acme'], when: 'true' },
+      ]);
+      expect(served(p, 'gpt-4o', premium)).toBe('big');
+      expect(served(p, 'best', premium)).toBe('big');
+      expect(served(p, 'gpt-4o', standard)).toBe('small');
+      expect(served(p, 'best', standard)).toBe('small');
+      expect(served(p, 'gpt-4o')).toBe('small');
+      // Both routes are labelled by their model, as written.
+      expect(p.resolve('gpt-4o', premium)?.route).toBe('gpt-4o');
+    });
+
+    it('config order decides among conditional routes; a caller no route holds for gets no route (404 model_not_found)', async () => {
+      const p = proxyFor(targets, [
+        { model: 'gpt-4o', targets: ['acme'], when: `has(principal.claims.tenant) && principal.claims.tenant == 'acme'` },
+        { model: 'gpt-4o', targets: ['big'], when: `'premium' in principal.groups || principal.kind == 'jwt'` },
+      ]);
+      expect(served(p, 'gpt-4o', acme)).toBe('acme');
+      expect(served(p, 'gpt-4o', { ...acme, claims: { tenant: 'globex' } })).toBe('big');
+      expect(served(p, 'gpt-4o', premium)).toBe('big');
+      expect(served(p, 'gpt-4o', standard)).toBeUndefined();
+      expect(served(p, 'gpt-4o')).toBeUndefined();
+      const err = await rejection(p.chat(ask('gpt-4o'), { ...ctx(), caller: standard }));
+      expect(err.status).toBe(404);
+      expect(err.body.error.code).toBe('model_not_found');
+    });
+
+    it('a claim the token lacks does not hold (no-match), so the next route serves', () => {
+      const p = proxyFor(targets, [
+        { model: 'gpt-*', targets: ['acme'], when: `principal.claims.tier >= 2` },
+        { model: 'gpt-*', targets: ['small'] },
+      ]);
+      expect(served(p, 'gpt-4o', acme)).toBe('acme');
+      expect(served(p, 'gpt-4o', { ...acme, claims: { tier: 1 } })).toBe('small');
+      expect(served(p, 'gpt-4o', premium)).toBe('small');
+    });
+
+    it('routes naming the model come before glob routes; the condition sees the requested model and the route', () => {
+      const p = proxyFor(targets, [
+        { model: 'gpt-*', targets: ['big'], when: `call.model.endsWith('-turbo') && call.backend == 'gpt-*' && call.kind == 'model'` },
+        { model: 'gpt-4o', targets: ['acme'], when: `'premium' in principal.groups` },
+        { model: 'gpt-*', targets: ['small'] },
+      ]);
+      expect(served(p, 'gpt-4o', premium)).toBe('acme');
+      expect(served(p, 'gpt-4o', standard)).toBe('small');
+      expect(served(p, 'gpt-4-turbo', standard)).toBe('big');
+      expect(p.resolve('gpt-4o', standard)?.route).toBe('gpt-*');
+    });
+
+    it('models(caller) lists what that caller may request; models() lists every routed name', () => {
+      const p = proxyFor(targets, [
+        { model: 'gpt-4o', aliases: ['best'], targets: ['big'], when: `'premium' in principal.groups` },
+        { model: 'gpt-4o-mini', targets: ['small'] },
+        { model: 'acme-*', targets: ['acme'], when: `principal.claims.tenant == 'acme'` },
+      ]);
+      expect(p.models(premium)).toEqual(['gpt-4o', 'best', 'gpt-4o-mini']);
+      expect(p.models(standard)).toEqual(['gpt-4o-mini']);
+      expect(p.models(acme)).toEqual(['gpt-4o-mini', 'acme-*']);
+      expect(p.models()).toEqual(['gpt-4o', 'best', 'gpt-4o-mini', 'acme-*']);
+    });
+
+    it('a name its own routes do not serve to the caller is still listed when a glob route serves it', () => {
+      const p = proxyFor(targets, [
+        { model: 'gpt-4o', targets: ['big'], when: `'premium' in principal.groups` },
+        { model: 'gpt-*', targets: ['small'] },
+      ]);
+      expect(p.models(standard)).toEqual(['gpt-4o', 'gpt-*']);
+      expect(served(p, 'gpt-4o', standard)).toBe('small');
+    });
+
+    it('chat() reaches the target the caller\'s route names', async () => {
+      const p = proxyFor({ premium: { provider: 'openai', baseUrl: `${oa.url}/v1`, model: 'gpt-4o' }, standard: { provider: 'openai', baseUrl: `${ob.url}/v1`, model: 'gpt-4o-mini' } }, [
+        { model: 'gpt-4o', targets: ['premium'], when: `'premium' in principal.groups` },
+        { model: 'gpt-4o', targets: ['standard'] },
+      ]);
+      const a = await p.chat(ask('gpt-4o'), { ...ctx(), caller: premium });
+      const b = await p.chat(ask('gpt-4o'), { ...ctx(), caller: standard });
+      expect([a.target.name, b.target.name]).toEqual(['premium', 'standard']);
+      expect(oa.received.map((r) => (r.body as { model: string }).model)).toEqual(['gpt-4o']);
+      expect(ob.received.map((r) => (r.body as { model: string }).model)).toEqual(['gpt-4o-mini']);
+    });
+
+    it('a bad condition is a config error naming ai.routes[i].when, with the column', () => {
+      const bad = (when: string) => () => proxyFor(targets, [{ model: 'gpt-4o', targets: ['big'] }, { model: 'gpt-4o', targets: ['small'], when }]);
+      expect(bad(`'premium' in principal.group`)).toThrow(/^ai\.routes\[1\]\.when: No such key: group at column 24\n/);
+      expect(bad(`'premium' in principal.groups &&`)).toThrow(/^ai\.routes\[1\]\.when: .* at column 33\n/);
+      expect(bad('principal.id')).toThrow(/^ai\.routes\[1\]\.when: a condition must be a boolean/);
+    });
   });
 
   it('reads retry-after as milliseconds, seconds or an HTTP date', () => {

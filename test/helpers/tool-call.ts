@@ -1,3 +1,5 @@
+import { ERROR_META_KEY } from '../../src/mcp/tool-result.js';
+
 /** What one raw `tools/call` over HTTP gave back. */
 export interface RawCall {
   /** HTTP status of the answer. */
@@ -5,8 +7,8 @@ export interface RawCall {
   /** The X-Request-Id the gateway answered with. */
   requestId: string | null;
   /** The JSON-RPC result, when the body was one. */
-  result?: { isError?: boolean; content: Array<{ type: string; text?: string }>; structuredContent?: unknown };
-  /** The GH_* code of a tool error result. */
+  result?: { isError?: boolean; content: Array<{ type: string; text?: string }>; structuredContent?: unknown; _meta?: Record<string, unknown> };
+  /** The GH_* code of a tool error result, as the result carries it: `_meta["io.gatehouse/error"].code`. */
   errorCode?: string;
   /** Milliseconds from sending to the whole body read. */
   ms: number;
@@ -36,9 +38,8 @@ export async function callTool(gatewayUrl: string, name: string, args: Record<st
     const body = JSON.parse(text) as { result?: RawCall['result'] };
     if (body.result !== undefined) {
       out.result = body.result;
-      const first = body.result.content[0];
-      const code = body.result.isError === true && first?.type === 'text' ? /^(GH_[A-Z_]+):/.exec(first.text ?? '')?.[1] : undefined;
-      if (code !== undefined) out.errorCode = code;
+      const meta = body.result._meta?.[ERROR_META_KEY] as { code?: unknown } | undefined;
+      if (body.result.isError === true && typeof meta?.code === 'string') out.errorCode = meta.code;
     }
   }
   return out;

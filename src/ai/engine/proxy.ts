@@ -43,7 +43,7 @@ import { EventEmitter } from 'node:events';
 import { Agent, type Dispatcher } from 'undici';
 import type { AiConfig, AiProvider, AiTargetConfig } from '../../config/schema.js';
 import { silentLogger, type Logger } from '../../log/logger.js';
-import type { CancelSignal } from '../../policy/compose.js';
+import type { CancelSignal, Principal } from '../../call/context.js';
 import { splitUrl } from '../../upstream/forward.js';
 import {
   ProviderError,
@@ -79,6 +79,8 @@ export interface ChatContext {
   signal: CancelSignal;
   /** overall deadline (epoch ms); default now + retry.deadlineMs */
   deadline?: number;
+  /** Who is calling: routes with `when` serve only callers for whom it holds; without one, only routes without `when` serve (router.ts). */
+  caller?: Principal;
 }
 
 /** The end of a stream, as an item of `rest`. */
@@ -109,10 +111,10 @@ export type ChatOutcome =
     };
 
 export interface AiProxy {
-  /** The route for a requested model: exact model name or alias first, then globs in config order. */
-  resolve(model: string): ResolvedRoute | undefined;
-  /** Model ids for /v1/models: every non-glob route model and alias. */
-  models(): string[];
+  /** The route for a requested model and caller: exact model name or alias first, then globs, in config order; the first whose `when` holds (router.ts). */
+  resolve(model: string, caller?: Principal): ResolvedRoute | undefined;
+  /** Model ids for /v1/models: route models and aliases, then glob patterns; with a caller, those it may request; without, all (router.ts). */
+  models(caller?: Principal): string[];
   /** Throws ProviderError when every target failed before any content reached the caller (the last error; 404-ish 'model_not_found' when no route). */
   chat(req: ChatCompletionRequest, ctx: ChatContext): Promise<ChatOutcome>;
   embeddings(req: EmbeddingRequest, ctx: ChatContext): Promise<{ response: EmbeddingResponse; target: ResolvedTarget; route: string; attempts: Attempt[] }>;
@@ -300,7 +302,7 @@ export function createAiProxy(config: AiConfig, options: { log?: Logger; now?: (
    * live Call; on success it owns the Call (a stream keeps it until `rest` ends).
    */
   async function run<T>(model: string, ctx: ChatContext, start: number, attempt: (target: ResolvedTarget, config: AiTargetConfig, call: Call) => Promise<T>): Promise<Run<T>> {
-    const resolved = router.resolve(model);
+    const resolved = router.resolve(model, ctx.caller);
     if (resolved === undefined) {
       throw providerError(404, 'invalid_request_error', `The model "${model}" does not exist or is not served by this gateway.`, { code: 'model_not_found', param: 'model' });
     }
@@ -607,8 +609,8 @@ export function createAiProxy(config: AiConfig, options: { log?: Logger; now?: (
   }
 
   return {
-    resolve: (model) => router.resolve(model),
-    models: () => router.models(),
+    resolve: (model, caller) => router.resolve(model, caller),
+    models: (caller) => router.models(caller),
     chat: (req, ctx) => onlyProviderErrors(() => chat(req, ctx)),
     embeddings: (req, ctx) => onlyProviderErrors(() => embeddings(req, ctx)),
     close: () => agent.close(),

@@ -1,10 +1,19 @@
 /**
  * Which targets serve a requested model (ai.routes), and which targets are benched after
  * repeated failures (ai.cooldown). Plain data and a clock; no I/O.
+ *
+ * Routing by caller: a route with `when` (a CEL condition, policy/cel.ts) serves only the
+ * callers for whom it holds. The candidates for a model are the routes naming it (model or
+ * alias), then the glob routes matching it, each group in config order; the first whose
+ * condition holds serves, and a route without `when` always holds (so the routes after it
+ * for the same name are never reached). Without a caller, only routes without `when`
+ * serve: a caller the router is not told about is not one a condition was written for.
  */
 import { RE2JS } from 're2js';
 import { GatehouseError } from '../../errors/catalogue.js';
 import type { AiConfig, AiProvider } from '../../config/schema.js';
+import { compileCondition, type Condition, type ConditionInput } from '../../policy/cel.js';
+import type { Principal } from '../../call/context.js';
 import type { ResolvedTarget } from '../providers/adapters.js';
 
 export type { ResolvedTarget };
@@ -26,9 +35,14 @@ const DEFAULT_BASE_URL: Partial<Record<AiProvider, string>> = {
 };
 
 export interface Router {
-  resolve(model: string): ResolvedRoute | undefined;
-  /** Exact names and aliases, then glob routes' patterns, in config order. */
-  models(): string[];
+  /** The route serving `model` to `caller` (see the module comment); without a caller, only routes without `when` serve. */
+  resolve(model: string, caller?: Principal): ResolvedRoute | undefined;
+  /**
+   * Exact names and aliases, then glob routes' patterns, in config order. With a caller,
+   * only those it may request: a name `resolve` serves it, a pattern whose route's `when`
+   * holds for it. Without one, every name and pattern of every route (what metrics label by).
+   */
+  models(caller?: Principal): string[];
 }
 
 /**
@@ -54,16 +68,8 @@ export function createRouter(config: AiConfig): Router {
   });
 
   type Route = AiConfig['routes'][number];
-  const exact = new Map<string, Route>();
-  const globs: Array<{ re: { test(model: string): boolean }; route: Route }> = [];
-  for (const route of config.routes) {
-    // Aliases are names, never patterns. The first route to claim a name wins (config order).
-    for (const name of [route.model, ...route.aliases]) {
-      if (name === route.model && isGlob(name)) continue;
-      if (!exact.has(name)) exact.set(name, route);
-    }
-    if (isGlob(route.model)) globs.push({ re: globToRegExp(route.model), route });
-  }
+  // Compiled once; a bad expression is a config error naming ai.routes[i].when.
+  const conditions = config.routes.map((route, i) => (route.when === undefined ? undefined : compileCondition(route.when, `ai.routes[${i}].when`)));
 
   const targetsOf = (route: Route, requested: string): ResolvedTarget[] =>
     route.targets.map((name) => {
@@ -73,23 +79,68 @@ export function createRouter(config: AiConfig): Router {
       return { name, provider: t.provider, model: t.model ?? requested, baseUrl: baseUrls.get(name) as string };
     });
 
-  // Exact names resolve the same way every time: built once (a glob's targets depend on the name asked for).
-  const exactResolved = new Map<string, ResolvedRoute>();
-  for (const [name, route] of exact) exactResolved.set(name, { route: route.model, targets: targetsOf(route, name) });
+  // Exact names resolve the same way every time: built once (a glob's targets depend on the
+  // name asked for). Each name keeps its routes in config order, up to the first without
+  // `when` (the ones after it can never serve that name).
+  interface Candidate {
+    route: Route;
+    when: Condition | undefined;
+    resolved: ResolvedRoute;
+  }
+  const exact = new Map<string, Candidate[]>();
+  const globs: Array<{ re: { test(model: string): boolean }; route: Route; when: Condition | undefined }> = [];
+  config.routes.forEach((route, i) => {
+    const when = conditions[i];
+    // Aliases are names, never patterns.
+    for (const name of [route.model, ...route.aliases]) {
+      if (name === route.model && isGlob(name)) continue;
+      const list = exact.get(name) ?? [];
+      if (list.length > 0 && list[list.length - 1]!.when === undefined) continue;
+      list.push({ route, when, resolved: { route: route.model, targets: targetsOf(route, name) } });
+      exact.set(name, list);
+    }
+    if (isGlob(route.model)) globs.push({ re: globToRegExp(route.model), route, when });
+  });
+
+  /** Whether a route's condition holds for a model call by `caller` (evaluated only for routes that have one). */
+  const holds = (when: Condition | undefined, route: Route, model: string, caller: Principal | undefined): boolean =>
+    when === undefined || (caller !== undefined && when(conditionInput(caller, route.model, model)));
+
+  function resolve(model: string, caller?: Principal): ResolvedRoute | undefined {
+    const named = exact.get(model);
+    if (named !== undefined) {
+      for (const c of named) if (holds(c.when, c.route, model, caller)) return c.resolved;
+    }
+    for (const g of globs) {
+      if (g.re.test(model) && holds(g.when, g.route, model, caller)) return { route: g.route.model, targets: targetsOf(g.route, model) };
+    }
+    return undefined;
+  }
+
+  const allNames = [...new Set([...exact.keys(), ...globs.map((g) => g.route.model)])];
 
   return {
-    resolve(model) {
-      const known = exactResolved.get(model);
-      if (known !== undefined) return known;
-      const route = globs.find((g) => g.re.test(model))?.route;
-      return route === undefined ? undefined : { route: route.model, targets: targetsOf(route, model) };
-    },
+    resolve,
     // GET /v1/models: every exact name and alias, then each glob route's pattern as it is
     // written (e.g. `gpt-*`). The names a glob serves are whatever its upstreams know;
     // listing them would mean asking every upstream, with its credentials, on each
     // listing, and a list that changes with their health. The pattern is what the
     // gateway itself promises: every name it matches is routed.
-    models: () => [...exact.keys(), ...globs.map((g) => g.route.model).filter((m) => !exact.has(m))],
+    models(caller) {
+      if (caller === undefined) return [...allNames];
+      const names = new Set<string>();
+      for (const name of exact.keys()) if (resolve(name, caller) !== undefined) names.add(name);
+      for (const g of globs) if (holds(g.when, g.route, g.route.model, caller)) names.add(g.route.model);
+      return [...names];
+    },
+  };
+}
+
+/** What a route's condition sees: the caller, and a model call for `model` on the route `route`. */
+function conditionInput(p: Principal, route: string, model: string): ConditionInput {
+  return {
+    principal: { id: p.id, kind: p.kind, scopes: p.scopes ?? [], groups: p.groups ?? [], client: p.client ?? '', claims: p.claims ?? {} },
+    call: { kind: 'model', target: model, backend: route, tool: '', model, method: '', readOnly: false },
   };
 }
 

@@ -20,8 +20,8 @@ import { GatehouseError } from '../errors/catalogue.js';
 import type { Logger } from '../log/logger.js';
 import type { ImportCache } from '../openapi/import-cache.js';
 import { importWorker } from '../openapi/import-worker-client.js';
-import { buildRegistry, importOne, type LoadedBackend } from '../registry/load-backends.js';
-import type { ToolRegistry } from '../registry/registry.js';
+import { buildRegistry, importOne, type LoadedBackend } from './load-backends.js';
+import type { ToolRegistry } from './registry.js';
 import { createCredentials, placeApiKey, type Credentials } from '../upstream/credentials.js';
 
 /** One configured backend as served: its configuration, what it was imported from, its tools and credentials. */

@@ -21,8 +21,8 @@
  * carry the gateway's own Origin (or `Sec-Fetch-Site: same-origin`) and JSON.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { jsonContentTypeRefusal } from './content-type-check.js';
-import { isOwnOrigin, type OwnOrigin } from './host-check.js';
+import { jsonContentTypeRefusal } from '../http/content-type-check.js';
+import { isOwnOrigin, type OwnOrigin } from '../http/host-check.js';
 
 /** Own origin by the request's Host alone: what the Host check establishes on a loopback bind. */
 const BY_HOST: OwnOrigin = { publicOrigin: undefined, hostChecked: true };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { adminBrowserRefusal } from './admin-browser-check.js';
+import { adminBrowserRefusal } from './browser-check.js';
 
 const json = { 'content-type': 'application/json' };
 

@@ -2,13 +2,15 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { isJsonContentType, type AuthInfo, type McpHttpHandler } from '@modelcontextprotocol/server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
 import type { Logger } from '../log/logger.js';
-import { DEFAULT_ARGUMENT_LIMITS, type ArgumentLimits } from '../mcp/argument-limits.js';
-import { boundRequest } from '../mcp/bound-request.js';
-import type { FastPlan, FastRequest } from '../mcp/fast-path.js';
-import { planFastPath } from '../mcp/fast-path.js';
-import { OneShotSignal, type Principal } from '../policy/compose.js';
+import { DEFAULT_ARGUMENT_LIMITS, type ArgumentLimits } from './argument-limits.js';
+import { boundRequest } from './bound-request.js';
+import type { FastPlan, FastRequest } from './fast-path.js';
+import { planFastPath } from './fast-path.js';
+import { OneShotSignal, type Principal } from '../call/context.js';
 import { GatehouseError } from '../errors/catalogue.js';
-import { MAX_JSON_DEPTH, readJsonBody } from './read-body.js';
+import { MAX_JSON_DEPTH, readJsonBody } from '../http/read-body.js';
+import { sendAnswer } from '../http/response.js';
+import { INVALID_REQUEST, jsonRpcErrorAnswer, SERVER_ERROR } from './jsonrpc-error.js';
 
 export interface McpEndpointOptions {
   /** The SDK's handler: the authority for everything the fast path does not take. */
@@ -21,17 +23,16 @@ export interface McpEndpointOptions {
   log: Logger;
 }
 
-
-/**
- * `/mcp` for node:http. POST bodies are read once; a request the fast path
- * plans is answered directly, any other is replayed into the SDK handler.
- */
 /** What the HTTP edge established about a request before the endpoint reads it. */
 export interface EdgeRequest {
   principal: Principal;
   requestId: string;
 }
 
+/**
+ * `/mcp` for node:http. POST bodies are read once; a request the fast path
+ * plans is answered directly, any other is replayed into the SDK handler.
+ */
 export function createMcpEndpoint(options: McpEndpointOptions): (req: IncomingMessage, res: ServerResponse, edge: EdgeRequest) => void {
   const { handler, fastPath, maxRequestBytes, log } = options;
   const limits = options.argumentLimits ?? DEFAULT_ARGUMENT_LIMITS;
@@ -52,18 +53,18 @@ export function createMcpEndpoint(options: McpEndpointOptions): (req: IncomingMe
       (read) => {
         switch (read.kind) {
           case 'too-large':
-            refuse(res, 413, -32000, new GatehouseError('GH_REQUEST_TOO_LARGE', `Payload Too Large: the request body exceeds ${maxRequestBytes} bytes`, { details: { maxBytes: maxRequestBytes } }), true);
+            refuse(res, SERVER_ERROR, new GatehouseError('GH_REQUEST_TOO_LARGE', `Payload Too Large: the request body exceeds ${maxRequestBytes} bytes`, { details: { maxBytes: maxRequestBytes } }), true);
             return;
           case 'not-json':
             void sdk(replay(req, read.raw), res); // the SDK answers the parse error
             return;
           case 'too-deep':
             // JSON-RPC 2.0 §5.1: valid JSON that is not an acceptable request is -32600 Invalid Request.
-            refuse(res, 400, -32600, new GatehouseError('GH_REQUEST_TOO_DEEP', `Invalid Request: the request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`, { details: { maxDepth: MAX_JSON_DEPTH } }));
+            refuse(res, INVALID_REQUEST, new GatehouseError('GH_REQUEST_TOO_DEEP', `Invalid Request: the request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`, { details: { maxDepth: MAX_JSON_DEPTH } }));
             return;
           case 'refused':
             // Bounded before it is parsed (mcp/bound-request.ts): JSON-RPC 2.0 §5.1 Invalid Request, the id unknown.
-            refuse(res, 413, -32600, new GatehouseError('GH_REQUEST_TOO_LARGE', `Request too large: ${read.reason}`, { details: { limit: read.reason } }));
+            refuse(res, INVALID_REQUEST, new GatehouseError('GH_REQUEST_TOO_LARGE', `Request too large: ${read.reason}`, { details: { limit: read.reason } }));
             return;
           case 'json':
             break;
@@ -71,7 +72,7 @@ export function createMcpEndpoint(options: McpEndpointOptions): (req: IncomingMe
         const body = read.value;
         const batch = batchRefusal(req.headers, body);
         if (batch !== undefined) {
-          refuse(res, 400, -32600, batch);
+          refuse(res, INVALID_REQUEST, batch);
           return;
         }
         const plan = fastPath === undefined ? undefined : planFastPath(req.headers, body);
@@ -155,12 +156,10 @@ const BATCHES_LAST_REVISION = '2025-03-26';
 const REVISION = /^\d{4}-\d{2}-\d{2}$/;
 
 /**
- * A refusal by the endpoint itself, in the SDK's JSON-RPC error shape (no id:
- * the body was not read as one request), the stable code in `error.data`.
+ * A refusal by the endpoint itself (mcp/jsonrpc-error.ts), unless an answer has begun;
+ * `close`: the body was not read to its end, so the connection is closed after it.
  */
-function refuse(res: ServerResponse, status: number, rpcCode: number, err: GatehouseError, close = false): void {
+function refuse(res: ServerResponse, rpcCode: number, err: GatehouseError, close = false): void {
   if (res.headersSent || res.destroyed) return;
-  const text = JSON.stringify({ jsonrpc: '2.0', error: { code: rpcCode, message: err.message, data: { code: err.code, ...err.details } }, id: null });
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...(close ? { connection: 'close' } : {}) });
-  res.end(text);
+  sendAnswer(res, jsonRpcErrorAnswer(err, rpcCode), close ? { connection: 'close' } : undefined);
 }
