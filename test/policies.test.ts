@@ -299,6 +299,48 @@ describe.each<[string, boolean, Era]>([
   });
 });
 
+describe('a token window without match', () => {
+  let gateway: Gateway;
+  beforeAll(async () => {
+    gateway = await startTestGateway(
+      `
+server: { host: 127.0.0.1, port: 0 }
+policies:
+  - rateLimit: { name: tokens-per-minute, key: [principal], limit: 20, window: 1m, cost: tokens }
+backends:
+  - name: stub
+    spec: ./stub-api.yaml
+    baseUrl: \${STUB_URL}/api
+ai:
+  targets:
+    fake: { provider: openai-compatible, baseUrl: "\${LLM_URL}/v1" }
+  routes:
+    - { model: plain, targets: [fake] }
+`,
+      { STUB_URL: stub.url, LLM_URL: llm.url },
+    );
+  });
+  afterAll(async () => {
+    await gateway?.close();
+  });
+
+  it("once spent by model calls, refuses the next model call but not the caller's tool calls (they spend no tokens)", async () => {
+    const ai = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    await ai.chat.completions.create({ model: 'plain', messages: [{ role: 'user', content: 'spend 30' }], max_tokens: 1 });
+    expect((await refusal(ai.chat.completions.create({ model: 'plain', messages: [{ role: 'user', content: 'spend 1' }], max_tokens: 1 }))).code).toBe('GH_RATE_LIMITED');
+    const client = await connectWith(gateway, 'modern');
+    try {
+      const before = stub.received.length;
+      const r = await client.callTool({ name: 'stub_getItem', arguments: { itemId: '1' } });
+      expect(errorMeta(r)).toBeUndefined();
+      expect(r.isError).toBeFalsy();
+      expect(stub.received.length).toBe(before + 1);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
 describe('validate: false', () => {
   let gateway: Gateway;
   let client: Client;
