@@ -405,3 +405,16 @@ policies:
   });
 });
 
+describe('a bad pattern in policies[] or ai.guards', () => {
+  const start = (sections: string) => startTestGateway(`server: { host: 127.0.0.1, port: 0 }\nbackends: []\n${sections}`);
+  const ai = 'ai:\n  targets: { fake: { provider: openai-compatible, baseUrl: "http://127.0.0.1:9/v1" } }\n  routes: [{ model: m, targets: [fake] }]\n';
+
+  it.each([
+    ['a guard pattern that does not compile', 'policies:\n  - guard: { blockedPatterns: ["ok", "(unclosed"] }\n', /^policies\[0\]\.guard\.blockedPatterns\[1\] is not a valid regular expression: /],
+    ['a redact pattern that does not compile', 'policies:\n  - guard: { maxChars: 100 }\n  - redact: { patterns: ["ok", "(unclosed"] }\n', /^policies\[1\]\.redact\.patterns\[1\] is not a valid regular expression: /],
+    ['a redact pattern that matches the empty string', 'policies:\n  - redact: { patterns: ["x*"] }\n', /^policies\[0\]\.redact\.patterns\[0\] matches the empty string$/],
+    ['an ai.guards redact pattern that does not compile', `${ai}  guards: { redactPatterns: ["(unclosed"] }\n`, /^ai\.guards\.redactPatterns\[0\] is not a valid regular expression: /],
+  ])('%s stops the start, naming the pattern', async (_name, sections, message) => {
+    await expect(start(sections)).rejects.toMatchObject({ code: 'GH_CONFIG_INVALID', message: expect.stringMatching(message) });
+  });
+});
