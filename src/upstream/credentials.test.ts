@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { GatehouseError } from '../errors/catalogue.js';
 import type { BuiltRequest } from './build-request.js';
 import { createCredentials, placeApiKey, withRetryOn401 } from './credentials.js';
-import type { CredentialConfig } from './credentials.js';
+import type { CredentialConfig } from '../config/schema.js';
 
 const CALLER_TOKEN = 'caller-token-abc.def';
 const CALLER = { authorization: `Bearer ${CALLER_TOKEN}` };
