@@ -16,6 +16,10 @@
  * and `server.allowedOrigins`. `Origin: null` and values that are not URLs are
  * refused; no Origin (a program, not a page) is allowed.
  */
+import { hostnameOf, originAllowList, originOf, type OriginAllowList } from '../config/origins.js';
+
+// Parsed where the config is checked (config/origins.ts); importers of this module find it here too.
+export { originAllowList, type OriginAllowList };
 
 /** Why the request's Host is not allowed, or undefined when it is. */
 export function hostRefusal(host: string | undefined, allowed: ReadonlySet<string>): string | undefined {
@@ -35,34 +39,6 @@ export interface OwnOrigin {
    * sends its own name as Host and Origin alike, so the Host proves nothing.
    */
   hostChecked: boolean;
-}
-
-/** `server.allowedOrigins`, parsed once: full origins, and bare host names (any scheme and port). */
-export interface OriginAllowList {
-  origins: ReadonlySet<string>;
-  hostnames: ReadonlySet<string>;
-}
-
-/**
- * `server.allowedOrigins` entries: `https://app.example:3000` allows that origin only; a bare
- * `app.example` allows that host name on any scheme and port (the form earlier versions took).
- * Throws naming the entry when one is neither.
- */
-export function originAllowList(entries: readonly string[]): OriginAllowList {
-  const origins = new Set<string>();
-  const hostnames = new Set<string>();
-  entries.forEach((entry, i) => {
-    if (entry.includes('://')) {
-      const origin = originOf(entry);
-      if (origin === undefined) throw new Error(`server.allowedOrigins[${i}]: "${entry}" is not an origin (expected scheme://host[:port] or a host name)`);
-      origins.add(origin);
-    } else {
-      const name = hostnameOf(`http://${entry}`);
-      if (name === undefined) throw new Error(`server.allowedOrigins[${i}]: "${entry}" is not a host name (expected scheme://host[:port] or a host name)`);
-      hostnames.add(name);
-    }
-  });
-  return { origins, hostnames };
 }
 
 /** Why the request's Origin is not allowed, or undefined when it is (or there is none). */
@@ -85,23 +61,4 @@ export function isOwnOrigin(origin: string, host: string | undefined, own: OwnOr
   if (given === own.publicOrigin) return true;
   if (!own.hostChecked || host === undefined || host === '') return false;
   return originOf(`http://${host}`) === given || originOf(`https://${host}`) === given;
-}
-
-function originOf(url: string): string | undefined {
-  try {
-    const { origin } = new URL(url);
-    // Opaque origins (file:, data:, "null") serialise as "null": never an allowed origin.
-    return origin === 'null' ? undefined : origin;
-  } catch {
-    return undefined;
-  }
-}
-
-function hostnameOf(url: string): string | undefined {
-  try {
-    const { hostname } = new URL(url);
-    return hostname === '' ? undefined : hostname;
-  } catch {
-    return undefined;
-  }
 }
