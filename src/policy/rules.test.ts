@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { errorOf } from '../../test/helpers/errors.js';
+import { parseConfig } from '../config/load-config.js';
+import type { RuleConfig } from '../config/schema.js';
 import { GatehouseError } from '../errors/catalogue.js';
 import { silentLogger } from '../log/logger.js';
 import type { ToolDefinition } from '../openapi/tool-definition.js';
 import { compose, type CallContext, type Principal } from './compose.js';
-import { errorOf } from '../../test/helpers/errors.js';
-import { parseConfig } from '../config/load-config.js';
-import type { RuleConfig } from '../config/schema.js';
 import { authorize, compileRules, toolTarget, type AuthzTarget } from './rules.js';
 
 /** A principal with the optional fields another change adds to Principal; rules read them structurally. */

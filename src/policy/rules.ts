@@ -27,9 +27,9 @@
  * Globs (`tools`, `backends`, `models`): `*` matches any run of characters;
  * nothing else is special. Matching is case-sensitive except for methods.
  */
+import type { Match, RuleConfig } from '../config/schema.js';
 import { GatehouseError } from '../errors/catalogue.js';
 import { globToRegExp } from '../openapi/select-operations.js';
-import type { Match, RuleConfig } from '../config/schema.js';
 import type { ToolDefinition } from '../openapi/tool-definition.js';
 import type { CallContext, Policy, Principal } from './compose.js';
 
