@@ -15,8 +15,7 @@
  * the store (PostgreSQL NOTIFY, and the periodic resync) and import it
  * themselves.
  */
-import type { BackendConfig } from '../config/schema.js';
-import type { CredentialConfig } from '../upstream/credentials.js';
+import type { BackendConfig, CredentialConfig } from '../config/schema.js';
 import { parseBackendEntry } from '../config/load-config.js';
 import { BACKEND_NAME_PATTERN } from '../config/schema.js';
 import { GatehouseError, isGatehouseError } from '../errors/catalogue.js';

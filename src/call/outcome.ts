@@ -9,8 +9,7 @@ export function outcomeOf(code: ErrorCode | undefined): OutcomeKind {
     case undefined:
       return 'ok';
     // The caller sent something it should not have: the same outcome whether it was a tool's
-    // arguments, the request itself (too large, too deep, not a valid request body) or a name
-    // no tool or route answers to.
+    // arguments or the request itself (too large, too deep, not a valid request body).
     case 'GH_TOOL_ARGS_INVALID':
     case 'GH_TOOL_ARGS_TOO_LARGE':
     case 'GH_REQUEST_BUILD_FAILED':
@@ -21,8 +20,6 @@ export function outcomeOf(code: ErrorCode | undefined): OutcomeKind {
     case 'GH_AI_GUARD_MESSAGES':
     case 'GH_AI_GUARD_SIZE':
     case 'GH_TOOL_GUARD_SIZE':
-    case 'GH_TOOL_NOT_FOUND':
-    case 'GH_AI_MODEL_NOT_FOUND':
       return 'invalid';
     // Refused by policy: a rule, a scope, a guard's blocked pattern, a spent budget.
     case 'GH_POLICY_DENIED':

@@ -28,6 +28,34 @@ describe('config errors for people', () => {
     ]);
   });
 
+  it('checks a credential against its own kind only, naming the field', () => {
+    const credentials = (c: string) => problems(`backends: [{ name: a, spec: a.yaml, credentials: ${c} }]`);
+    expect(credentials('{ type: bearer }')).toEqual(['backends[0].credentials.token: is required']);
+    expect(credentials('{ type: basic, username: u, pasword: p }')).toEqual([
+      'backends[0].credentials.password: is required',
+      'backends[0].credentials.pasword: unknown field (did you mean `password`?)',
+    ]);
+    expect(credentials('{ type: apiKey, value: k, in: body }')).toEqual(['backends[0].credentials.in: must be one of "header", "query", "cookie" (got "body")']);
+    expect(credentials('{ type: oauth2, tokenUrl: ftp://idp/token, clientId: c, clientSecret: s }')).toEqual(['backends[0].credentials.tokenUrl: must match ^https?://']);
+    expect(credentials('{ type: aws-sigv4, service: ec2, region: us-east-1, acessKeyId: AK }')).toEqual([
+      'backends[0].credentials.acessKeyId: unknown field (did you mean `accessKeyId`?)',
+    ]);
+  });
+
+  it('names the kinds a credential type may be, and a missing type once', () => {
+    expect(problems('backends: [{ name: a, spec: a.yaml, credentials: { type: bearr, token: t } }]')).toEqual([
+      'backends[0].credentials.type: must be one of "none", "apiKey", "bearer", "basic", "oauth2", "tokenExchange", "aws-sigv4" (got "bearr")',
+    ]);
+    expect(problems('backends: [{ name: a, spec: a.yaml, credentials: { token: t } }]')).toEqual(['backends[0].credentials.type: is required']);
+  });
+
+  it('says "exactly one of" for a oneOf of required fields (a rule\'s allow and deny)', () => {
+    expect(problems('rules: [{ allow: {} }, { allow: {}, deny: {} }, { when: "true" }]')).toEqual([
+      'rules[1]: must have exactly one of `allow` and `deny`',
+      'rules[2]: must have exactly one of `allow` and `deny`',
+    ]);
+  });
+
   it('does the same for a backend given to the admin API', () => {
     expect(errorOf(() => parseBackendEntry({ name: 'a', spec: 'http://x/a.yaml', tool: 'all' })).message).toContain('tool: unknown field (did you mean `tools`?)');
   });

@@ -30,6 +30,11 @@ export function describeErrors(errors: readonly ErrorObject[], data: unknown, sc
     // An `if` error only repeats that its `then` branch failed; that branch's own errors name the fields.
     if (e.keyword === 'if') continue;
     if (branchOf(e) !== undefined) continue;
+    if (e.keyword === 'oneOf' && exactlyOneOf(schemaAt(schema, e.schemaPath)) !== undefined) {
+      const names = exactlyOneOf(schemaAt(schema, e.schemaPath))!.map((n) => `\`${n}\``);
+      messages.add(`${fieldPath(e.instancePath)}: must have exactly one of ${names.slice(0, -1).join(', ')} and ${names.at(-1)!}`);
+      continue;
+    }
     if (e.keyword === 'oneOf' || e.keyword === 'anyOf') {
       const forms = [...new Set(errors.filter((b) => branchOf(b) === e).map((b) => branchMessage(b)))];
       messages.add(`${fieldPath(e.instancePath)}: ${forms.length ? forms.join(', or ') : (e.message ?? 'is invalid')} (got ${shown(valueAt(data, e.instancePath))})`);
@@ -54,9 +59,32 @@ function describeError(e: ErrorObject, data: unknown, schema: object): string {
       return `${fieldPath(e.instancePath)}: must be one of ${allowed(e)} (got ${shown(valueAt(data, e.instancePath))})`;
     case 'pattern':
       return `${fieldPath(e.instancePath)}: must match ${(e.params as { pattern: string }).pattern}`;
+    case 'discriminator': {
+      // The tag (credentials' `type`) is missing, or names no branch: the branches' constants are what it may be.
+      const { tag, tagValue } = e.params as { tag: string; tagValue?: unknown };
+      if (tagValue === undefined) return `${fieldPath(e.instancePath, tag)}: is required`;
+      const parent = schemaAt(schema, e.schemaPath.replace(/\/discriminator$/, '')) as { oneOf?: Array<{ properties?: Record<string, { const?: unknown }> }> } | undefined;
+      const kinds = (parent?.oneOf ?? []).map((b) => JSON.stringify(b.properties?.[tag]?.const));
+      return `${fieldPath(e.instancePath, tag)}: must be one of ${kinds.join(', ')} (got ${shown(tagValue)})`;
+    }
     default:
       return `${fieldPath(e.instancePath)}: ${e.message ?? 'is invalid'}`;
   }
+}
+
+/**
+ * The property names of a oneOf whose every branch only requires one property
+ * (`oneOf: [{ required: [allow] }, { required: [deny] }]`): "exactly one of them".
+ */
+function exactlyOneOf(oneOf: unknown): string[] | undefined {
+  if (!Array.isArray(oneOf) || oneOf.length < 2) return undefined;
+  const names: string[] = [];
+  for (const branch of oneOf as unknown[]) {
+    const b = branch as { required?: unknown } | null;
+    if (b === null || typeof b !== 'object' || Object.keys(b).length !== 1 || !Array.isArray(b.required) || b.required.length !== 1) return undefined;
+    names.push(String(b.required[0]));
+  }
+  return names;
 }
 
 /** A oneOf branch's failure, without the field (the oneOf's line names it). */

@@ -2,12 +2,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { GatehouseError } from '../errors/catalogue.js';
-import { specUrlEntryProblem } from '../openapi/spec-url-policy.js';
 import { describeErrors } from './describe-errors.js';
 import { interpolateEnv } from './interpolate.js';
+import { originAllowList } from './origins.js';
 import { configSchema, schemaFingerprint, type BackendConfig, type GatehouseConfig } from './schema.js';
 import type { ConfigValidators } from './schema-validator.js';
-import { originAllowList } from '../server/host-check.js';
+import { specUrlEntryProblem } from './spec-url-entries.js';
 
 const { config: validate, backend: validateBackend } = await configValidators();
 

@@ -38,6 +38,8 @@ function createAjv(source: boolean): Ajv {
     allErrors: true,
     useDefaults: true,
     coerceTypes: true,
+    // backends[].credentials: the `type` picks the one oneOf branch that is checked (schema.ts).
+    discriminator: true,
     strict: false,
     ...(source ? { code: { source: true, esm: true, formats: _`require("ajv-formats/dist/formats").fullFormats` } } : {}),
   });

@@ -1,18 +1,23 @@
 import { createHash } from 'node:crypto';
-import type { CredentialConfig } from '../upstream/credentials.js';
-import type { RuleConfig } from '../policy/rules.js';
+import type { FromSchema } from 'json-schema-to-ts';
 /**
  * JSON Schema of gatehouse.yaml. The single source of truth for the
- * configuration: defaults live here (ajv `useDefaults`), and docs/configuration.md
- * documents the same fields.
+ * configuration: defaults live here (ajv `useDefaults`), the TypeScript types
+ * of the validated config are derived from it (json-schema-to-ts, at the end of
+ * this file), and the README documents the same fields. This module is the
+ * ground floor: it imports nothing from the rest of the gateway, which imports
+ * its config types from here.
  */
 export const BACKEND_NAME_PATTERN = '^[a-zA-Z][a-zA-Z0-9-]{0,31}$';
 
 const HTTP_METHOD_NAMES = ['GET', 'PUT', 'POST', 'DELETE', 'OPTIONS', 'HEAD', 'PATCH', 'TRACE'];
 const nonEmptyStrings = { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } } as const;
+/** An HTTP method, in upper or lower case. */
+const httpMethodSchema = { enum: [...HTTP_METHOD_NAMES, ...HTTP_METHOD_NAMES.map((m) => m.toLowerCase())] } as const;
 
 /** `sqlite` and `postgres` settings of a section that keeps state in one or the other (audit, admin). */
-function databaseStores<Extra extends Record<string, unknown>>(file: string, table: string, sqliteExtra: Extra = {} as Extra) {
+// `const Extra`: the extra properties keep their literal types, which the derived config types are made from.
+function databaseStores<const Extra extends Record<string, unknown> = Record<never, never>>(file: string, table: string, sqliteExtra: Extra = {} as Extra) {
   return {
     sqlite: {
       type: 'object',
@@ -82,7 +87,7 @@ const operationFilterSchema = {
   properties: {
     tags: { ...nonEmptyStrings, description: 'Tag names (exact).' },
     operations: { ...nonEmptyStrings, description: 'operationId globs; * matches any characters.' },
-    methods: { type: 'array', minItems: 1, items: { enum: [...HTTP_METHOD_NAMES, ...HTTP_METHOD_NAMES.map((m) => m.toLowerCase())] } },
+    methods: { type: 'array', minItems: 1, items: httpMethodSchema },
     paths: {
       type: 'array',
       minItems: 1,
@@ -103,6 +108,142 @@ const operationOverrideSchema = {
     description: { type: 'string', minLength: 1 },
     hidden: { type: 'boolean' },
   },
+} as const;
+
+/** `rules[].allow|deny.principals`: criteria on who is calling. */
+const principalMatchSchema = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Criteria on who is calling. Each kind is an OR over its values (except claims, an AND over its entries).',
+  properties: {
+    scopes: { ...nonEmptyStrings, description: 'The principal holds at least one of these scopes.' },
+    groups: { ...nonEmptyStrings, description: 'The principal is in at least one of these groups.' },
+    keyIds: { ...nonEmptyStrings, description: 'The principal authenticated with one of these API key ids.' },
+    subjects: { ...nonEmptyStrings, description: "The principal's id (or subject, when set) is one of these." },
+    claims: {
+      type: 'object',
+      minProperties: 1,
+      additionalProperties: { type: 'string' },
+      description: 'Every listed claim has this value. A claim that is an array matches when it contains the value; a number or boolean is compared as its string form.',
+    },
+  },
+} as const;
+
+/** `rules[].allow` / `deny`: what one rule applies to (policy/rules.ts has the semantics). */
+const matchSchema = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Every listed kind must match (AND), each kind an OR over its values; an empty match matches every call. Tool kinds never match a model, models never a tool.',
+  properties: {
+    principals: principalMatchSchema,
+    tools: { ...nonEmptyStrings, description: 'Tool name globs (* matches any characters).' },
+    backends: { ...nonEmptyStrings, description: 'Backend name globs.' },
+    methods: { type: 'array', minItems: 1, items: httpMethodSchema, description: "HTTP methods of the tool's operation." },
+    readOnly: { type: 'boolean', description: 'true: only read-only tools (readOnlyHint); false: only tools that are not.' },
+    models: { ...nonEmptyStrings, description: 'Model name globs (ai-proxy).' },
+  },
+} as const;
+
+/**
+ * One `rules[]` entry. Empty lists, a missing or doubled `allow`/`deny` and
+ * unknown keys are refused here: a typo must not silently widen an allow.
+ */
+const ruleSchema = {
+  type: 'object',
+  additionalProperties: false,
+  description: 'Exactly one of allow and deny.',
+  properties: {
+    allow: matchSchema,
+    deny: matchSchema,
+    when: { ...whenSchema, description: 'A CEL condition over principal and call: the rule applies only where it is true.' },
+  },
+  // Branches of `required` alone: describe-errors.ts words this as "exactly one of `allow` and `deny`".
+  oneOf: [{ required: ['allow'] }, { required: ['deny'] }],
+} as const;
+
+/** The client of an OAuth2 token endpoint (`oauth2`, `tokenExchange`). */
+const tokenClientProperties = {
+  tokenUrl: { type: 'string', pattern: '^https?://', description: 'The token endpoint; credentials go in clientId/clientSecret, never in the URL.' },
+  clientId: { type: 'string' },
+  clientSecret: { type: 'string' },
+  scopes: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Sent as `scope`, space-separated.' },
+  audience: { type: 'string' },
+} as const;
+
+/** An AWS service signing name or region: what SigV4 writes into its credential scope. */
+const awsName = { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' } as const;
+
+/**
+ * `backends[].credentials`, one kind per `type`. upstream/credentials.ts and
+ * upstream/aws-sigv4.ts check at start what a schema cannot say: header and
+ * cookie syntax, RFC 7617 user-ids, which AWS key fields go together.
+ */
+const credentialsSchema = {
+  type: 'object',
+  required: ['type'],
+  description: 'How Gatehouse authenticates to this backend (upstream/credentials.ts); the caller\'s own token never reaches it unless passthrough is set.',
+  // Ajv's discriminator (option `discriminator`): only the branch that `type` names is
+  // checked, so a wrong or missing field is reported once, for that kind.
+  discriminator: { propertyName: 'type' },
+  oneOf: [
+    { type: 'object', additionalProperties: false, properties: { type: { const: 'none' } } },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['value'],
+      description: 'A static API key sent as a header, a query parameter or a cookie. in and name may be left out when the spec declares the placement as an apiKey security scheme; scheme picks one of several.',
+      properties: {
+        type: { const: 'apiKey' },
+        in: { enum: ['header', 'query', 'cookie'] },
+        name: { type: 'string', minLength: 1 },
+        scheme: { type: 'string', minLength: 1, description: "The spec's apiKey security scheme that says where the key goes." },
+        value: { type: 'string' },
+      },
+    },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['token'],
+      description: 'Authorization: Bearer <token>, a static token.',
+      properties: { type: { const: 'bearer' }, token: { type: 'string', minLength: 1 } },
+    },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['username', 'password'],
+      description: 'Authorization: Basic (RFC 7617).',
+      properties: { type: { const: 'basic' }, username: { type: 'string' }, password: { type: 'string' } },
+    },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['tokenUrl', 'clientId', 'clientSecret'],
+      description: 'OAuth2 client credentials grant (RFC 6749 §4.4); the token is cached until shortly before it expires.',
+      properties: { type: { const: 'oauth2' }, ...tokenClientProperties },
+    },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['tokenUrl', 'clientId', 'clientSecret'],
+      description: "OAuth2 token exchange (RFC 8693): the caller's bearer token is exchanged for one this backend accepts.",
+      properties: { type: { const: 'tokenExchange' }, ...tokenClientProperties },
+    },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['service', 'region'],
+      description: 'AWS Signature Version 4 (upstream/aws-sigv4.ts): static keys, or without them the AWS credential chain.',
+      properties: {
+        type: { const: 'aws-sigv4' },
+        service: { ...awsName, description: 'The service signing name (ec2, es, execute-api, s3, …; APIs.guru documents give it as info.x-aws-signingName).' },
+        region: { ...awsName, description: 'The AWS region to sign for (us-east-1, …).' },
+        accessKeyId: { type: 'string', minLength: 1 },
+        secretAccessKey: { type: 'string', minLength: 1 },
+        sessionToken: { type: 'string', minLength: 1 },
+        profile: { type: 'string', minLength: 1, description: 'Without keys: the profile of the shared AWS credentials/config files.' },
+      },
+    },
+  ],
 } as const;
 
 export const configSchema = {
@@ -248,8 +389,8 @@ export const configSchema = {
     },
     rules: {
       type: 'array',
-      items: { type: 'object' },
-      description: 'Authorisation rules (policy/rules.ts); validated when compiled.',
+      items: ruleSchema,
+      description: 'Authorisation rules (policy/rules.ts): none, everything is allowed; once there is one, a call needs a matching allow, and a matching deny wins.',
     },
     policies: {
       type: 'array',
@@ -467,6 +608,7 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       required: ['dir'],
+      description: 'Reuse imports of unchanged specs across restarts (off unless set).',
       properties: {
         dir: { type: 'string', minLength: 1, description: 'Directory (relative to the config file) for cached imports.' },
       },
@@ -484,33 +626,18 @@ export const configSchema = {
           spec: { type: 'string', minLength: 1, description: 'File path (relative to the config file) or http(s) URL.' },
           baseUrl: { type: 'string', pattern: '^https?://', description: "Overrides the spec's server URL." },
           timeoutMs: { type: 'integer', minimum: 1 },
-          credentials: {
-            type: 'object',
-            required: ['type'],
-            description: 'How Gatehouse authenticates to this backend (upstream/credentials.ts); checked at start.',
-            properties: { type: { enum: ['none', 'apiKey', 'bearer', 'basic', 'oauth2', 'tokenExchange', 'aws-sigv4'] } },
-            // aws-sigv4 (upstream/aws-sigv4.ts): its fields, so a missing or misspelt one is named at load.
-            if: { required: ['type'], properties: { type: { const: 'aws-sigv4' } } },
-            then: {
-              additionalProperties: false,
-              required: ['service', 'region'],
-              properties: {
-                type: {},
-                service: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$', description: 'The service signing name (ec2, es, execute-api, s3, …).' },
-                region: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$', description: 'The AWS region to sign for (us-east-1, …).' },
-                accessKeyId: { type: 'string', minLength: 1 },
-                secretAccessKey: { type: 'string', minLength: 1 },
-                sessionToken: { type: 'string', minLength: 1 },
-                profile: { type: 'string', minLength: 1, description: 'Without keys: the profile of the shared AWS credentials/config files.' },
-              },
-            },
-          },
+          credentials: credentialsSchema,
           passthrough: { type: 'boolean', default: false, description: "Forward the caller's Authorization header (off: the caller's token never reaches the backend)." },
           allowExternalRefs: { type: 'boolean', default: false },
-          include: operationFilterSchema,
-          exclude: operationFilterSchema,
+          include: { ...operationFilterSchema, description: 'Serve only operations that match every criterion kind listed.' },
+          exclude: { ...operationFilterSchema, description: 'Drop operations that match any criterion listed.' },
           deprecated: { enum: ['include', 'exclude'], description: 'Serve deprecated operations (include, the default) or drop them.' },
-          overrides: { type: 'object', propertyNames: { minLength: 1 }, additionalProperties: operationOverrideSchema },
+          overrides: {
+            type: 'object',
+            propertyNames: { minLength: 1 },
+            additionalProperties: operationOverrideSchema,
+            description: 'Keyed by operationId or "METHOD /path"; wins over the spec\'s x-gatehouse.',
+          },
           tools: {
             enum: ['all', 'search', 'auto'],
             default: 'auto',
@@ -521,7 +648,7 @@ export const configSchema = {
           maxQueued: { type: 'integer', minimum: 0, default: 0, description: 'Calls that may wait for a slot (for at most queueTimeoutMs).' },
           queueTimeoutMs: { type: 'integer', minimum: 1, default: 1_000 },
           circuitBreaker: {
-            description: 'false, or { failureThreshold (default 5 consecutive failures: connect errors, timeouts, 5xx), cooldownMs (default 30000) }.',
+            description: 'Short-circuits a backend that keeps failing: false, or { failureThreshold (default 5 consecutive failures: connect errors, timeouts, 5xx), cooldownMs (default 30000) }.',
             oneOf: [
               { const: false },
               {
@@ -537,28 +664,38 @@ export const configSchema = {
   },
 } as const;
 
+// ---------------------------------------------------------------------------
+// The types of the validated configuration, derived from the schema above.
+//
+// FromSchema makes a property that has a `default` required (its option
+// keepDefaultedPropertiesOptional is false by default): that is what the loader
+// hands on, since Ajv's useDefaults fills every such property of an object that
+// is there. Ajv applies no default inside oneOf/anyOf; the schema puts none
+// there (circuitBreaker's defaults are filled by load-config, typed below).
+
+/** The file as validated, defaults applied. */
+type ValidatedConfig = FromSchema<typeof configSchema>;
+type ValidatedBackend = ValidatedConfig['backends'][number];
+
+/**
+ * An object whose schema allows exactly one of its properties (`minProperties: 1,
+ * maxProperties: 1`), as the union of the one-property objects it can be.
+ */
+type ExactlyOne<T> = { [K in keyof T]-?: { [P in K]-?: Exclude<T[P], undefined> } }[keyof T];
+
 /** Criteria over operations (`backends[].include` / `exclude`); each kind is an OR over its values. */
-export interface OperationFilterConfig {
-  tags?: string[];
-  operations?: string[];
-  methods?: string[];
-  paths?: string[];
-}
+export type OperationFilterConfig = NonNullable<ValidatedBackend['include']>;
 
 /** Per-operation changes (`backends[].overrides`). */
-export interface OperationOverrideConfig {
-  name?: string;
-  description?: string;
-  hidden?: boolean;
-}
+export type OperationOverrideConfig = NonNullable<ValidatedBackend['overrides']>[string];
+
+/** How Gatehouse authenticates to one backend (upstream/credentials.ts). Values arrive already `${VAR}`-interpolated. */
+export type CredentialConfig = NonNullable<ValidatedBackend['credentials']>;
 
 /** A backend as configured. */
-export interface BackendConfig {
-  /** Outbound credentials (see upstream/credentials.ts). */
-  credentials?: CredentialConfig;
-  passthrough?: boolean;
-  name: string;
-  spec: string;
+export type BackendConfig = Omit<ValidatedBackend, 'circuitBreaker'> & {
+  /** Set by load-config (fillBackendDefaults) from what the file gives: Ajv applies no defaults inside oneOf. */
+  circuitBreaker: false | Required<Exclude<ValidatedBackend['circuitBreaker'], false | undefined>>;
   /**
    * Never read from the config file: the spec's text as the admin store keeps it
    * (an inline spec, or what the spec URL served when it was imported), so every
@@ -566,184 +703,59 @@ export interface BackendConfig {
    * `spec` is only where it came from (the URL, or `inline`).
    */
   specDocument?: { text: string; label: string };
-  baseUrl?: string;
-  timeoutMs?: number;
-  allowExternalRefs: boolean;
   /**
    * Set by the admin API on the backends it registers (never read from a file):
    * `admin.specUrls`, which the spec URL, its redirects and its external refs must pass.
    */
   adminSpecUrls?: readonly string[];
-  /** Serve only operations that match every criterion kind listed. */
-  include?: OperationFilterConfig;
-  /** Drop operations that match any criterion listed. */
-  exclude?: OperationFilterConfig;
-  /** Deprecated operations: served (`include`, when unset) or dropped. */
-  deprecated?: 'include' | 'exclude';
-  /** Keyed by operationId or `"METHOD /path"`; wins over the spec's `x-gatehouse`. */
-  overrides?: Record<string, OperationOverrideConfig>;
-  /** How this backend's operations are listed: every one (`all`), search meta-tools (`search`), or `search` above `toolBudget` (`auto`). */
-  tools: 'all' | 'search' | 'auto';
-  /** `tools: auto` lists search meta-tools when the backend has more tools than this. */
-  toolBudget: number;
-  /** Bulkhead: calls in flight at most, and how many may wait how long for a slot. */
-  maxConcurrent: number;
-  maxQueued: number;
-  queueTimeoutMs: number;
-  /** Short-circuits a backend that keeps failing; `false` turns it off. */
-  circuitBreaker: false | { failureThreshold: number; cooldownMs: number };
-}
+};
 
-/** `rateLimits.rules[]` as configured (see limits/rate-limit.ts). */
-export interface RateLimitRuleConfig {
-  name: string;
-  key: Array<'principal' | 'backend' | 'tool' | 'model'>;
-  limit: number;
-  /** `<n>s|m|h|d`. */
-  window: string;
-  match?: { backends?: string[]; tools?: string[]; models?: string[]; principals?: string[] };
-  cost: 'requests' | 'tokens';
-  /** CEL condition (policy/cel.ts): the rule counts only calls where it is true. */
-  when?: string;
-}
+/** `rateLimits.rules[]` and a `policies[].rateLimit` instance (see limits/rate-limit.ts). */
+export type RateLimitRuleConfig = ValidatedConfig['rateLimits']['rules'][number];
 
-/** `ai.budgets[]` and `policies[].budget`. */
-export interface BudgetRuleConfig {
-  name: string;
-  per: 'day' | 'month';
-  limitUsd: number;
-  match?: { principals?: string[]; models?: string[] };
-  when?: string;
-}
+/** `ai.budgets[]` and a `policies[].budget` instance. */
+export type BudgetRuleConfig = AiConfig['budgets'][number];
+
+type ValidatedPolicyEntry = ValidatedConfig['policies'][number];
 
 /** `policies[].guard`. */
-export interface GuardConfig {
-  maxMessages?: number;
-  maxChars?: number;
-  blockedPatterns?: string[];
-  when?: string;
-}
+export type GuardConfig = NonNullable<ValidatedPolicyEntry['guard']>;
 
 /** One `policies[]` entry: a middleware instance of the call chain (policy/chain.ts). */
-export type PolicyEntryConfig =
-  | { rateLimit: RateLimitRuleConfig }
-  | { budget: BudgetRuleConfig }
-  | { validate: false | { when?: string } }
-  | { guard: GuardConfig }
-  | { redact: { patterns: string[]; when?: string } };
+export type PolicyEntryConfig = ExactlyOne<ValidatedPolicyEntry>;
 
-export type AiProvider = 'openai' | 'openai-compatible' | 'anthropic' | 'ollama';
+/** One authorisation rule (`rules[]`): exactly one of `allow` and `deny`, and maybe `when`. */
+export type RuleConfig = NonNullable<ValidatedConfig['rules']>[number];
 
-export interface AiTargetConfig {
-  provider: AiProvider;
-  model?: string;
-  baseUrl?: string;
-  apiKey?: string;
-  headers?: Record<string, string>;
-  timeoutMs: number;
-  maxTokens: number;
-}
+/** What one rule applies to. Every listed kind must match (AND); see policy/rules.ts. */
+export type Match = NonNullable<RuleConfig['allow']>;
 
-export interface AiConfig {
-  targets: Record<string, AiTargetConfig>;
-  routes: Array<{ model: string; aliases: string[]; targets: string[]; when?: string }>;
-  retry: { attempts: number; backoffMs: number; deadlineMs: number };
-  cooldown: { failures: number; ms: number };
-  prices?: Record<string, { input?: number; output?: number; cache_read?: number; cache_write?: number }>;
-  budgetStore: 'memory' | 'redis';
-  budgets: BudgetRuleConfig[];
-  guards: { maxMessages?: number; maxChars?: number; blockedPatterns?: string[]; redactPatterns?: string[] };
-}
+/** Criteria on who is calling. Each kind is an OR over its values (except `claims`). */
+export type PrincipalMatch = NonNullable<Match['principals']>;
 
-export interface AuditConfig {
-  store: 'sqlite' | 'postgres' | 'none';
-  sqlite: { file: string; thread: boolean };
-  postgres?: { url: string; table: string };
-  stream?: string;
-  arguments: 'redact' | 'hash' | 'omit';
-  redact: string[];
-  retentionDays: number;
-  queue: { max: number; batchSize: number; flushIntervalMs: number };
-  adminScope: string;
-  /** `sync`: a tool call is answered only after its record is committed (see audit/writer.ts recordDurable). */
-  durability: 'batched' | 'sync';
-}
+/** The ai-proxy (`ai`). */
+export type AiConfig = NonNullable<ValidatedConfig['ai']>;
+
+/** One `ai.targets` entry. */
+export type AiTargetConfig = AiConfig['targets'][string];
+
+export type AiProvider = AiTargetConfig['provider'];
+
+/** `audit`: the audit trail. */
+export type AuditConfig = ValidatedConfig['audit'];
 
 /** `admin`: the admin API and where runtime-registered backends persist. */
-export interface AdminConfig {
-  scope?: string;
-  apiKey?: string;
-  store: 'sqlite' | 'postgres';
-  sqlite: { file: string };
-  postgres?: { url: string; table: string };
-  resyncSeconds: number;
-  /** Non-public hosts admin-registered spec URLs may name (see openapi/spec-url-policy.ts). */
-  specUrls: string[];
-}
+export type AdminConfig = NonNullable<ValidatedConfig['admin']>;
 
 /** The validated configuration, defaults applied. */
-export interface GatehouseConfig {
-  server: {
-    host: string;
-    port: number;
-    allowedHosts: string[];
-    allowedOrigins: string[];
-    maxRequestBytes: number;
-    shutdown: { readinessDelayMs: number; graceMs: number };
-    publicUrl?: string;
-  };
-  log: {
-    level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-    /** Default `auto`: pretty when the log stream is a terminal. */
-    format: 'auto' | 'pretty' | 'json';
-    /** One info line per tool/model call (default true). */
-    calls: boolean;
-  };
-  upstream: { connectTimeoutMs: number; timeoutMs: number; maxResponseBytes: number; connections: number; maxHeaderValueBytes: number };
-  mcp: {
-    pageSize: number;
-    /** Bounds on tool arguments (see mcp/argument-limits.ts). */
-    arguments: { maxBytes: number; maxDepth: number; maxKeys: number; maxArrayLength: number };
-  };
-  /** Who may call /mcp (absent: anonymous, loopback only). */
-  auth?: {
-    jwt?: {
-      jwksUrl: string;
-      issuer: string;
-      audience?: string;
-      algorithms?: string[];
-      clockToleranceSec?: number;
-      claims?: { subject?: string; client?: string; groups?: string };
-    };
-    apiKeys?: Array<{ id: string; sha256: string; scopes?: string[]; groups?: string[] }>;
-    apiKeyHeader?: string;
-    allowAnonymous?: boolean;
-    allowUnauthenticatedPublic: boolean;
-    scopesSupported?: string[];
-    requiredScopes?: string[];
-  };
-  /** Authorisation rules; none = everything allowed. */
-  rules?: RuleConfig[];
-  /** Middleware instances added to the call chain (policy/chain.ts), in its built-in order. */
-  policies: PolicyEntryConfig[];
-  /** Reuse imports of unchanged specs across restarts (off unless set). */
-  importCache?: { dir: string };
-  /** State directory (relative to the config file). */
-  dataDir: string;
-  redis?: { url: string };
-  rateLimits: { store: 'memory' | 'redis'; onStoreError: 'open' | 'closed'; rules: RateLimitRuleConfig[] };
-  audit: AuditConfig;
-  metrics: { enabled: boolean };
-  /** The admin API for runtime backends (absent: off). */
-  admin?: AdminConfig;
-  /** The ai-proxy (absent: off). */
-  ai?: AiConfig;
+export type GatehouseConfig = Omit<ValidatedConfig, 'backends' | 'policies'> & {
   backends: BackendConfig[];
-  /** Directory of the config file: relative spec paths resolve against it. */
+  policies: PolicyEntryConfig[];
+  /** Not from the file: the directory of the config file, against which relative spec paths resolve. */
   baseDir: string;
-  /** The file the configuration came from (for messages). */
+  /** Not from the file: the file the configuration came from (for messages). */
   file: string;
-}
+};
 
 /** Identifies the schema: the generated config validators name the one they were made from (schema-validator.ts). */
 export function schemaFingerprint(): string {

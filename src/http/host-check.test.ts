@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { originAllowList, originRefusal, type OwnOrigin } from './host-check.js';
+import { originAllowList } from '../config/origins.js';
+import { originRefusal, type OwnOrigin } from './host-check.js';
 
 const none = originAllowList([]);
 const loopbackBind: OwnOrigin = { publicOrigin: undefined, hostChecked: true };

@@ -18,6 +18,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { GatehouseConfig } from '../config/schema.js';
+import { hostnameOf, originAllowList, originOf, type OriginAllowList } from '../config/origins.js';
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
 
@@ -69,34 +70,6 @@ export interface OwnOrigin {
   hostChecked: boolean;
 }
 
-/** `server.allowedOrigins`, parsed once: full origins, and bare host names (any scheme and port). */
-export interface OriginAllowList {
-  origins: ReadonlySet<string>;
-  hostnames: ReadonlySet<string>;
-}
-
-/**
- * `server.allowedOrigins` entries: `https://app.example:3000` allows that origin only; a bare
- * `app.example` allows that host name on any scheme and port (the form earlier versions took).
- * Throws naming the entry when one is neither.
- */
-export function originAllowList(entries: readonly string[]): OriginAllowList {
-  const origins = new Set<string>();
-  const hostnames = new Set<string>();
-  entries.forEach((entry, i) => {
-    if (entry.includes('://')) {
-      const origin = originOf(entry);
-      if (origin === undefined) throw new Error(`server.allowedOrigins[${i}]: "${entry}" is not an origin (expected scheme://host[:port] or a host name)`);
-      origins.add(origin);
-    } else {
-      const name = hostnameOf(`http://${entry}`);
-      if (name === undefined) throw new Error(`server.allowedOrigins[${i}]: "${entry}" is not a host name (expected scheme://host[:port] or a host name)`);
-      hostnames.add(name);
-    }
-  });
-  return { origins, hostnames };
-}
-
 /** Why the request's Origin is not allowed, or undefined when it is (or there is none). */
 export function originRefusal(origin: string | undefined, host: string | undefined, own: OwnOrigin, allowed: OriginAllowList): string | undefined {
   if (origin === undefined) return undefined;
@@ -117,23 +90,4 @@ export function isOwnOrigin(origin: string, host: string | undefined, own: OwnOr
   if (given === own.publicOrigin) return true;
   if (!own.hostChecked || host === undefined || host === '') return false;
   return originOf(`http://${host}`) === given || originOf(`https://${host}`) === given;
-}
-
-function originOf(url: string): string | undefined {
-  try {
-    const { origin } = new URL(url);
-    // Opaque origins (file:, data:, "null") serialise as "null": never an allowed origin.
-    return origin === 'null' ? undefined : origin;
-  } catch {
-    return undefined;
-  }
-}
-
-function hostnameOf(url: string): string | undefined {
-  try {
-    const { hostname } = new URL(url);
-    return hostname === '' ? undefined : hostname;
-  } catch {
-    return undefined;
-  }
 }

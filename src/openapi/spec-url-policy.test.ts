@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { compileSpecUrlRules, specUrlEntryProblem } from './spec-url-policy.js';
+import { specUrlEntryProblem } from '../config/spec-url-entries.js';
+import { compileSpecUrlRules } from './spec-url-policy.js';
 import { urlRefusal } from './guarded-fetch.js';
 
 describe('spec URL rules: the default', () => {

@@ -19,9 +19,11 @@
  */
 import { createRequire } from 'node:module';
 import type IpAddr from 'ipaddr.js';
+// The entries' form is checked when the config loads (config/spec-url-entries.ts), and again here.
+import { normaliseHostName as normalise, specUrlEntryProblem, unbracket } from '../config/spec-url-entries.js';
 
 // Loaded on first use (DESIGN.md decision 12): every start reads the config, few set admin.specUrls.
-// ipaddr.js is CommonJS, so a synchronous require serves the synchronous config check.
+// ipaddr.js is CommonJS, so a synchronous require serves the synchronous compile and checks.
 let loadedIpaddr: typeof IpAddr | undefined;
 const ipaddr = (): typeof IpAddr => (loadedIpaddr ??= createRequire(import.meta.url)('ipaddr.js') as typeof IpAddr);
 
@@ -31,24 +33,6 @@ export interface SpecUrlRules {
   allowsName(hostname: string): boolean;
   /** Why a resolved (or literal) address is refused, or undefined when it is public or listed. */
   addressRefusal(address: string): string | undefined;
-}
-
-/**
- * Why an `admin.specUrls` entry is not valid, or undefined when it is. Host
- * globs are a single leading `*.` only (as in TLS certificates, RFC 6125 §6.4.3):
- * a general glob library would also accept `*` or `*internal*`, which allow far
- * more than anyone listing an internal host means to.
- */
-export function specUrlEntryProblem(raw: string): string | undefined {
-  const entry = normalise(raw);
-  if (entry.includes('/')) {
-    if (!ipaddr().isValidCIDR(entry)) return `"${entry}" is not a CIDR block (expected e.g. 10.0.0.0/8 or fd00::/8)`;
-    return undefined;
-  }
-  if (ipaddr().isValid(unbracket(entry))) return strictIp(unbracket(entry)) ? undefined : `"${entry}" is not an IP address in standard form`;
-  const name = entry.startsWith('*.') ? entry.slice(2) : entry;
-  if (!HOST_NAME.test(name)) return `"${entry}" is not a host name, "*." followed by a host name, an IP address or a CIDR block`;
-  return undefined;
 }
 
 /** Compiles `admin.specUrls` (entries checked already by the config loader). */
@@ -89,9 +73,6 @@ export function compileSpecUrlRules(entries: readonly string[]): SpecUrlRules {
   };
 }
 
-/** Host names as URLs carry them (already lower-cased and punycoded by the URL parser). */
-const HOST_NAME = /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
-
 const RANGE_NAMES: Readonly<Record<string, string>> = {
   loopback: 'loopback',
   private: 'private',
@@ -103,20 +84,6 @@ const RANGE_NAMES: Readonly<Record<string, string>> = {
   broadcast: 'broadcast',
   reserved: 'reserved',
 };
-
-/** Names compare case-insensitively and without the root's trailing dot (RFC 1034 §3.1). */
-function normalise(name: string): string {
-  return name.toLowerCase().replace(/\.$/, '');
-}
-
-function unbracket(host: string): string {
-  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-}
-
-/** ipaddr.isValid accepts legacy forms (`0x7f.1`, `2130706433`); a config entry must be written plainly. */
-function strictIp(text: string): boolean {
-  return ipaddr().IPv4.isValidFourPartDecimal(text) || (text.includes(':') && ipaddr().IPv6.isValid(text));
-}
 
 /** An IPv4-mapped IPv6 block (::ffff:10.0.0.0/104) is matched as the IPv4 block it stands for. */
 function normaliseBlock([net, bits]: [IpAddr.IPv4 | IpAddr.IPv6, number]): [IpAddr.IPv4 | IpAddr.IPv6, number] {

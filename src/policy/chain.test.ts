@@ -6,7 +6,8 @@ import type { GatehouseConfig, PolicyEntryConfig } from '../config/schema.js';
 import { createBackendGuards } from '../limits/backend-guards.js';
 import { callContext, modelContext } from '../../test/helpers/call-context.js';
 import { createChain, type ChainConfig, type ChainDeps } from './chain.js';
-import { compileRules, type RuleConfig } from './rules.js';
+import { compileRules } from './rules.js';
+import type { RuleConfig } from '../config/schema.js';
 
 const log = silentLogger();
 const alice: Principal = { id: 'alice', kind: 'api-key', scopes: ['shop:read'], groups: [] };

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { errorOf } from '../../test/helpers/errors.js';
+import { parseConfig } from '../config/load-config.js';
+import type { RuleConfig } from '../config/schema.js';
 import { GatehouseError } from '../errors/catalogue.js';
 import type { ToolDefinition } from '../openapi/tool-definition.js';
 import type { Principal } from '../call/context.js';
-import { compileRules, toolTarget, type AuthzTarget, type RuleConfig } from './rules.js';
+import { compileRules, toolTarget, type AuthzTarget } from './rules.js';
 
 /** A principal with the optional fields another change adds to Principal; rules read them structurally. */
 const who = (id: string, extra: Record<string, unknown> = {}): Principal => ({ id, kind: 'jwt', ...extra }) as Principal;
@@ -79,23 +82,52 @@ describe('compileRules().decide', () => {
   });
 });
 
-describe('compileRules validation', () => {
+// The rules' shape is the config schema's (config/schema.ts): a wrong rule is refused
+// when the config loads, naming the field, before compileRules sees it.
+describe('rules validation (config schema)', () => {
   it.each<[string, unknown, RegExp]>([
-    ['both allow and deny', [{ allow: {}, deny: {} }], /rules\[0\]: must have exactly one/],
-    ['neither allow nor deny', [{}], /rules\[0\]: must have exactly one/],
-    ['an unknown rule key', [{ allow: {}, alow: {} }], /rules\[0\]\.alow: unknown key/],
-    ['an unknown match key (typo must not widen an allow)', [{ allow: { principal: { scopes: ['x'] } } }], /rules\[0\]\.allow\.principal: unknown key/],
-    ['an unknown principal key', [{ deny: { principals: { scope: ['x'] } } }], /rules\[0\]\.deny\.principals\.scope: unknown key/],
-    ['an empty list', [{ allow: {} }, { allow: { principals: { scopes: [] } } }], /rules\[1\]\.allow\.principals\.scopes: must be a non-empty list/],
-    ['empty claims', [{ allow: { principals: { claims: {} } } }], /claims: must list at least one claim/],
-    ['a non-string claim', [{ allow: { principals: { claims: { a: 1 } } } }], /claims\.a: must be a string/],
-    ['a non-boolean readOnly', [{ allow: { readOnly: 'yes' } }], /readOnly: must be true or false/],
-  ])('rejects %s', (_name, rules, message) => {
-    let err: unknown;
-    try { compileRules(rules as RuleConfig[]); } catch (e) { err = e; }
+    ['both allow and deny', [{ allow: {}, deny: {} }], /rules\[0\]: must have exactly one of `allow` and `deny`/],
+    ['neither allow nor deny', [{}], /rules\[0\]: must have exactly one of `allow` and `deny`/],
+    ['an unknown rule key', [{ allow: {}, alow: {} }], /rules\[0\]\.alow: unknown field/],
+    ['an unknown match key (typo must not widen an allow)', [{ allow: { principal: { scopes: ['x'] } } }], /rules\[0\]\.allow\.principal: unknown field \(did you mean `principals`\?\)/],
+    ['an unknown principal key', [{ deny: { principals: { scope: ['x'] } } }], /rules\[0\]\.deny\.principals\.scope: unknown field \(did you mean `scopes`\?\)/],
+    ['an empty list', [{ allow: {} }, { allow: { principals: { scopes: [] } } }], /rules\[1\]\.allow\.principals\.scopes: must NOT have fewer than 1 items/],
+    ['an empty glob list', [{ deny: { tools: [] } }], /rules\[0\]\.deny\.tools: must NOT have fewer than 1 items/],
+    ['empty claims', [{ allow: { principals: { claims: {} } } }], /rules\[0\]\.allow\.principals\.claims: must NOT have fewer than 1 properties/],
+    ['a claim that is not a scalar', [{ allow: { principals: { claims: { a: { b: 1 } } } } }], /rules\[0\]\.allow\.principals\.claims\.a: must be string/],
+    ['a non-boolean readOnly', [{ allow: { readOnly: 'yes' } }], /rules\[0\]\.allow\.readOnly: must be boolean/],
+    ['a misspelt method (a deny must not miss it)', [{ deny: { methods: ['DELTE'] } }], /rules\[0\]\.deny\.methods\[0\]: must be one of "GET"/],
+    ['a rule that is not an object', ['allow'], /rules\[0\]: must be object/],
+  ])('refuses %s', (_name, rules, message) => {
+    const err = errorOf(() => parseConfig(JSON.stringify({ rules }), 'rules.yaml', {}));
     expect(err).toBeInstanceOf(GatehouseError);
     expect((err as GatehouseError).code).toBe('GH_CONFIG_INVALID');
     expect((err as GatehouseError).message).toMatch(message);
+  });
+
+  it('reads claim values that YAML gives as numbers or booleans as their string form', () => {
+    const config = parseConfig('rules:\n  - allow: { principals: { claims: { level: 3, admin: true } } }\n', 'rules.yaml', {});
+    expect(config.rules).toEqual([{ allow: { principals: { claims: { level: '3', admin: 'true' } } } }]);
+  });
+
+  it('applies a rule only where its when: condition holds; a deny whose condition cannot be evaluated still denies', () => {
+    const config = parseConfig(
+      'rules:\n  - allow: { tools: ["*"] }\n    when: "\'ops\' in principal.groups"\n  - deny: { tools: ["*_delete*"] }\n    when: "principal.claims.tenant != \'acme\'"\n',
+      'rules.yaml',
+      {},
+    );
+    const authz = compileRules(config.rules!);
+    expect(authz.decide(who('a', { groups: ['ops'] }), getItem)).toMatchObject({ allowed: true, rule: 0 });
+    expect(authz.decide(who('b', { groups: ['dev'] }), getItem).allowed).toBe(false);
+    const del: AuthzTarget = { kind: 'tool', name: 'shop_deleteItem', backend: 'shop', method: 'DELETE', readOnly: false };
+    expect(authz.decide(who('c', { groups: ['ops'], claims: { tenant: 'acme' } }), del).allowed).toBe(true);
+    // No tenant claim: the condition cannot be evaluated, and the deny applies (fail closed).
+    expect(authz.decide(who('d', { groups: ['ops'], claims: {} }), del)).toMatchObject({ allowed: false, rule: 1 });
+  });
+
+  it('refuses a when: that does not compile, naming the field and the column', () => {
+    const config = parseConfig('rules:\n  - allow: { tools: ["*"] }\n    when: "\'ops\' in principal.grups"\n', 'rules.yaml', {});
+    expect(() => compileRules(config.rules!)).toThrow(/rules\[0\]\.when: .*grups.*column \d+/);
   });
 });
 

@@ -21,56 +21,18 @@
  *   tools says nothing about models and vice versa.
  * - An empty list, a missing or doubled `allow`/`deny`, or an unknown key is a
  *   config error, not "no criterion": a typo must not silently widen an allow.
+ *   The config schema refuses them (config/schema.ts, the rules' types come
+ *   from it), so what reaches compileRules has the shape its types say.
  *
  * Globs (`tools`, `backends`, `models`): `*` matches any run of characters;
  * nothing else is special. Matching is case-sensitive except for methods.
  */
-import { GatehouseError } from '../errors/catalogue.js';
+import type { Match, RuleConfig } from '../config/schema.js';
 import { globToRegExp } from '../openapi/select-operations.js';
 import type { ToolDefinition } from '../openapi/tool-definition.js';
 import type { Principal } from '../call/context.js';
 import { compileCondition } from './cel.js';
 import { conditionInputFor } from './conditions.js';
-
-/** Criteria on who is calling. Each kind is an OR over its values (except `claims`). */
-export interface PrincipalMatch {
-  /** The principal holds at least one of these scopes. */
-  scopes?: readonly string[];
-  /** The principal is in at least one of these groups. */
-  groups?: readonly string[];
-  /** The principal authenticated with one of these API key ids. */
-  keyIds?: readonly string[];
-  /** The principal's id (or `subject`, when set) is one of these. */
-  subjects?: readonly string[];
-  /**
-   * Every listed claim has this value. A claim that is an array matches when it
-   * contains the value; a number or boolean is compared as its string form.
-   */
-  claims?: Readonly<Record<string, string>>;
-}
-
-/** What one rule applies to. Every listed kind must match (AND); see the module comment. */
-export interface Match {
-  principals?: PrincipalMatch;
-  /** Tool name globs. */
-  tools?: readonly string[];
-  /** Backend name globs. */
-  backends?: readonly string[];
-  /** HTTP methods of the tool's operation, any case. */
-  methods?: readonly string[];
-  /** `true`: only read-only tools (`readOnlyHint`); `false`: only tools that are not. */
-  readOnly?: boolean;
-  /** Model name globs (ai-proxy). */
-  models?: readonly string[];
-}
-
-/** One rule from config: exactly one of `allow` and `deny`. */
-export interface RuleConfig {
-  allow?: Match;
-  deny?: Match;
-  /** A CEL condition (policy/cel.ts): the rule applies only to calls where it is true. */
-  when?: string;
-}
 
 /** What a call is about. */
 export type AuthzTarget =
@@ -129,9 +91,6 @@ interface CompiledRule {
   scopes: readonly string[] | undefined;
 }
 
-const MATCH_KEYS = new Set(['principals', 'tools', 'backends', 'methods', 'readOnly', 'models']);
-const PRINCIPAL_KEYS = new Set(['scopes', 'groups', 'keyIds', 'subjects', 'claims']);
-
 /** Compiles rules once (globs to RegExps, lists to Sets). Throws `GH_CONFIG_INVALID` naming `rules[i]…`. */
 export function compileRules(rules: readonly RuleConfig[]): Authorizer {
   const compiled = rules.map((rule, i) => compileRule(rule, i));
@@ -173,13 +132,9 @@ export function compileRules(rules: readonly RuleConfig[]): Authorizer {
 
 function compileRule(rule: RuleConfig, i: number): CompiledRule {
   const where = `rules[${i}]`;
-  if (typeof rule !== 'object' || rule === null) invalid(where, 'must be an object with `allow` or `deny`');
-  const unknown = Object.keys(rule).filter((k) => k !== 'allow' && k !== 'deny' && k !== 'when');
-  if (unknown.length) invalid(`${where}.${unknown[0]}`, 'unknown key; a rule has exactly one of `allow` and `deny`, and may have `when`');
-  if ((rule.allow === undefined) === (rule.deny === undefined)) invalid(where, 'must have exactly one of `allow` and `deny`');
   const effect = rule.allow === undefined ? 'deny' : 'allow';
   const match = (rule.allow ?? rule.deny) as Match;
-  const { principalTests, targetTests } = compileMatch(match, `${where}.${effect}`);
+  const { principalTests, targetTests } = compileMatch(match);
   const tests = [...principalTests, ...targetTests];
   if (rule.when !== undefined) {
     // A deny rule whose condition cannot be evaluated still applies: fail closed.
@@ -189,72 +144,59 @@ function compileRule(rule: RuleConfig, i: number): CompiledRule {
   return { effect, index: i, tests, targetTests, scopes: match.principals?.scopes };
 }
 
-function compileMatch(m: Match, where: string): { principalTests: Test[]; targetTests: Test[] } {
-  if (typeof m !== 'object' || m === null) invalid(where, 'must be an object');
-  for (const k of Object.keys(m)) if (!MATCH_KEYS.has(k)) invalid(`${where}.${k}`, `unknown key; expected one of ${[...MATCH_KEYS].join(', ')}`);
+function compileMatch(m: Match): { principalTests: Test[]; targetTests: Test[] } {
   const tests: Test[] = [];
   const p = m.principals;
   if (p !== undefined) {
-    if (typeof p !== 'object' || p === null) invalid(`${where}.principals`, 'must be an object');
-    for (const k of Object.keys(p)) if (!PRINCIPAL_KEYS.has(k)) invalid(`${where}.principals.${k}`, `unknown key; expected one of ${[...PRINCIPAL_KEYS].join(', ')}`);
     if (p.scopes !== undefined) {
-      const want = set(p.scopes, `${where}.principals.scopes`);
+      const want = new Set(p.scopes);
       tests.push((f) => f.scopes.some((s) => want.has(s)));
     }
     if (p.groups !== undefined) {
-      const want = set(p.groups, `${where}.principals.groups`);
+      const want = new Set(p.groups);
       tests.push((f) => f.groups.some((g) => want.has(g)));
     }
     if (p.keyIds !== undefined) {
-      const want = set(p.keyIds, `${where}.principals.keyIds`);
+      const want = new Set(p.keyIds);
       tests.push((f) => f.keyId !== undefined && want.has(f.keyId));
     }
     if (p.subjects !== undefined) {
-      const want = set(p.subjects, `${where}.principals.subjects`);
+      const want = new Set(p.subjects);
       tests.push((f) => f.ids.some((id) => want.has(id)));
     }
     if (p.claims !== undefined) {
       const entries = Object.entries(p.claims);
-      if (entries.length === 0) invalid(`${where}.principals.claims`, 'must list at least one claim; omit it to match any principal');
-      for (const [name, value] of entries) if (typeof value !== 'string') invalid(`${where}.principals.claims.${name}`, 'must be a string');
       tests.push((f) => f.claims !== undefined && entries.every(([name, value]) => claimHas(f.claims?.[name], value)));
     }
   }
   const principalTests = tests.splice(0);
   if (m.tools !== undefined) {
-    const globs = compileGlobs(m.tools, `${where}.tools`);
+    const globs = compileGlobs(m.tools);
     tests.push((_f, t) => t.kind === 'tool' && globs.some((g) => g.test(t.name)));
   }
   if (m.backends !== undefined) {
-    const globs = compileGlobs(m.backends, `${where}.backends`);
+    const globs = compileGlobs(m.backends);
     tests.push((_f, t) => t.kind === 'tool' && globs.some((g) => g.test(t.backend)));
   }
   if (m.methods !== undefined) {
-    const want = new Set([...set(m.methods, `${where}.methods`)].map((x) => x.toUpperCase()));
+    const want = new Set(m.methods.map((x) => x.toUpperCase()));
     tests.push((_f, t) => t.kind === 'tool' && want.has(t.method.toUpperCase()));
   }
   if (m.readOnly !== undefined) {
-    if (typeof m.readOnly !== 'boolean') invalid(`${where}.readOnly`, 'must be true or false');
     const want = m.readOnly;
     tests.push((_f, t) => t.kind === 'tool' && t.readOnly === want);
   }
   if (m.models !== undefined) {
-    const globs = compileGlobs(m.models, `${where}.models`);
+    const globs = compileGlobs(m.models);
     tests.push((_f, t) => t.kind === 'model' && globs.some((g) => g.test(t.name)));
   }
   return { principalTests, targetTests: tests };
 }
 
-function set(values: readonly string[], where: string): Set<string> {
-  if (!Array.isArray(values) || values.length === 0) invalid(where, 'must be a non-empty list; omit it to match anything');
-  values.forEach((v, j) => { if (typeof v !== 'string') invalid(`${where}[${j}]`, 'must be a string'); });
-  return new Set(values);
-}
-
 // The importer's filter globs: `*` spans any characters, nothing else is special
 // (see select-operations.ts for why not picomatch).
-function compileGlobs(values: readonly string[], where: string): ReturnType<typeof globToRegExp>[] {
-  return [...set(values, where)].map((g) => globToRegExp(g, 'operationId'));
+function compileGlobs(values: readonly string[]): ReturnType<typeof globToRegExp>[] {
+  return [...new Set(values)].map((g) => globToRegExp(g, 'operationId'));
 }
 
 function claimHas(claim: unknown, value: string): boolean {
@@ -290,8 +232,4 @@ function readPrincipal(principal: Principal): PrincipalFacts {
 
 function strings(v: unknown): readonly string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-}
-
-function invalid(where: string, problem: string): never {
-  throw new GatehouseError('GH_CONFIG_INVALID', `${where}: ${problem}`, { details: { field: where } });
 }

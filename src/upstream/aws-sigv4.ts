@@ -14,6 +14,7 @@
  * which a gateway without AWS backends should not pay at start).
  */
 import type { SignatureV4 } from '@smithy/signature-v4';
+import type { CredentialConfig } from '../config/schema.js';
 import { GatehouseError } from '../errors/catalogue.js';
 import type { BuiltRequest } from './build-request.js';
 import { splitUrl } from './forward.js';
@@ -26,20 +27,9 @@ import { HEADER_VALUE_INVALID } from './http-fields.js';
  * `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN` environment
  * variables, then SSO, web identity, the shared credentials and config files
  * (`profile`, else `AWS_PROFILE`, else `default`), the ECS and EC2 metadata
- * services.
+ * services. The fields are described in the config schema (config/schema.ts).
  */
-export interface AwsSigV4Config {
-  type: 'aws-sigv4';
-  /** The signing name of the service (`ec2`, `es`, `execute-api`, `s3`…; APIs.guru documents give it as `info.x-aws-signingName`). */
-  service: string;
-  /** The region the request is signed for (`us-east-1`). */
-  region: string;
-  accessKeyId?: string;
-  secretAccessKey?: string;
-  sessionToken?: string;
-  /** Credential chain only: the profile of the shared credentials and config files. */
-  profile?: string;
-}
+export type AwsSigV4Config = Extract<CredentialConfig, { type: 'aws-sigv4' }>;
 
 /**
  * Headers SigV4 sets, and the names of its presigned-URL form: an argument

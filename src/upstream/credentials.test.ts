@@ -3,10 +3,10 @@ import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { CredentialConfig } from '../config/schema.js';
 import { GatehouseError } from '../errors/catalogue.js';
 import type { BuiltRequest } from './build-request.js';
 import { createCredentials, placeApiKey, withRetryOn401 } from './credentials.js';
-import type { CredentialConfig } from './credentials.js';
 
 const CALLER_TOKEN = 'caller-token-abc.def';
 const CALLER = { authorization: `Bearer ${CALLER_TOKEN}` };

@@ -20,30 +20,11 @@
  */
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
+import type { CredentialConfig } from '../config/schema.js';
 import { GatehouseError } from '../errors/catalogue.js';
 import type { BuiltRequest } from './build-request.js';
-import { createAwsSigner, SIGV4_HEADERS, type AwsSigV4Config } from './aws-sigv4.js';
+import { createAwsSigner, SIGV4_HEADERS } from './aws-sigv4.js';
 import { FRAMING_HEADERS, HEADER_VALUE_INVALID, HTTP_TOKEN } from './http-fields.js';
-
-/** How Gatehouse authenticates to one backend. Values arrive already `${VAR}`-interpolated. */
-export type CredentialConfig =
-  | { type: 'none' }
-  /**
-   * A static API key sent as a header, a query parameter or a cookie. `in` and
-   * `name` may be left out when the spec declares the placement as an apiKey
-   * security scheme (see {@link placeApiKey}); `scheme` picks one of several.
-   */
-  | { type: 'apiKey'; in?: 'header' | 'query' | 'cookie'; name?: string; scheme?: string; value: string }
-  /** `Authorization: Bearer <token>` with a static token. */
-  | { type: 'bearer'; token: string }
-  /** `Authorization: Basic …` (RFC 7617). */
-  | { type: 'basic'; username: string; password: string }
-  /** OAuth2 client credentials grant (RFC 6749 §4.4). */
-  | { type: 'oauth2'; tokenUrl: string; clientId: string; clientSecret: string; scopes?: string[]; audience?: string }
-  /** OAuth2 token exchange (RFC 8693): the caller's bearer token is exchanged for one this backend accepts. */
-  | { type: 'tokenExchange'; tokenUrl: string; clientId: string; clientSecret: string; audience?: string; scopes?: string[] }
-  /** AWS Signature Version 4: see {@link AwsSigV4Config}. */
-  | AwsSigV4Config;
 
 /** What the inbound call presented. */
 export interface CallerAuth {
