@@ -307,13 +307,17 @@ function uniqueNames(entries: ReadonlyArray<{ options: { name: string }; path: s
 
 function rateRule(r: RateLimitRuleConfig, path: string): RateLimitRule {
   const when = condition(r.when, `${path}.when`);
+  // Tokens are what model calls spend; a tool call spends none, so a token rule
+  // applies to model calls only (a model glob never matches a tool call). Without
+  // this, a window spent by a caller's model calls would refuse its tool calls too.
+  const match = r.cost === 'tokens' && r.match?.models === undefined ? { ...r.match, models: ['*'] } : r.match;
   return {
     name: r.name,
     key: r.key,
     limit: r.limit,
     windowSeconds: windowSeconds(r.window),
     cost: r.cost,
-    ...(r.match !== undefined ? { match: r.match } : {}),
+    ...(match !== undefined ? { match } : {}),
     ...(when !== undefined ? { when: when as (input: unknown) => boolean } : {}),
   };
 }

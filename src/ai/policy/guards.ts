@@ -132,6 +132,8 @@ export interface RedactorOptions {
   flags?: string;
   /** Config path named in errors. Default "ai.redact". */
   configPath?: string;
+  /** Config path of the patterns list, named in errors about one of them. Default `<configPath>.patterns`. */
+  patternsPath?: string;
 }
 
 export interface RedactorStream {
@@ -178,10 +180,11 @@ export function createRedactor(options: RedactorOptions): Redactor {
   if (!Number.isInteger(maxMatchLength) || maxMatchLength < 1) {
     throw new GatehouseError('GH_CONFIG_INVALID', `${path}.maxMatchLength must be an integer ≥ 1, got ${String(maxMatchLength)}`);
   }
-  const compiled = compileAll(options.patterns, flags, `${path}.patterns`);
+  const patternsPath = options.patternsPath ?? `${path}.patterns`;
+  const compiled = compileAll(options.patterns, flags, patternsPath);
   compiled.forEach((re, i) => {
     // A pattern matching "" would insert the replacement between every character.
-    if (re.test('')) throw new GatehouseError('GH_CONFIG_INVALID', `${path}.patterns[${i}] matches the empty string`);
+    if (re.test('')) throw new GatehouseError('GH_CONFIG_INVALID', `${patternsPath}[${i}] matches the empty string`);
   });
 
   if (compiled.length === 0) {

@@ -8,6 +8,7 @@ export interface RedactInstance {
   when?: Condition;
   /** Only model calls (`ai.guards.redactPatterns`, which has always applied to answers alone). */
   modelsOnly?: boolean;
+  /** The config path of the patterns list, named in errors: `policies[3].redact.patterns`, `ai.guards.redactPatterns`. */
   configPath: string;
 }
 
@@ -20,7 +21,7 @@ export interface RedactInstance {
  * become one redactor over all their patterns, made once per combination.
  */
 export function redactStage(instances: readonly RedactInstance[]): Middleware {
-  const compiled = instances.map((r) => ({ ...r, redactor: createRedactor({ patterns: r.patterns, configPath: r.configPath }) }));
+  const compiled = instances.map((r) => ({ ...r, redactor: createRedactor({ patterns: r.patterns, patternsPath: r.configPath }) }));
   const combined = new Map<string, Redactor>();
   return async function redact(ctx, next) {
     const applying = compiled.filter((r) => (r.modelsOnly !== true || ctx.kind === 'model') && (r.when === undefined || r.when(conditionInputOf(ctx))));
@@ -29,7 +30,7 @@ export function redactStage(instances: readonly RedactInstance[]): Middleware {
       const key = applying.map((r) => r.configPath).join('\n');
       let r = combined.get(key);
       if (r === undefined) {
-        r = createRedactor({ patterns: applying.flatMap((a) => a.patterns), configPath: applying[0]!.configPath });
+        r = createRedactor({ patterns: applying.flatMap((a) => a.patterns), patternsPath: applying[0]!.configPath });
         combined.set(key, r);
       }
       ctx.redactor = r;
