@@ -22,7 +22,7 @@ import type { Authenticator } from '../policy/authenticate.js';
 import type { Chain } from '../policy/chain.js';
 import type { Authorizer } from '../policy/rules.js';
 import { ANONYMOUS, OneShotSignal, NEVER_CANCELLED, type CallContext, type Principal, type Redactor, type TokenUsage } from '../call/context.js';
-import { redactJson } from './policy/guards.js';
+import { redactJson, redactStream } from './policy/guards.js';
 import { isProviderError, type ChatCompletion, type ChatCompletionChunk, type ChatCompletionRequest, type EmbeddingRequest, type ProviderError, type Usage } from './openai-types.js';
 import { costUsd, loadPriceTable, priceFor, type PriceTable } from './policy/prices.js';
 import type { AiProxy, Attempt, ResolvedTarget } from './engine/proxy.js';
@@ -268,22 +268,10 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
       bytesOut += Buffer.byteLength(frame);
       res.write(frame);
     };
-    const held = redactor?.stream();
+    const redacting = redactor === undefined ? undefined : redactStream(redactor);
     const emit = (chunk: ChatCompletionChunk) => {
-      if (held !== undefined) {
-        const choice = chunk.choices[0];
-        if (choice?.finish_reason) {
-          const rest = held.flush();
-          if (rest !== '') write(JSON.stringify({ ...chunk, choices: [{ index: 0, delta: { content: rest }, finish_reason: null }] }));
-        }
-        const content = choice?.delta.content;
-        if (typeof content === 'string' && content !== '') {
-          const safe = held.push(content);
-          if (safe === '') return;
-          chunk = { ...chunk, choices: [{ ...choice!, delta: { ...choice!.delta, content: safe } }] };
-        }
-      }
-      write(JSON.stringify(chunk));
+      if (redacting === undefined) write(JSON.stringify(chunk));
+      else for (const c of redacting.chunk(chunk)) write(JSON.stringify(c));
     };
     let endError: ProviderError | undefined;
     let clean = false;
@@ -316,8 +304,7 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
       return;
     }
     if (clean) {
-      const rest = held?.flush();
-      if (rest) write(JSON.stringify({ id: `chatcmpl-${requestId}`, object: 'chat.completion.chunk', created: Math.floor(ctx.startedAt / 1000), model: ctx.target, choices: [{ index: 0, delta: { content: rest }, finish_reason: null }] }));
+      for (const c of redacting?.end({ id: `chatcmpl-${requestId}`, object: 'chat.completion.chunk', created: Math.floor(ctx.startedAt / 1000), model: ctx.target }) ?? []) write(JSON.stringify(c));
       if (durable) {
         // The stream is answered when [DONE] arrives: that waits for the commit; a record that cannot be committed ends it with an error event instead.
         o.status = 200;

@@ -307,7 +307,10 @@ async function validate(file: string): Promise<number> {
   // The call chain and the ai routes as the gateway builds them at start: rules, policies[], every when: condition and pattern.
   const [{ checkChainConfig }, router] = await Promise.all([import('../policy/chain.js'), config.ai === undefined ? undefined : import('../ai/engine/router.js')]);
   const stages = checkChainConfig(config, silentLogger());
-  if (config.ai !== undefined) router!.createRouter(config.ai);
+  if (config.ai !== undefined) {
+    router!.createRouter(config.ai);
+    (await import('../ai/policy/prices.js')).loadPriceTable(config.ai.prices ?? {});
+  }
   process.stdout.write(`chain ${stages.join(' → ')}\n`);
   const { loadBackends } = await import('../registry/load-backends.js');
   const registry = await loadBackends(config.backends, config.baseDir, silentLogger());

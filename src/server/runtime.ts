@@ -113,6 +113,8 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
   };
   // The ai-proxy engine is loaded only when configured.
   const ai = config.ai === undefined ? undefined : (await import('../ai/engine/proxy.js')).createAiProxy(config.ai, { log });
+  // The price overrides are checked now, not when the ai endpoint first loads: a bad one is a config error at start.
+  if (config.ai !== undefined) (await import('../ai/policy/prices.js')).loadPriceTable(config.ai.prices ?? {});
   const admin = config.admin === undefined ? undefined : await openAdmin(config, log, backends);
 
   return {

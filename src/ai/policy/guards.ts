@@ -4,7 +4,7 @@
  * in streams where a secret arrives split across chunks).
  */
 import { GatehouseError } from '../../errors/catalogue.js';
-import type { ChatCompletion, ChatCompletionRequest, ContentPart, TextContentPart } from '../openai-types.js';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ContentPart, TextContentPart } from '../openai-types.js';
 
 /** Too many messages in one request. */
 export const GH_AI_GUARD_MESSAGES = 'GH_AI_GUARD_MESSAGES';
@@ -256,6 +256,56 @@ export function redactJson(value: ChatCompletion, redactor: Redactor): ChatCompl
           : {}),
       },
     })),
+  };
+}
+
+/**
+ * A streamed answer through the redactor: content deltas and each tool call's
+ * argument deltas, each through a stream of its own (a secret split across
+ * chunks is held back until it can be judged). `chunk` returns what may go out
+ * now for one upstream chunk (held text first, when it ends a choice); `end`
+ * what is still held when the stream ends without a finish, as chunks like `last`.
+ */
+export function redactStream(redactor: Redactor): { chunk(c: ChatCompletionChunk): ChatCompletionChunk[]; end(last: Pick<ChatCompletionChunk, 'id' | 'object' | 'created' | 'model'>): ChatCompletionChunk[] } {
+  const content = redactor.stream();
+  const args = new Map<number, RedactorStream>();
+  /** What is held, as delta chunks shaped like `base`; the held streams are emptied. */
+  const flushed = (base: Pick<ChatCompletionChunk, 'id' | 'object' | 'created' | 'model'>): ChatCompletionChunk[] => {
+    const out: ChatCompletionChunk[] = [];
+    const rest = content.flush();
+    if (rest !== '') out.push({ ...base, choices: [{ index: 0, delta: { content: rest }, finish_reason: null }] });
+    for (const [index, held] of args) {
+      const tail = held.flush();
+      if (tail !== '') out.push({ ...base, choices: [{ index: 0, delta: { tool_calls: [{ index, function: { arguments: tail } }] }, finish_reason: null }] });
+    }
+    args.clear();
+    return out;
+  };
+  return {
+    chunk(c) {
+      const choice = c.choices[0];
+      if (choice === undefined) return [c];
+      const out = choice.finish_reason ? flushed(c) : [];
+      let delta = choice.delta;
+      if (typeof delta.content === 'string' && delta.content !== '') delta = { ...delta, content: content.push(delta.content) };
+      if (delta.tool_calls !== undefined) {
+        delta = {
+          ...delta,
+          tool_calls: delta.tool_calls.map((tc) => {
+            const text = tc.function?.arguments;
+            if (typeof text !== 'string' || text === '') return tc;
+            let held = args.get(tc.index);
+            if (held === undefined) args.set(tc.index, (held = redactor.stream()));
+            return { ...tc, function: { ...tc.function, arguments: held.push(text) } };
+          }),
+        };
+      }
+      // A delta left with nothing to say (its text all held back) is not sent.
+      const empty = delta.content === '' && delta.tool_calls === undefined && delta.role === undefined && !choice.finish_reason;
+      if (!empty) out.push(delta === choice.delta ? c : { ...c, choices: [{ ...choice, delta }] });
+      return out;
+    },
+    end: flushed,
   };
 }
 
