@@ -9,7 +9,8 @@
 // Rounds alternate default/stacked; the figure is the median per-call
 // difference over the rounds, in microseconds (the target is ≤ 50 µs).
 //
-//   npm run build && node bench/chain-stack.mjs [--calls 100000] [--rounds 7]
+//   npm run bench:chain
+//   node bench/chain-stack.mjs [--calls 100000] [--rounds 7]   (after npm run build)
 import { parseArgs } from 'node:util';
 import { createChain } from '../dist/policy/chain.js';
 import { createBackendGuards } from '../dist/limits/backend-guards.js';

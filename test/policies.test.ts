@@ -395,11 +395,11 @@ policies:
   );
 
   // `gatehouse validate` reports it the same way (test/cli.test.ts).
-  it('the gateway refuses to start, naming the entry, what it runs before and the order', async () => {
+  it('the gateway refuses to start, naming the file, the entry, what it runs before and the order', async () => {
     const config = loadConfig(file);
     await expect(startGatewayFrom(config)).rejects.toMatchObject({
       code: 'GH_CONFIG_INVALID',
-      message: expect.stringMatching(/^policies\[2\]: rateLimit is listed after guard, but runs before it; list instances in the chain's order: authenticate → authorize → rateLimit → .* → forward$/),
+      message: expect.stringMatching(/\.yaml: policies\[2\]: rateLimit is listed after guard, but runs before it; list instances in the chain's order: authenticate → authorize → rateLimit → .* → forward$/),
       details: { field: 'policies[2]' },
     });
   });
@@ -410,11 +410,11 @@ describe('a bad pattern in policies[] or ai.guards', () => {
   const ai = 'ai:\n  targets: { fake: { provider: openai-compatible, baseUrl: "http://127.0.0.1:9/v1" } }\n  routes: [{ model: m, targets: [fake] }]\n';
 
   it.each([
-    ['a guard pattern that does not compile', 'policies:\n  - guard: { blockedPatterns: ["ok", "(unclosed"] }\n', /^policies\[0\]\.guard\.blockedPatterns\[1\] is not a valid regular expression: /],
-    ['a redact pattern that does not compile', 'policies:\n  - guard: { maxChars: 100 }\n  - redact: { patterns: ["ok", "(unclosed"] }\n', /^policies\[1\]\.redact\.patterns\[1\] is not a valid regular expression: /],
-    ['a redact pattern that matches the empty string', 'policies:\n  - redact: { patterns: ["x*"] }\n', /^policies\[0\]\.redact\.patterns\[0\] matches the empty string$/],
-    ['an ai.guards redact pattern that does not compile', `${ai}  guards: { redactPatterns: ["(unclosed"] }\n`, /^ai\.guards\.redactPatterns\[0\] is not a valid regular expression: /],
-  ])('%s stops the start, naming the pattern', async (_name, sections, message) => {
+    ['a guard pattern that does not compile', 'policies:\n  - guard: { blockedPatterns: ["ok", "(unclosed"] }\n', /\.yaml: policies\[0\]\.guard\.blockedPatterns\[1\] is not a valid regular expression: /],
+    ['a redact pattern that does not compile', 'policies:\n  - guard: { maxChars: 100 }\n  - redact: { patterns: ["ok", "(unclosed"] }\n', /\.yaml: policies\[1\]\.redact\.patterns\[1\] is not a valid regular expression: /],
+    ['a redact pattern that matches the empty string', 'policies:\n  - redact: { patterns: ["x*"] }\n', /\.yaml: policies\[0\]\.redact\.patterns\[0\] matches the empty string$/],
+    ['an ai.guards redact pattern that does not compile', `${ai}  guards: { redactPatterns: ["(unclosed"] }\n`, /\.yaml: ai\.guards\.redactPatterns\[0\] is not a valid regular expression: /],
+  ])('%s stops the start, naming the file and the pattern', async (_name, sections, message) => {
     await expect(start(sections)).rejects.toMatchObject({ code: 'GH_CONFIG_INVALID', message: expect.stringMatching(message) });
   });
 });

@@ -1,6 +1,7 @@
 import type { McpServerFactory } from '@modelcontextprotocol/server';
 import type { GatehouseConfig } from '../config/schema.js';
 import type { Logger } from '../log/logger.js';
+import { GatehouseError, isGatehouseError } from '../errors/catalogue.js';
 import { createToolCaller } from '../mcp/call-tool.js';
 import type { FastPlan, FastRequest } from '../mcp/fast-path.js';
 import type { ServerFactoryOptions } from '../mcp/server-factory.js';
@@ -80,7 +81,7 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
   const { backendTimeouts, credentials, fill: fillBackendState } = perBackendState();
   fillBackendState(backends.current());
   // The chain, what it is built on and who observes its calls (server/call-services.ts).
-  const services = await createCallServices(config, log);
+  const services = await namingFile(config.file, () => createCallServices(config, log));
   const { chain, authorizer, metrics } = services;
   // Authorisation: the same rules decide calls (the chain's authorize stage) and what tools/list shows.
   const visibleTools = authorizer === undefined ? undefined : createVisibility(authorizer);
@@ -112,9 +113,7 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
     };
   };
   // The ai-proxy engine is loaded only when configured.
-  const ai = config.ai === undefined ? undefined : (await import('../ai/engine/proxy.js')).createAiProxy(config.ai, { log });
-  // The price overrides are checked now, not when the ai endpoint first loads: a bad one is a config error at start.
-  if (config.ai !== undefined) (await import('../ai/policy/prices.js')).loadPriceTable(config.ai.prices ?? {});
+  const ai = config.ai === undefined ? undefined : await namingFile(config.file, () => openAi(config.ai!, log));
   const admin = config.admin === undefined ? undefined : await openAdmin(config, log, backends);
 
   return {
@@ -138,6 +137,29 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
       await backends.close();
     },
   };
+}
+
+/**
+ * The ai-proxy engine (loaded only when configured), its routes' conditions
+ * compiled; the price overrides are checked now too, not when the ai endpoint
+ * first loads, so a bad one is a config error at start.
+ */
+async function openAi(config: NonNullable<GatehouseConfig['ai']>, log: Logger): Promise<AiProxy> {
+  const [{ createAiProxy }, { loadPriceTable }] = await Promise.all([import('../ai/engine/proxy.js'), import('../ai/policy/prices.js')]);
+  loadPriceTable(config.prices ?? {});
+  return createAiProxy(config, { log });
+}
+
+/** A config error met while building from the config (a when: condition, a pattern, a policies[] entry) names the file, as the loader's do. */
+async function namingFile<T>(file: string, build: () => Promise<T>): Promise<T> {
+  try {
+    return await build();
+  } catch (err) {
+    if (isGatehouseError(err) && err.code === 'GH_CONFIG_INVALID' && !err.message.startsWith(file)) {
+      throw new GatehouseError('GH_CONFIG_INVALID', `${file}: ${err.message}`, { ...(err.details !== undefined ? { details: err.details } : {}), cause: err });
+    }
+    throw err;
+  }
 }
 
 /** The admin API's backends (runtime registrations), served after the file's through the reloader's queue. */
