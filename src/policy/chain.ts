@@ -148,86 +148,111 @@ function checkOrder(policies: readonly PolicyEntryConfig[]): void {
 }
 
 export function createChain(config: ChainConfig, deps: ChainDeps): Chain {
-  const { log, metrics } = deps;
-  const policies = config.policies;
-  checkOrder(policies);
-  const instances = <K extends 'rateLimit' | 'budget' | 'guard' | 'redact'>(stage: K) =>
-    policies.flatMap((entry, i) => (stageOf(entry) === stage ? [{ options: (entry as Record<K, unknown>)[stage], path: `policies[${i}].${stage}` }] : []));
-
-  const stages: Middleware[] = [];
-  const names: StageName[] = [];
-  const add = (name: StageName, stage: Middleware): void => {
-    names.push(name);
-    stages.push(stage);
+  checkOrder(config.policies);
+  const built: Array<[StageName, Middleware]> = [];
+  const add = (name: StageName, stage: Middleware | undefined): void => {
+    if (stage !== undefined) built.push([name, stage]);
   };
-
+  const entries = instancesOf(config.policies);
   if (deps.authorizer !== undefined) add('authorize', authorizeStage(deps.authorizer));
+  const limiter = buildLimiter(config, entries, deps);
+  if (limiter !== undefined) add('rateLimit', rateLimitStage(limiter, (rule) => deps.metrics?.rateLimited(rule)));
+  if (config.audit.durability === 'sync' && config.audit.store !== 'none') add('auditDurability', auditDurabilityStage(deps.auditHealthy));
+  add('budget', buildBudget(config, entries, deps));
+  add('validate', buildValidate(config.policies));
+  for (const guard of buildGuards(config, entries)) add('guard', guard);
+  add('redact', buildRedact(config, entries));
+  add('protect', protectStage(deps.backendGuards));
 
-  // Rate limits: `rateLimits.rules`, then the `policies[]` instances; one limiter over all of them.
-  const rateEntries = [
+  const run = compose(built.map(([, stage]) => stage));
+  const finish = finisher(deps.log, deps.observers);
+  const refused = (r: EdgeRefusal): void => {
+    finish(edgeRefusalContext(r, deps.log))?.catch(() => undefined);
+  };
+  return { stages: ['authenticate', ...built.map(([name]) => name), 'forward'], run, finish, refused, limiter };
+}
+
+/** The `policies[]` entries of one stage, each with the config path its errors name. */
+type Instances = <K extends 'rateLimit' | 'budget' | 'guard' | 'redact'>(stage: K) => Array<{ options: unknown; path: string }>;
+
+function instancesOf(policies: readonly PolicyEntryConfig[]): Instances {
+  return (stage) => policies.flatMap((entry, i) => (stageOf(entry) === stage ? [{ options: (entry as Record<string, unknown>)[stage], path: `policies[${i}].${stage}` }] : []));
+}
+
+/** Rate limits: `rateLimits.rules`, then the `policies[]` instances; one limiter over all of them (undefined: none). */
+function buildLimiter(config: ChainConfig, instances: Instances, deps: ChainDeps): RateLimiter | undefined {
+  const entries = [
     ...config.rateLimits.rules.map((r, i) => ({ options: r, path: `rateLimits.rules[${i}]` })),
     ...instances('rateLimit').map(({ options, path }) => ({ options: options as RateLimitRuleConfig, path })),
   ];
-  uniqueNames(rateEntries, 'rate limit');
-  const rateRules: RateLimitRule[] = rateEntries.map(({ options, path }) => rateRule(options, path));
-  let limiter: RateLimiter | undefined;
-  if (rateRules.length > 0) {
-    limiter = createRateLimiter({
-      rules: rateRules,
-      store: config.rateLimits.store === 'redis' ? { type: 'redis', client: deps.redis!() } : { type: 'memory' },
-      onStoreError: config.rateLimits.onStoreError,
-      onStoreFailure: () => metrics?.storeError('redis'),
-    });
-    add('rateLimit', rateLimitStage(limiter, (rule) => metrics?.rateLimited(rule)));
-  }
+  uniqueNames(entries, 'rate limit');
+  if (entries.length === 0) return undefined;
+  return createRateLimiter({
+    rules: entries.map(({ options, path }) => rateRule(options, path)),
+    store: config.rateLimits.store === 'redis' ? { type: 'redis', client: deps.redis!() } : { type: 'memory' },
+    onStoreError: config.rateLimits.onStoreError,
+    onStoreFailure: () => deps.metrics?.storeError('redis'),
+  });
+}
 
-  // audit.durability: sync fails closed: while the audit store is known to be down, nothing is sent.
-  if (config.audit.durability === 'sync' && config.audit.store !== 'none') {
-    const healthy = deps.auditHealthy;
-    add('auditDurability', async function auditDurability(_ctx, next) {
-      if (!healthy()) throw new GatehouseError('GH_AUDIT_NOT_DURABLE', 'the audit store cannot commit records now (audit.durability: sync); nothing was sent');
-      return next();
-    });
-  }
+/** `audit.durability: sync` fails closed: while the audit store is known to be down, nothing is sent. */
+function auditDurabilityStage(healthy: () => boolean): Middleware {
+  return async function auditDurability(_ctx, next) {
+    if (!healthy()) throw new GatehouseError('GH_AUDIT_NOT_DURABLE', 'the audit store cannot commit records now (audit.durability: sync); nothing was sent');
+    return next();
+  };
+}
 
-  const budgetEntries = [
+/** Budgets: `ai.budgets`, then the `policies[]` instances, in one store (undefined: none). */
+function buildBudget(config: ChainConfig, instances: Instances, deps: ChainDeps): Middleware | undefined {
+  const entries = [
     ...(config.ai?.budgets ?? []).map((b, i) => ({ options: b as BudgetRuleInput, path: `ai.budgets[${i}]` })),
     ...instances('budget').map(({ options, path }) => ({ options: options as BudgetRuleInput, path })),
   ];
-  uniqueNames(budgetEntries, 'budget');
-  const budgetRules: BudgetRule[] = budgetEntries.map(({ options, path }) => budgetRule(options, path));
-  if (budgetRules.length > 0) add('budget', budgetStage(openBudgets(budgetRules, config, deps), log));
+  uniqueNames(entries, 'budget');
+  if (entries.length === 0) return undefined;
+  return budgetStage(openBudgets(entries.map(({ options, path }) => budgetRule(options, path)), config, deps), deps.log);
+}
 
-  const validateEntry = policies.find((p) => stageOf(p) === 'validate') as { validate: false | { when?: string } } | undefined;
-  const validateWhen = validateEntry === undefined || validateEntry.validate === false ? undefined : validateEntry.validate.when;
-  add('validate', validateStage({ when: condition(validateWhen, `policies[${validateEntry === undefined ? -1 : policies.indexOf(validateEntry)}].validate.when`), off: validateEntry?.validate === false }));
+/** The one validate stage: always there; `policies[]` may scope tool argument checks or turn them off. */
+function buildValidate(policies: readonly PolicyEntryConfig[]): Middleware {
+  const i = policies.findIndex((p) => stageOf(p) === 'validate');
+  const entry = i === -1 ? undefined : (policies[i] as { validate: false | { when?: string } });
+  const when = entry === undefined || entry.validate === false ? undefined : condition(entry.validate.when, `policies[${i}].validate.when`);
+  return validateStage({ when, off: entry?.validate === false });
+}
 
-  // Guards: `ai.guards` (prompts only, as it always was), then the `policies[]` instances (prompts and tool arguments).
+/** Guards: `ai.guards` (prompts only, as it always was), then the `policies[]` instances (prompts and tool arguments). */
+function buildGuards(config: ChainConfig, instances: Instances): Middleware[] {
+  const guards: Middleware[] = [];
   const g = config.ai?.guards;
   if (g !== undefined && (g.maxMessages !== undefined || g.maxChars !== undefined || (g.blockedPatterns?.length ?? 0) > 0)) {
-    add('guard', guardStage({ ...pick(g, 'maxMessages', 'maxChars', 'blockedPatterns'), modelsOnly: true, configPath: 'ai.guards' }));
+    guards.push(guardStage({ ...pick(g, 'maxMessages', 'maxChars', 'blockedPatterns'), modelsOnly: true, configPath: 'ai.guards' }));
   }
   for (const { options, path } of instances('guard')) {
     const o = options as { maxMessages?: number; maxChars?: number; blockedPatterns?: string[]; when?: string };
     const when = condition(o.when, `${path}.when`);
-    add('guard', guardStage({ ...pick(o, 'maxMessages', 'maxChars', 'blockedPatterns'), ...(when ? { when } : {}), configPath: path }));
+    guards.push(guardStage({ ...pick(o, 'maxMessages', 'maxChars', 'blockedPatterns'), ...(when ? { when } : {}), configPath: path }));
   }
+  return guards;
+}
 
+/** Redaction: `ai.guards.redactPatterns` (model answers only), then the `policies[]` instances, as one stage (undefined: none). */
+function buildRedact(config: ChainConfig, instances: Instances): Middleware | undefined {
   const redactions: RedactInstance[] = [];
-  if ((g?.redactPatterns?.length ?? 0) > 0) redactions.push({ patterns: g!.redactPatterns!, modelsOnly: true, configPath: 'ai.guards.redactPatterns' });
+  const patterns = config.ai?.guards?.redactPatterns;
+  if (patterns !== undefined && patterns.length > 0) redactions.push({ patterns, modelsOnly: true, configPath: 'ai.guards.redactPatterns' });
   for (const { options, path } of instances('redact')) {
     const o = options as { patterns: string[]; when?: string };
     const when = condition(o.when, `${path}.when`);
     redactions.push({ patterns: o.patterns, ...(when ? { when } : {}), configPath: `${path}.patterns` });
   }
-  if (redactions.length > 0) add('redact', redactStage(redactions));
+  return redactions.length === 0 ? undefined : redactStage(redactions);
+}
 
-  add('protect', protectStage(deps.backendGuards));
-
-  const run = compose(stages);
-  const observers = deps.observers;
-
-  const finish = (ctx: CallContext): void | Promise<void> => {
+/** `Chain.finish`: the work the stages left, then every observer; a promise when one holds the call (durable audit). */
+function finisher(log: Logger, observers: readonly CallObserver[]): (ctx: CallContext) => void | Promise<void> {
+  return (ctx) => {
     const outcome = ctx.outcome;
     for (const settle of ctx.onFinish ?? []) {
       try {
@@ -249,27 +274,25 @@ export function createChain(config: ChainConfig, deps: ChainDeps): Chain {
     if (held === undefined) return undefined;
     return held.length === 1 ? held[0] : Promise.all(held).then(() => undefined);
   };
+}
 
-  const refused = (r: EdgeRefusal): void => {
-    const ctx: CallContext = {
-      kind: r.kind,
-      target: r.tool ?? '',
-      backend: '',
-      method: '',
-      readOnly: false,
-      principal: r.principal ?? ANONYMOUS,
-      args: {},
-      requestId: r.requestId,
-      log,
-      signal: NEVER_CANCELLED,
-      startedAt: r.startedAt,
-      started: r.started,
-      outcome: { errorCode: r.errorCode, refusedAtEdge: true, ...(r.principal === undefined ? { principalUnknown: true } : {}), ...(r.protocol !== undefined ? { protocol: r.protocol } : {}) },
-    };
-    finish(ctx)?.catch(() => undefined);
+/** The context the observers are told of for a request refused at the edge. */
+function edgeRefusalContext(r: EdgeRefusal, log: Logger): CallContext {
+  return {
+    kind: r.kind,
+    target: r.tool ?? '',
+    backend: '',
+    method: '',
+    readOnly: false,
+    principal: r.principal ?? ANONYMOUS,
+    args: {},
+    requestId: r.requestId,
+    log,
+    signal: NEVER_CANCELLED,
+    startedAt: r.startedAt,
+    started: r.started,
+    outcome: { errorCode: r.errorCode, refusedAtEdge: true, ...(r.principal === undefined ? { principalUnknown: true } : {}), ...(r.protocol !== undefined ? { protocol: r.protocol } : {}) },
   };
-
-  return { stages: ['authenticate', ...names, 'forward'], run, finish, refused, limiter };
 }
 
 /**
