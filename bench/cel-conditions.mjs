@@ -1,5 +1,5 @@
 // What a `when:` condition costs: compiling it (once, at load) and evaluating it (per call),
-// for a few typical conditions through src/policy/cel.ts, the error path (a claim the
+// for a few typical conditions through src/conditions/cel.ts, the error path (a claim the
 // token lacks), and the ai router resolving a model with and without a conditional route.
 //
 //   npm run build && node bench/cel-conditions.mjs [--evals 1000000] [--rounds 3]
@@ -13,7 +13,7 @@ const { values } = parseArgs({ options: { evals: { type: 'string', default: '100
 const EVALS = Number(values.evals);
 const ROUNDS = Number(values.rounds);
 
-const { compileCondition } = await import('../dist/policy/cel.js');
+const { compileCondition } = await import('../dist/conditions/cel.js');
 const { createRouter } = await import('../dist/ai/engine/router.js');
 
 const principal = (over) => ({ id: 'alice', kind: 'api-key', scopes: ['tools:read'], groups: ['staff'], client: '', claims: {}, ...over });
@@ -64,7 +64,7 @@ function nsPer(fn, inputs, evals = EVALS) {
 
 const out = { evals: EVALS, rounds: ROUNDS, node: process.version, conditions: {}, router: {}, libraries: {} };
 
-// The first compile loads the library (policy/cel.ts loads it on first use).
+// The first compile loads the library (conditions/cel.ts loads it on first use).
 let t = performance.now();
 compileCondition('true', 'bench');
 out.firstCompileIncludingLoadMs = Math.round((performance.now() - t) * 10) / 10;

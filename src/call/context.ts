@@ -130,7 +130,7 @@ export interface CallContext {
   redactor?: Redactor;
   /** Work a stage left for when the call ends (settle a token reservation, charge a budget); run by `Chain.finish`. */
   onFinish?: Array<(outcome: CallOutcome) => void>;
-  /** The values `when:` conditions read, made on first use (see policy/conditions.ts). */
+  /** The values `when:` conditions read, made on first use (see conditions/input.ts). */
   conditionInput?: unknown;
 }
 

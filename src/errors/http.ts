@@ -12,8 +12,15 @@
  *   §5.2) with the code beside them, for the other routes;
  * - the bearer challenge (RFC 6750 §3) of a request without valid credentials.
  */
-import type { HttpAnswer } from '../http/response.js';
 import type { GatehouseError } from './catalogue.js';
+
+/** An answer ready to write (http/response.ts `sendAnswer`): what the error serialisers here and in mcp/jsonrpc-error.ts return. */
+export interface HttpAnswer {
+  status: number;
+  /** Content-Length is added when written. */
+  headers: Record<string, string>;
+  body: string;
+}
 
 /** `{ code, message, details }`; `headers` adds to the answer's (a shutdown's Retry-After). */
 export function gatehouseErrorAnswer(err: GatehouseError, headers: Record<string, string> = {}): HttpAnswer {

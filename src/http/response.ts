@@ -1,13 +1,6 @@
 /** Writing a whole answer at once: status, headers and a body whose length is known. */
 import type { ServerResponse } from 'node:http';
-
-/** An answer ready to write: what the error serialisers (errors/http.ts, mcp/jsonrpc-error.ts) return. */
-export interface HttpAnswer {
-  status: number;
-  /** Content-Length is added when written. */
-  headers: Record<string, string>;
-  body: string;
-}
+import type { HttpAnswer } from '../errors/http.js';
 
 /** Writes `answer` with its Content-Length; `connection` adds what the transport says about the connection (`close`). */
 export function sendAnswer(res: ServerResponse, answer: HttpAnswer, connection?: Record<string, string>): void {

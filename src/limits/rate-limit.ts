@@ -44,7 +44,7 @@ export interface RateLimitRule {
   match?: { backends?: string[]; tools?: string[]; models?: string[]; principals?: string[] };
   /** Default 'requests'. 'tokens' rules are charged by `charge()` (LLM proxy). */
   cost?: 'requests' | 'tokens';
-  /** A compiled `when:` condition (policy/cel.ts) over `LimitSubject.input`: the rule counts only calls where it holds. */
+  /** A compiled `when:` condition (conditions/cel.ts) over `LimitSubject.input`: the rule counts only calls where it holds. */
   when?: (input: unknown) => boolean;
 }
 
@@ -54,7 +54,7 @@ export interface LimitSubject {
   backend: string;
   tool?: string;
   model?: string;
-  /** What rules' `when` conditions read, made only if one asks (policy/conditions.ts). */
+  /** What rules' `when` conditions read, made only if one asks (conditions/input.ts). */
   input?: () => unknown;
 }
 

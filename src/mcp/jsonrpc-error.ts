@@ -6,7 +6,7 @@
  * Tool errors are results, not JSON-RPC errors: mcp/tool-result.ts.
  */
 import type { GatehouseError } from '../errors/catalogue.js';
-import type { HttpAnswer } from '../http/response.js';
+import type { HttpAnswer } from '../errors/http.js';
 
 /** A server-defined JSON-RPC error (JSON-RPC 2.0 §5.1 reserves -32000 to -32099): the code the SDK's transport refuses requests with. */
 export const SERVER_ERROR = -32000;

@@ -34,7 +34,7 @@ import { createRateLimiter, type RateLimiter, type RateLimitRule } from '../limi
 import type { BackendGuards } from '../limits/backend-guards.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import { createBudgets, createRedisBudgets, type BudgetRule, type Budgets } from '../ai/policy/budget.js';
-import { compileCondition, type Condition } from './cel.js';
+import { compileCondition, type Condition } from '../conditions/cel.js';
 import { compileRules, type Authorizer } from './rules.js';
 import type { RuleConfig } from '../config/schema.js';
 import { authorizeStage } from './stages/authorize.js';

@@ -31,8 +31,8 @@ import type { Match, RuleConfig } from '../config/schema.js';
 import { globToRegExp } from '../openapi/select-operations.js';
 import type { ToolDefinition } from '../openapi/tool-definition.js';
 import type { Principal } from '../call/context.js';
-import { compileCondition } from './cel.js';
-import { conditionInputFor } from './conditions.js';
+import { compileCondition } from '../conditions/cel.js';
+import { conditionInputFor } from '../conditions/input.js';
 
 /** What a call is about. */
 export type AuthzTarget =

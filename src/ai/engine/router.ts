@@ -2,7 +2,7 @@
  * Which targets serve a requested model (ai.routes), and which targets are benched after
  * repeated failures (ai.cooldown). Plain data and a clock; no I/O.
  *
- * Routing by caller: a route with `when` (a CEL condition, policy/cel.ts) serves only the
+ * Routing by caller: a route with `when` (a CEL condition, conditions/cel.ts) serves only the
  * callers for whom it holds. The candidates for a model are the routes naming it (model or
  * alias), then the glob routes matching it, each group in config order; the first whose
  * condition holds serves, and a route without `when` always holds (so the routes after it
@@ -12,7 +12,7 @@
 import { RE2JS } from 're2js';
 import { GatehouseError } from '../../errors/catalogue.js';
 import type { AiConfig, AiProvider } from '../../config/schema.js';
-import { compileCondition, type Condition, type ConditionInput } from '../../policy/cel.js';
+import { compileCondition, type Condition, type ConditionInput } from '../../conditions/cel.js';
 import type { Principal } from '../../call/context.js';
 import type { ResolvedTarget } from '../providers/adapters.js';
 

@@ -17,7 +17,7 @@ export interface BudgetRule {
   limitUsd: number;
   /** Which calls the rule applies to; absent lists match all. Entries are exact names or `prefix*`. */
   match?: { principals?: string[]; models?: string[] };
-  /** A compiled `when:` condition (policy/cel.ts) over the call: the rule counts only calls where it holds. */
+  /** A compiled `when:` condition (conditions/cel.ts) over the call: the rule counts only calls where it holds. */
   when?: (input: unknown) => boolean;
 }
 

@@ -2,7 +2,7 @@ import { GatehouseError } from '../../errors/catalogue.js';
 import type { Middleware } from '../../call/context.js';
 import type { Budgets } from '../../ai/policy/budget.js';
 import type { Logger } from '../../log/logger.js';
-import { conditionInputOf } from '../conditions.js';
+import { conditionInputOf } from '../../conditions/input.js';
 
 /**
  * `budget`: spend in USD per principal and period (ai/policy/budget.ts). A

@@ -2,8 +2,8 @@ import { GatehouseError } from '../../errors/catalogue.js';
 import type { CallContext, Middleware } from '../../call/context.js';
 import { createRequestGuard, type RequestGuard } from '../../ai/policy/guards.js';
 import type { ChatCompletionRequest } from '../../ai/openai-types.js';
-import type { Condition } from '../cel.js';
-import { conditionInputOf } from '../conditions.js';
+import type { Condition } from '../../conditions/cel.js';
+import { conditionInputOf } from '../../conditions/input.js';
 
 export interface GuardOptions {
   maxMessages?: number;

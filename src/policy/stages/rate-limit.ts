@@ -1,7 +1,7 @@
 import { GatehouseError } from '../../errors/catalogue.js';
 import type { CallContext, Middleware } from '../../call/context.js';
 import { rateLimitHeaders, type LimitSubject, type RateLimiter } from '../../limits/rate-limit.js';
-import { conditionInputOf } from '../conditions.js';
+import { conditionInputOf } from '../../conditions/input.js';
 
 /**
  * `rateLimit`: every instance (`rateLimits.rules`, `policies[].rateLimit`) is

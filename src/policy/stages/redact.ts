@@ -1,7 +1,7 @@
 import type { Middleware, Redactor } from '../../call/context.js';
 import { createRedactor } from '../../ai/policy/guards.js';
-import type { Condition } from '../cel.js';
-import { conditionInputOf } from '../conditions.js';
+import type { Condition } from '../../conditions/cel.js';
+import { conditionInputOf } from '../../conditions/input.js';
 
 export interface RedactInstance {
   patterns: readonly string[];

@@ -1,6 +1,6 @@
 import type { Middleware } from '../../call/context.js';
-import type { Condition } from '../cel.js';
-import { conditionInputOf } from '../conditions.js';
+import type { Condition } from '../../conditions/cel.js';
+import { conditionInputOf } from '../../conditions/input.js';
 
 /**
  * `validate`: the protocol's own check of the call's input — a tool's

@@ -1,5 +1,5 @@
 /**
- * What `when:` conditions read (policy/cel.ts): the principal and the call,
+ * What `when:` conditions read (conditions/cel.ts): the principal and the call,
  * as plain values. Built once per call, on the first condition that asks
  * (most calls meet none), and kept on the call's context.
  */
