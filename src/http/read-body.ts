@@ -11,7 +11,7 @@
  * dozen levels.
  */
 import type { IncomingMessage } from 'node:http';
-import { JSON_BYTES } from '../mcp/json-bytes.js';
+import { JSON_BYTES } from './json-bytes.js';
 
 const { BACKSLASH, CLOSE_ARRAY, CLOSE_OBJECT, OPEN_ARRAY, OPEN_OBJECT, QUOTE } = JSON_BYTES;
 
@@ -95,7 +95,7 @@ export function readJsonBody(req: IncomingMessage, maxBytes: number, bound?: Bod
  * brackets inside strings are skipped. About 2.5 ms per MiB of string text.
  */
 export function nestingExceeds(raw: Uint8Array, max: number): boolean {
-  // A byte loop, not mcp/json-bytes.ts's stringEnd: most strings in a body are short
+  // A byte loop, not http/json-bytes.ts's stringEnd: most strings in a body are short
   // (keys, small values), and a native indexOf per string costs more than it skips.
   let depth = 0;
   let inString = false;

@@ -20,7 +20,7 @@
  * Malformed JSON is left as it is: the parser that follows reports it.
  */
 import { formatPath, limitMessage, REFUSED_ARGUMENTS_KEY, type ArgumentLimits } from './argument-limits.js';
-import { JSON_BYTES, stringEnd } from './json-bytes.js';
+import { JSON_BYTES, stringEnd } from '../http/json-bytes.js';
 
 export type BoundedRequest =
   /** The body to parse: `raw` itself, or a copy with over-limit arguments replaced. */
