@@ -2,7 +2,7 @@
 // tools/list an agent can get, how big that list is, and what the gateway
 // holds in memory afterwards.
 //
-//   npm run build && node bench/startup.mjs [--runs 5] [--only github,kubernetes,stripe,synthetic] [--operations 10000]
+//   npm run build && node bench/startup.mjs [--runs 5] [--only one,github,kubernetes,stripe,synthetic] [--operations 10000] [--no-peer]
 //
 // For each spec (GitHub, Kubernetes and Stripe from specs/real, and
 // a synthetic spec of 10,000+ operations served with `tools: search`):
@@ -13,6 +13,14 @@
 //    median of --runs runs, each in a fresh process;
 //  - tools/list bytes: the JSON-RPC `result` of every page, cursor by cursor;
 //  - the gateway's RSS (VmRSS) once the whole list has been read;
+//  - the peer, @ivotoby/openapi-mcp-server, in the same runs (alternating with
+//    Gatehouse, run by run): spawned with `--transport http --port <free>
+//    --openapi-spec <file> --api-base-url http://127.0.0.1:9`; its HTTP
+//    transport keeps sessions, so it is polled with `initialize` until one
+//    answers, then sent `notifications/initialized` and `tools/list` with the
+//    session id; the time from spawn to that tools/list answer (two more local
+//    round trips than Gatehouse's, well under a millisecond each). --no-peer skips it;
+//  - a one-operation spec (row "one operation"): the fixed cost of starting;
 //  - importBackend alone, in a fresh process: module load and import time
 //    (median), so the cost of the importer can be told from the rest of the
 //    start-up.
@@ -32,17 +40,21 @@ const MAIN = join(ROOT, 'dist', 'cli', 'main.js');
 const IMPORTER = join(ROOT, 'dist', 'openapi', 'import-backend.js');
 const REAL = fileURLToPath(new URL('../specs/real/', import.meta.url));
 const SYNTHETIC = new URL('./synthetic-spec.mjs', import.meta.url);
+// The peer: @ivotoby/openapi-mcp-server (a dev dependency), over its Streamable HTTP transport.
+const PEER = join(ROOT, 'node_modules', '@ivotoby', 'openapi-mcp-server', 'bin', 'mcp-server.js');
 
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '5' },
     only: { type: 'string' },
     operations: { type: 'string', default: '10000' },
+    'no-peer': { type: 'boolean', default: false },
   },
 });
 const RUNS = Math.max(1, Number(values.runs));
 const ONLY = values.only ? new Set(values.only.split(',')) : undefined;
 const START_TIMEOUT_MS = 120_000;
+const WITH_PEER = !values['no-peer'] && existsSync(PEER);
 
 if (!existsSync(MAIN) || !existsSync(IMPORTER)) {
   console.error('bench/startup: dist/ is missing; run `npm run build` first.');
@@ -71,6 +83,57 @@ function listTools(port, cursor) {
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/** One JSON-RPC POST to the peer's /mcp; resolves to { status, headers, body }. */
+function postPeer(port, message, session) {
+  const body = JSON.stringify(message);
+  const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'content-length': Buffer.byteLength(body), ...(session ? { 'mcp-session-id': session } : {}) };
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/mcp', headers, agent: false }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, contentType: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** One cold start of the peer: spawn, initialize until it answers, then tools/list in that session; stop. */
+async function peerOnce(spec) {
+  const port = await freePort();
+  let output = '';
+  const started = performance.now();
+  const child = spawn(process.execPath, [PEER, '--transport', 'http', '--port', String(port), '--host', '127.0.0.1', '--openapi-spec', spec, '--api-base-url', 'http://127.0.0.1:9'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.on('data', (c) => (output = (output + c).slice(-4000)));
+  child.stderr.on('data', (c) => (output = (output + c).slice(-4000)));
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  let gone;
+  exited.then((e) => (gone = e));
+  const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'bench', version: '1' } } };
+  try {
+    let session;
+    while (session === undefined) {
+      if (gone) throw new Error(`the peer exited (${gone.code ?? gone.signal}) before answering:\n${output}`);
+      if (performance.now() - started > START_TIMEOUT_MS) throw new Error(`the peer did not answer within ${START_TIMEOUT_MS} ms:\n${output}`);
+      try {
+        const answer = await postPeer(port, init);
+        if (answer.status === 200) session = String(answer.headers['mcp-session-id']);
+      } catch {
+        // Not listening yet.
+      }
+      if (session === undefined) await new Promise((r) => setTimeout(r, 5));
+    }
+    await postPeer(port, { jsonrpc: '2.0', method: 'notifications/initialized' }, session);
+    const listed = resultOf(await postPeer(port, { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} }, session));
+    if (listed === undefined) throw new Error(`the peer's tools/list failed:\n${output}`);
+    return { firstListMs: performance.now() - started, tools: listed.tools.length, rssMb: memoryMb(child.pid).rss };
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
 }
 
 /** The JSON-RPC result of a tools/list answer (JSON or a one-event SSE stream), or undefined. */
@@ -153,11 +216,16 @@ async function importOnce(spec) {
   return JSON.parse(out);
 }
 
-async function measure(name, spec, backendYaml, { withImport }) {
+async function measure(name, spec, backendYaml, { withImport, withPeer = WITH_PEER }) {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-startup-'));
   try {
     const starts = [];
-    for (let i = 0; i < RUNS; i++) starts.push(await startOnce(dir, backendYaml));
+    const peers = [];
+    // Alternating, run by run, so that both see the same load.
+    for (let i = 0; i < RUNS; i++) {
+      starts.push(await startOnce(dir, backendYaml));
+      if (withPeer) peers.push(await peerOnce(spec));
+    }
     const last = starts[starts.length - 1];
     const row = {
       spec: name,
@@ -167,6 +235,14 @@ async function measure(name, spec, backendYaml, { withImport }) {
       pages: last.pages,
       rssMb: { median: median(starts.map((s) => s.rssMb)), runs: starts.map((s) => s.rssMb) },
     };
+    if (withPeer) {
+      row.peer = {
+        name: '@ivotoby/openapi-mcp-server',
+        tools: peers[peers.length - 1].tools,
+        firstListMs: { median: round(median(peers.map((p) => p.firstListMs))), runs: peers.map((p) => round(p.firstListMs)) },
+        rssMb: { median: median(peers.map((p) => p.rssMb)) },
+      };
+    }
     if (withImport) {
       const imports = [];
       for (let i = 0; i < RUNS; i++) imports.push(await importOnce(spec));
@@ -191,6 +267,17 @@ const report = {
   results: [],
 };
 
+if (!ONLY || ONLY.has('one')) {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-one-'));
+  const spec = join(dir, 'one.json');
+  writeFileSync(spec, JSON.stringify({ openapi: '3.0.3', info: { title: 'one', version: '1' }, paths: { '/ping': { get: { operationId: 'ping', responses: { 200: { description: 'ok' } } } } } }));
+  try {
+    report.results.push(await measure('one operation', spec, backend('api', spec), { withImport: false }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const real = [
   { key: 'github', file: 'github.com_api.github.com.json' },
   { key: 'kubernetes', file: 'kubernetes.io.json' },
@@ -213,7 +300,7 @@ if (!ONLY || ONLY.has('synthetic')) {
     const spec = join(dir, 'synthetic.json');
     writeFileSync(spec, JSON.stringify(syntheticSpec({ operations })));
     try {
-      const row = await measure(`synthetic (${operations} operations, tools: search)`, spec, backend('api', spec, '    tools: search\n'), { withImport: true });
+      const row = await measure(`synthetic (${operations} operations, tools: search)`, spec, backend('api', spec, '    tools: search\n'), { withImport: true, withPeer: false });
       row.specBytes = readFileSync(spec).length;
       report.results.push(row);
     } finally {

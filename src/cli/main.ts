@@ -148,11 +148,22 @@ function logFormat(flag: string | undefined, config: GatehouseConfig, command: s
   return value as LogFormat;
 }
 
+/**
+ * Starts the spec import thread before the gateway's own modules load, so that the
+ * thread's start and its module loading (the spec parser, ajv) run alongside them
+ * rather than after them. Without backends there is nothing to import at start.
+ */
+async function warmImportThread(config: GatehouseConfig): Promise<void> {
+  if (config.backends.length === 0) return;
+  (await import('../openapi/import-worker-client.js')).importWorker.warm();
+}
+
 async function serve(args: string[]): Promise<number> {
   const heap = boundHeap();
   const { values } = parse({ args, options: { ...SOURCE_OPTIONS, port: { type: 'string' }, host: { type: 'string' } }, strict: true }, 'serve');
   const config = await configFor(values, 'serve');
   const log = createLogger({ level: config.log.level, format: logFormat(values['log-format'], config, 'serve') });
+  await warmImportThread(config);
   const [{ startGateway }, { startConfigWatch }] = await Promise.all([import('../server/gateway.js'), import('../registry/config-watch.js')]);
   const gateway = await startGateway(config, log);
   heap.serving();
@@ -184,6 +195,7 @@ async function stdio(args: string[]): Promise<number> {
   if (config.audit.stream === 'stdout') throw new UsageError(`${config.file}: audit.stream cannot be "stdout" in stdio mode: stdout carries MCP messages`, 'stdio');
   // stdout carries MCP messages only: every log line goes to stderr.
   const log = createLogger({ level: config.log.level, stream: process.stderr, format: logFormat(values['log-format'], config, 'stdio') });
+  await warmImportThread(config);
   const [{ createRuntime }, { serveStdio }] = await Promise.all([import('../server/runtime.js'), import('@modelcontextprotocol/server/stdio')]);
   const runtime = await createRuntime(config, log);
   // Over stdio the connection outlives a change: both eras are told when the tools change.

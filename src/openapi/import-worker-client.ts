@@ -16,7 +16,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { GatehouseError, type ErrorCode } from '../errors/catalogue.js';
-import { importBackend, type ImportBackendOptions, type ImportedBackend } from './import-backend.js';
+import type { ImportBackendOptions, ImportedBackend } from './import-backend.js';
 import type { ImportReply, ImportRequest, ThrownError } from './import-worker.js';
 
 /**
@@ -32,6 +32,12 @@ export interface ImportWorker {
    * GatehouseError keeps its code, message and details.
    */
   run(options: ImportBackendOptions, onFallback: (reason: Error) => void): Promise<ImportedBackend>;
+  /**
+   * Starts the thread now, if none runs, so that its start and its module
+   * loading overlap the gateway's own start-up instead of following it. Never
+   * throws: a thread that cannot start is started (and reported) by `run`.
+   */
+  warm(): void;
   /** Stops the thread. Imports waiting on it finish in-process; a later `run` starts a new thread. */
   close(): Promise<void>;
 }
@@ -137,7 +143,16 @@ export function createImportWorker(options: ImportWorkerOptions = {}): ImportWor
           throw new GatehouseError('GH_SPEC_LOAD_FAILED', `Backend "${opts.name}": importing ${opts.specLabel ?? `"${opts.spec}"`} took longer than ${timeoutMs} ms; the import was stopped`, { cause: err });
         }
         if (err.reason === 'failed') onFallback(err); // a deliberate close is no fault
+        // Loaded here only: the importer's module graph (the spec parser, ajv) is the thread's to load, not the gateway's.
+        const { importBackend } = await import('./import-backend.js');
         return importBackend(plain);
+      }
+    },
+    warm() {
+      try {
+        thread ??= spawn();
+      } catch {
+        // run() starts it again and falls back in-process, saying why.
       }
     },
     async close() {

@@ -68,6 +68,10 @@ export interface McpSurface {
 }
 
 export async function createRuntime(config: GatehouseConfig, log: Logger): Promise<Runtime> {
+  // With tools to serve, the MCP surface is needed before the first request (see
+  // server/mcp-route.ts): its modules (the MCP SDK) start loading now, while the
+  // backends import on their thread, instead of after. Errors surface where they are imported again.
+  if (config.backends.length > 0 || config.admin !== undefined) void Promise.all([import('../mcp/server-factory.js'), import('../mcp/fast-path.js')]).catch(() => {});
   // The backends and how they change while the gateway runs (registry/reloader.ts).
   const backends = await createReloader(config, log);
   const registry = backends.registry;

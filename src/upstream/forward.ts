@@ -6,8 +6,7 @@
 import { Buffer } from 'node:buffer';
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
-import { Agent } from 'undici';
-import type { Dispatcher } from 'undici';
+import type { Agent, Dispatcher } from 'undici';
 import { GatehouseError } from '../errors/catalogue.js';
 import type { CancelSignal } from '../call/context.js';
 import type { BuiltRequest } from './build-request.js';
@@ -69,14 +68,22 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   checkPositive('maxResponseBytes', maxResponseBytes);
   if (options.connections !== undefined) checkPositive('connections', options.connections);
 
-  const agent = new Agent({
-    connect: { timeout: connectTimeoutMs },
-    connections: options.connections ?? null,
-    // The total deadline below covers headers and body; undici's per-phase
-    // timers would only be extra timers on the hot path.
-    headersTimeout: 0,
-    bodyTimeout: 0,
-  });
+  // undici is loaded with the first call, not at start: its module graph takes
+  // ~100 ms to load, and a gateway serves tools/list (its first request) without it.
+  let agent: Agent | undefined;
+  let loading: Promise<Agent> | undefined;
+  const loadAgent = (): Promise<Agent> =>
+    (loading ??= import('undici').then(
+      ({ Agent }) =>
+        (agent = new Agent({
+          connect: { timeout: connectTimeoutMs },
+          connections: options.connections ?? null,
+          // The total deadline below covers headers and body; undici's per-phase
+          // timers would only be extra timers on the hot path.
+          headersTimeout: 0,
+          bodyTimeout: 0,
+        })),
+    ));
 
   async function forward(req: BuiltRequest, signalOrOptions?: CancelSignal | ForwardOptions): Promise<UpstreamResponse> {
     const { signal, timeoutMs: callTimeout } = toForwardOptions(signalOrOptions);
@@ -104,7 +111,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     signal?.addEventListener('abort', onCallerAbort, { once: true });
 
     try {
-      const res = await agent.request({
+      const res = await (agent ?? (await loadAgent())).request({
         origin,
         path,
         method: req.method as Dispatcher.HttpMethod,
@@ -139,7 +146,9 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
 
   return {
     forward,
-    close: () => agent.close(),
+    close: async () => {
+      if (loading !== undefined) await (await loading).close();
+    },
   };
 }
 
