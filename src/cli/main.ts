@@ -206,6 +206,7 @@ async function stdio(args: string[]): Promise<number> {
   });
   const handle = serveStdio(factory, { onerror: (err) => log.error({ err }, 'stdio error') });
   heap.serving();
+  runtime.warm();
   log.info({ tools: runtime.registry().tools.length }, `Gatehouse ${VERSION} serving MCP over stdio`);
   await Promise.race([waitForSignal(), new Promise<void>((resolve) => process.stdin.once('close', resolve))]);
   await handle.close();

@@ -65,6 +65,8 @@ export async function startGateway(config: GatehouseConfig, log: Logger, options
     await runtime.close().catch(() => {});
     throw listenFailed(err, config);
   }
+  // Serving: what the first tools/call needs and start-up did not (undici) loads now, off the path of tools/list.
+  runtime.warm();
   const { port } = server.address() as AddressInfo;
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
   const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${port}`;

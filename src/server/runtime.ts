@@ -55,6 +55,8 @@ export interface Runtime {
   authorizer: Authorizer | undefined;
   /** The ai-proxy engine, when `ai` is configured. */
   ai: AiProxy | undefined;
+  /** Loads, once the gateway serves, what start-up left for later that the first calls need (the HTTP client of the forwarder). */
+  warm: () => void;
   close: () => Promise<void>;
 }
 
@@ -133,6 +135,7 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
     audit: services.audit,
     authorizer,
     ai,
+    warm: () => forwarder.warm(),
     close: async () => {
       await admin?.close();
       await ai?.close();

@@ -53,6 +53,8 @@ export interface Forwarder {
    */
   forward(req: BuiltRequest, signalOrOptions?: CancelSignal | ForwardOptions): Promise<UpstreamResponse>;
   /** Closes the pooled connections once in-flight requests finish. */
+  /** Starts loading undici now (once the gateway serves), so the first call does not wait for it. */
+  warm(): void;
   close(): Promise<void>;
 }
 
@@ -146,6 +148,9 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
 
   return {
     forward,
+    warm: () => {
+      void loadAgent().catch(() => undefined);
+    },
     close: async () => {
       if (loading !== undefined) await (await loading).close();
     },
