@@ -45,6 +45,7 @@ const ENV: NodeJS.ProcessEnv = {
   ANTHROPIC_API_KEY: 'sk-ant',
   VLLM_KEY: 'vllm-key',
   AZURE_OPENAI_KEY: 'azure-key',
+  OTLP_TOKEN: 'otlp-token',
 };
 
 /** Placeholders the README shows in place of a value, and a value of the form it stands for. */

@@ -29,6 +29,7 @@ import type { AiProxy, Attempt, ResolvedTarget } from './engine/proxy.js';
 import type { ResolvedRoute } from './engine/router.js';
 import { refusal, upstreamRefusal, type Refusal } from './openai-errors.js';
 import { MAX_JSON_DEPTH, readJsonBody } from '../http/read-body.js';
+import { acceptCallerTrace } from '../tracing/headers.js';
 
 export interface AiEndpointOptions {
   config: AiConfig;
@@ -236,10 +237,11 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
 
   async function chat(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
     const ctx = modelContext(requestId, log);
+    acceptCallerTrace(ctx, req.headers);
     const body = await open(req, res, ctx, decodeChat, reserveChat);
     if (body === undefined) return;
     const abort = cancelOnClose(res);
-    const outcome = await run(res, ctx, abort, () => proxy.chat(body, { signal: abort, caller: ctx.principal }));
+    const outcome = await run(res, ctx, abort, () => proxy.chat(body, { signal: abort, caller: ctx.principal, trace: ctx.trace?.send }));
     if (outcome === undefined) return;
     const redactor = ctx.redactor;
 
@@ -341,10 +343,11 @@ export function createAiEndpoint(options: AiEndpointOptions): (req: IncomingMess
 
   async function embeddings(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
     const ctx = modelContext(requestId, log);
+    acceptCallerTrace(ctx, req.headers);
     const body = await open(req, res, ctx, decodeEmbeddings);
     if (body === undefined) return;
     const abort = cancelOnClose(res);
-    const out = await run(res, ctx, abort, () => proxy.embeddings(body, { signal: abort, caller: ctx.principal }));
+    const out = await run(res, ctx, abort, () => proxy.embeddings(body, { signal: abort, caller: ctx.principal, trace: ctx.trace?.send }));
     if (out === undefined) return;
     const usage = out.response.usage;
     if (usage) ctx.outcome.usage = { input: usage.prompt_tokens, output: 0 };

@@ -46,6 +46,7 @@ export const COLUMNS: readonly Column[] = [
   { field: 'route', name: 'route', type: 'text' },
   { field: 'attempts', name: 'attempts', type: 'json' },
   { field: 'ttftMs', name: 'ttft_ms', type: 'real' },
+  { field: 'traceId', name: 'trace_id', type: 'text' },
 ];
 
 /** Placeholders for required columns, so one malformed record cannot wedge the queue behind it. */

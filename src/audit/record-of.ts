@@ -49,5 +49,6 @@ export function auditRecordOf(ctx: CallContext, seconds: number, redact: Argumen
   if (o.ttftMs !== undefined) record.ttftMs = o.ttftMs;
   if (o.bytesIn !== undefined) record.bytesIn = o.bytesIn;
   if (o.bytesOut !== undefined) record.bytesOut = o.bytesOut;
+  if (ctx.trace?.traceId !== undefined) record.traceId = ctx.trace.traceId;
   return record;
 }

@@ -56,6 +56,8 @@ export interface AuditRecord {
   attempts?: unknown;
   /** ai-proxy streams: milliseconds from the request to the first content sent. */
   ttftMs?: number;
+  /** The call's OpenTelemetry trace id (32 hex digits), when tracing is on. */
+  traceId?: string;
 }
 
 /** A record read back from a store, with the store's row id (the pagination tie-breaker). */

@@ -132,6 +132,30 @@ export interface CallContext {
   onFinish?: Array<(outcome: CallOutcome) => void>;
   /** The values `when:` conditions read, made on first use (see conditions/input.ts). */
   conditionInput?: unknown;
+  /** Tracing's part of the call (see tracing/): the caller's trace context, and once tracing is on, the call's span. */
+  trace?: CallTrace;
+}
+
+/** A W3C Trace Context (`traceparent`, `tracestate`) as it crosses HTTP. */
+export interface TraceHeaders {
+  traceparent: string;
+  tracestate?: string;
+}
+
+/**
+ * What a call carries for tracing. The edges set `caller` when the request
+ * has a `traceparent`; only the tracing module (when tracing is on) sets the
+ * rest, so with tracing off nothing is sent on to a backend.
+ */
+export interface CallTrace {
+  /** The caller's trace context: the call's span is its child. */
+  caller?: TraceHeaders | undefined;
+  /** The call's span as the backend or provider request carries it on. */
+  send?: TraceHeaders;
+  /** The call's trace id (32 hex digits), for the audit record and the call line. */
+  traceId?: string;
+  /** The tracing module's own handle on the span. */
+  span?: unknown;
 }
 
 /** Rewrites text on its way back to the caller (see ai/policy/guards.ts for the stream form). */
@@ -212,7 +236,7 @@ export function compose(stages: readonly Middleware[]): <R>(ctx: CallContext, te
 /**
  * Told once about every finished call — allowed, refused or failed, refused
  * at the edge too — with its outcome filled in (audit, metrics, the call
- * line; tracing next). A promise (durable audit) holds the call's answer
+ * line, tracing). A promise (durable audit) holds the call's answer
  * until it settles; a rejection withholds it.
  */
 export type CallObserver = (ctx: CallContext, seconds: number) => void | Promise<void>;

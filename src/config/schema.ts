@@ -604,6 +604,35 @@ export const configSchema = {
         enabled: { type: 'boolean', default: true, description: 'Serve Prometheus metrics at /metrics.' },
       },
     },
+    telemetry: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'OpenTelemetry. Tracing is off unless telemetry.tracing is set or OTEL_TRACES_EXPORTER=otlp.',
+      properties: {
+        tracing: {
+          type: 'object',
+          additionalProperties: false,
+          description: 'A span per call (tool or model), exported over OTLP; unset fields fall back to the standard OTEL_* variables.',
+          properties: {
+            endpoint: {
+              type: 'string',
+              pattern: '^https?://',
+              description: 'The collector (as OTEL_EXPORTER_OTLP_ENDPOINT): http protocols post to <endpoint>/v1/traces; default http://localhost:4318 (grpc: :4317).',
+            },
+            protocol: { enum: ['http/protobuf', 'http/json', 'grpc'], description: 'Default OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf.' },
+            headers: { type: 'object', additionalProperties: { type: 'string' }, description: 'Sent with every export (e.g. an API key: use ${ENV}); default OTEL_EXPORTER_OTLP_HEADERS.' },
+            sampleRatio: {
+              type: 'number',
+              minimum: 0,
+              maximum: 1,
+              description: "The share of new traces recorded; a caller's sampled flag is followed (parent-based). Default OTEL_TRACES_SAMPLER/_ARG, else every call.",
+            },
+            serviceName: { type: 'string', minLength: 1, description: 'service.name of the spans; default OTEL_SERVICE_NAME, else gatehouse.' },
+          },
+        },
+      },
+    },
     importCache: {
       type: 'object',
       additionalProperties: false,
@@ -743,6 +772,9 @@ export type AiProvider = AiTargetConfig['provider'];
 
 /** `audit`: the audit trail. */
 export type AuditConfig = ValidatedConfig['audit'];
+
+/** `telemetry.tracing`: OpenTelemetry tracing (see tracing/). */
+export type TracingConfig = NonNullable<ValidatedConfig['telemetry']['tracing']>;
 
 /** `admin`: the admin API and where runtime-registered backends persist. */
 export type AdminConfig = NonNullable<ValidatedConfig['admin']>;

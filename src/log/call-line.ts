@@ -17,8 +17,10 @@ export function createCallLineObserver(log: Logger, enabled: boolean): CallObser
     const ms = Math.round(seconds * 1e4) / 10;
     const status = o.status === undefined ? '' : ` ${o.status}`;
     const code = o.errorCode;
+    // With tracing on, the line names the call's trace (pino leaves an undefined field out).
+    const traceId = ctx.trace?.traceId;
     log.info(
-      { requestId: ctx.requestId, kind: ctx.kind, [ctx.kind]: target, principal, outcome, status: o.status, code, ms },
+      { requestId: ctx.requestId, kind: ctx.kind, [ctx.kind]: target, principal, outcome, status: o.status, code, ms, traceId },
       `${ctx.kind} ${target || '-'} ${outcome}${status}${code !== undefined ? ` ${code}` : ''} ${ms} ms (${principal ?? 'no principal'})`,
     );
   };

@@ -1,7 +1,8 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { GatehouseError, isGatehouseError } from '../errors/catalogue.js';
 import type { Logger } from '../log/logger.js';
-import type { CallContext, CancelSignal, Principal, Redactor } from '../call/context.js';
+import type { CallContext, CancelSignal, Principal, Redactor, TraceHeaders } from '../call/context.js';
+import { addTraceHeaders } from '../tracing/headers.js';
 import { redactStrings } from '../ai/policy/guards.js';
 import type { Chain } from '../policy/chain.js';
 import type { RegisteredTool, ServedTool } from '../registry/registry.js';
@@ -48,6 +49,8 @@ export interface ToolCall {
   protocol?: string | undefined;
   /** The client's name and version, when the request carries them (2026-07-28 `_meta`). */
   client?: { name?: string; version?: string } | undefined;
+  /** The caller's W3C trace context (`traceparent`), when the request carries one: the call's span is its child. */
+  trace?: TraceHeaders | undefined;
   /** The call's context, made by the tool caller; an operation run by `<backend>_call_operation` runs under it. */
   ctx?: CallContext;
 }
@@ -93,6 +96,8 @@ export function createToolCaller(options: ToolCallerOptions): (call: ToolCall) =
     try {
       const result = await chain.run(ctx, async () => {
         const request = buildRequest(def.binding, args, buildOptions);
+        // Tracing on: the backend's request carries the call's span as its parent.
+        addTraceHeaders(request.headers, ctx.trace?.send);
         const forwardOptions = timeoutMs === undefined ? { signal } : { signal, timeoutMs };
         // Bytes and backend time are counted once the protect stage lets the request go: a call the
         // circuit breaker or the bulkhead refuses sent nothing, and time queued for a slot is not the backend's.
@@ -181,7 +186,7 @@ function contextOf(call: ToolCall, log: Logger): CallContext {
   // The call's own logger, carrying its request id: made on first use, as
   // most calls log nothing (a pino child costs a few µs).
   let callLog: Logger | undefined;
-  return {
+  const ctx: CallContext = {
     kind: 'tool',
     target: operation?.name ?? served.tool.name,
     backend: operation?.backend ?? (served.kind === 'meta' ? served.catalogue.backend : ''),
@@ -202,6 +207,8 @@ function contextOf(call: ToolCall, log: Logger): CallContext {
       ...(call.client !== undefined ? { client: call.client } : {}),
     },
   };
+  if (call.trace !== undefined) ctx.trace = { caller: call.trace };
+  return ctx;
 }
 
 /** A tool result with the redactor applied to its text and structured content (strings stay strings, so the output schema still holds). */

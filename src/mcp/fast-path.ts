@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { classifyInboundRequest, type CallToolResult, type Implementation, type Tool } from '@modelcontextprotocol/server';
-import type { CancelSignal, Principal } from '../call/context.js';
+import type { CancelSignal, Principal, TraceHeaders } from '../call/context.js';
 import type { ToolRegistry } from '../registry/registry.js';
 import { refusalOf } from './argument-limits.js';
 import type { ToolCall } from './call-tool.js';
@@ -127,6 +127,8 @@ export interface FastRequest {
   authorization?: string | undefined;
   /** The request id (X-Request-Id, or generated at the edge). */
   requestId: string;
+  /** The caller's W3C trace context (`traceparent`), when the request has one. */
+  trace?: TraceHeaders | undefined;
 }
 
 const CLIENT_INFO_KEY = 'io.modelcontextprotocol/clientInfo';
@@ -162,7 +164,7 @@ export function createFastPath(
   const { registry, callTool, pageSize } = options;
   // 2026-07-28 results carry the server's identity and (for cacheable lists) cache hints.
   const modernMeta = { [SERVER_INFO_KEY]: options.serverInfo };
-  return async (plan, { principal, signal, authorization, requestId }) => {
+  return async (plan, { principal, signal, authorization, requestId, trace }) => {
     let result: Record<string, unknown>;
     if (plan.method === 'tools/list') {
       const snapshot = registry();
@@ -181,6 +183,7 @@ export function createFastPath(
         requestId,
         signal,
         authorization,
+        trace,
         protocol: plan.era === 'modern' ? MODERN_VERSION : plan.protocol,
         client: clientInfoOf(plan.params._meta),
       });

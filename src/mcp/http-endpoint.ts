@@ -6,6 +6,7 @@ import { DEFAULT_ARGUMENT_LIMITS, type ArgumentLimits } from './argument-limits.
 import { boundRequest } from './bound-request.js';
 import type { FastPlan, FastRequest } from './fast-path.js';
 import { planFastPath } from './fast-path.js';
+import { callerTrace } from '../tracing/headers.js';
 import { OneShotSignal, type Principal } from '../call/context.js';
 import { GatehouseError } from '../errors/catalogue.js';
 import { MAX_JSON_DEPTH, readJsonBody } from '../http/read-body.js';
@@ -94,7 +95,7 @@ export function createMcpEndpoint(options: McpEndpointOptions): (req: IncomingMe
     });
     // The caller's bearer token, as the SDK path sees it (AuthInfo.token).
     const token = (req as IncomingMessage & { auth?: AuthInfo }).auth?.token;
-    fastPath!(plan, { principal: edge.principal, signal: gone, authorization: token ? `Bearer ${token}` : undefined, requestId: edge.requestId }).then(
+    fastPath!(plan, { principal: edge.principal, signal: gone, authorization: token ? `Bearer ${token}` : undefined, requestId: edge.requestId, trace: callerTrace(req.headers) }).then(
       (text) => {
         if (text === undefined) {
           void sdk(req, res, body);

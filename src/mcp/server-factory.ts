@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ProtocolError, ProtocolErrorCode, Server, type AuthInfo, type CallToolResult, type Implementation, type McpServerFactory, type Tool } from '@modelcontextprotocol/server';
 import type { Principal } from '../call/context.js';
 import { refusalOf } from './argument-limits.js';
-import { principalOf } from './auth-info.js';
+import { principalOf, traceOf } from './auth-info.js';
 import type { ToolRegistry } from '../registry/registry.js';
 import { VERSION } from '../version.js';
 import type { ToolCall } from './call-tool.js';
@@ -73,6 +73,7 @@ export function createServerFactory(options: ServerFactoryOptions): McpServerFac
         signal: ctx.mcpReq.signal,
         authorization: ctx.http?.authInfo?.token ? `Bearer ${ctx.http.authInfo.token}` : undefined,
         protocol: edgeValue(context.authInfo, 'protocol'),
+        trace: traceOf(context.authInfo),
         // The SDK lifts the 2026-07-28 envelope keys out of `_meta` into ctx.mcpReq.envelope.
         client: clientInfoOf(ctx.mcpReq.envelope ?? request.params._meta),
       });

@@ -23,7 +23,7 @@
  *
  * Stages never see the protocol's answer; what they leave for the call's end
  * (a token reservation to settle, a cost to charge) runs in `finish`, which
- * then tells the observers (audit, metrics, the call line).
+ * then tells the observers (tracing, audit, metrics, the call line).
  */
 import type { Redis } from 'ioredis';
 import type { AiConfig, GatehouseConfig, PolicyEntryConfig, RateLimitRuleConfig } from '../config/schema.js';
@@ -70,6 +70,8 @@ export interface ChainDeps {
   auditHealthy: () => boolean;
   /** Told about every finished call, in order. */
   observers: readonly CallObserver[];
+  /** Tracing, when on: told as each call starts running, so its span starts before anything is sent (tracing/tracing.ts). */
+  onRun?: ((ctx: CallContext) => void) | undefined;
 }
 
 export interface Chain {
@@ -164,7 +166,10 @@ export function createChain(config: ChainConfig, deps: ChainDeps): Chain {
   add('redact', buildRedact(config, entries));
   add('protect', protectStage(deps.backendGuards));
 
-  const run = compose(built.map(([, stage]) => stage));
+  const stages = compose(built.map(([, stage]) => stage));
+  const onRun = deps.onRun;
+  // With nothing to tell (tracing off), run is the stages themselves: no wrapper per call.
+  const run: Chain['run'] = onRun === undefined ? stages : (ctx, forward) => (onRun(ctx), stages(ctx, forward));
   const finish = finisher(deps.log, deps.observers);
   const refused = (r: EdgeRefusal): void => {
     finish(edgeRefusalContext(r, deps.log))?.catch(() => undefined);

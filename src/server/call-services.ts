@@ -10,6 +10,7 @@ import { createMetricsObserver } from '../metrics/observer.js';
 import { createCallLineObserver } from '../log/call-line.js';
 import { createChain, type Chain } from '../policy/chain.js';
 import { compileRules, type Authorizer } from '../policy/rules.js';
+import { tracingSettings } from '../tracing/settings.js';
 
 /** What every call of this gateway shares: the chain and what it is built on and reports to. */
 export interface CallServices {
@@ -25,7 +26,7 @@ export interface CallServices {
 /**
  * Builds the chain and its observers from the config, each part handed its own
  * sections: metrics, the one Redis connection (rate limits and budgets kept
- * there), the audit trail, backend protection, the rules.
+ * there), the audit trail, backend protection, the rules, tracing.
  */
 export async function createCallServices(config: GatehouseConfig, log: Logger): Promise<CallServices> {
   const metrics = config.metrics.enabled ? createMetrics() : undefined;
@@ -52,6 +53,14 @@ export async function createCallServices(config: GatehouseConfig, log: Logger): 
   const backendGuards = createBackendGuards(config.backends, { log, metrics });
   const authorizer = config.rules !== undefined && config.rules.length > 0 ? compileRules(config.rules) : undefined;
   const observers: CallObserver[] = [];
+  // OpenTelemetry is loaded only when tracing is on (telemetry.tracing, or OTEL_TRACES_EXPORTER=otlp).
+  const tracingOn = tracingSettings(config.telemetry.tracing);
+  const tracing = tracingOn === undefined ? undefined : await (await import('../tracing/tracing.js')).createCallTracing(tracingOn, log);
+  if (tracing !== undefined) {
+    // First: the observers after it find the call's trace id.
+    observers.push(tracing.observer);
+    closers.push(() => tracing.close());
+  }
   if (metrics !== undefined) observers.push(createMetricsObserver(metrics));
   const callLine = createCallLineObserver(log, config.log.calls);
   if (callLine !== undefined) observers.push(callLine);
@@ -59,7 +68,7 @@ export async function createCallServices(config: GatehouseConfig, log: Logger): 
 
   const chain = createChain(
     { policies: config.policies, rateLimits: config.rateLimits, ai: config.ai, audit: config.audit },
-    { log, authorizer, backendGuards, redis, metrics, auditHealthy: audit.healthy, observers },
+    { log, authorizer, backendGuards, redis, metrics, auditHealthy: audit.healthy, observers, onRun: tracing?.start },
   );
   return {
     chain,

@@ -13,7 +13,8 @@ import { bearerToken, headerValue, requestIdOf } from '../http/request.js';
 import type { Logger } from '../log/logger.js';
 import { authInfoFor } from '../mcp/auth-info.js';
 import type { EdgeRequest } from '../mcp/http-endpoint.js';
-import { ANONYMOUS, type Principal } from '../call/context.js';
+import { ANONYMOUS, type Principal, type TraceHeaders } from '../call/context.js';
+import { callerTrace } from '../tracing/headers.js';
 import { insufficientScope, missingScopes } from '../policy/scopes.js';
 import { lazy, withLoaded } from './lazy.js';
 import type { Runtime } from './runtime.js';
@@ -84,7 +85,7 @@ function authenticatedServe({ config, runtime, sendAuthError }: McpRouteOptions)
     const { authenticate } = runtime;
     if (authenticate === undefined) {
       // No inbound auth: the caller's bearer (if any) only matters to passthrough backends.
-      (req as IncomingMessage & { auth?: AuthInfo }).auth = authInfoFor(ANONYMOUS, bearerToken(req.headers.authorization), { requestId, ...(protocol ? { protocol } : {}) });
+      (req as IncomingMessage & { auth?: AuthInfo }).auth = authInfoFor(ANONYMOUS, bearerToken(req.headers.authorization), edgeFacts(req, requestId, protocol));
       endpoint(req, res, { principal: ANONYMOUS, requestId });
       return;
     }
@@ -114,10 +115,16 @@ function authenticatedServe({ config, runtime, sendAuthError }: McpRouteOptions)
           refuse(principal.kind === 'anonymous' ? new GatehouseError('GH_AUTH_REQUIRED', 'credentials are required') : insufficientScope(missing), principal);
           return;
         }
-        (req as IncomingMessage & { auth?: AuthInfo }).auth = authInfoFor(principal, bearerToken(req.headers.authorization), { requestId, ...(protocol ? { protocol } : {}) });
+        (req as IncomingMessage & { auth?: AuthInfo }).auth = authInfoFor(principal, bearerToken(req.headers.authorization), edgeFacts(req, requestId, protocol));
         endpoint(req, res, { principal, requestId });
       },
       (err: unknown) => refuse(err),
     );
   };
+}
+
+/** What the SDK path's tool calls learn of the HTTP request: its id, protocol version and the caller's trace context. */
+function edgeFacts(req: IncomingMessage, requestId: string, protocol: string | undefined): { requestId: string; protocol?: string; trace?: TraceHeaders } {
+  const trace = callerTrace(req.headers);
+  return { requestId, ...(protocol ? { protocol } : {}), ...(trace !== undefined ? { trace } : {}) };
 }

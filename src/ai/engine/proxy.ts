@@ -43,7 +43,8 @@ import { EventEmitter } from 'node:events';
 import { Agent, type Dispatcher } from 'undici';
 import type { AiConfig, AiProvider, AiTargetConfig } from '../../config/schema.js';
 import { silentLogger, type Logger } from '../../log/logger.js';
-import type { CancelSignal, Principal } from '../../call/context.js';
+import type { CancelSignal, Principal, TraceHeaders } from '../../call/context.js';
+import { addTraceHeaders } from '../../tracing/headers.js';
 import { splitUrl } from '../../upstream/forward.js';
 import {
   ProviderError,
@@ -81,6 +82,8 @@ export interface ChatContext {
   deadline?: number;
   /** Who is calling: routes with `when` serve only callers for whom it holds; without one, only routes without `when` serve (router.ts). */
   caller?: Principal;
+  /** Tracing on: the call's span, which every upstream request carries as its parent (`traceparent`). */
+  trace?: TraceHeaders | undefined;
 }
 
 /** The end of a stream, as an item of `rest`. */
@@ -369,9 +372,11 @@ export function createAiProxy(config: AiConfig, options: { log?: Logger; now?: (
     }
   }
 
-  function build(f: () => UpstreamCall): UpstreamCall {
+  function build(f: () => UpstreamCall, trace: TraceHeaders | undefined): UpstreamCall {
     try {
-      return f();
+      const upstream = f();
+      addTraceHeaders(upstream.headers, trace);
+      return upstream;
     } catch (err) {
       throw new AttemptFailure(asProviderError(err), { beforeSend: true });
     }
@@ -394,7 +399,7 @@ export function createAiProxy(config: AiConfig, options: { log?: Logger; now?: (
     if (req.stream !== true) {
       const r = await run(req.model, ctx, start, async (target, targetConfig, call) => {
         const adapter = ADAPTERS[target.provider];
-        const upstream = build(() => adapter.chatRequest(req, target, targetConfig));
+        const upstream = build(() => adapter.chatRequest(req, target, targetConfig), ctx.trace);
         const res = await sendForBody(target, upstream, call, targetConfig.timeoutMs);
         const text = res.body.toString('utf8');
         const body = parseAnswer(text, res.status);
@@ -410,7 +415,7 @@ export function createAiProxy(config: AiConfig, options: { log?: Logger; now?: (
 
     const r = await run(req.model, ctx, start, async (target, targetConfig, call) => {
       const adapter = ADAPTERS[target.provider];
-      const upstream = build(() => adapter.chatRequest(req, target, targetConfig));
+      const upstream = build(() => adapter.chatRequest(req, target, targetConfig), ctx.trace);
       const res = await send(target, upstream, call, targetConfig.timeoutMs);
       if (isJsonAnswer(res.headers)) {
         const shape = answer();
@@ -598,7 +603,7 @@ export function createAiProxy(config: AiConfig, options: { log?: Logger; now?: (
   async function embeddings(req: EmbeddingRequest, ctx: ChatContext) {
     const r = await run(req.model, ctx, now(), async (target, targetConfig, call) => {
       const adapter = ADAPTERS[target.provider];
-      const upstream = build(() => adapter.embedRequest(req, target, targetConfig));
+      const upstream = build(() => adapter.embedRequest(req, target, targetConfig), ctx.trace);
       const res = await sendForBody(target, upstream, call, targetConfig.timeoutMs);
       const body = parseAnswer(res.body.toString('utf8'), res.status);
       const response = translate(res.status, () => adapter.embedResponse(body, req));
