@@ -15,10 +15,23 @@
  * provider reported afterwards: a call may overshoot a token limit once, the
  * next call is refused until the window ends.
  */
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, RLWrapperTimeouts, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { createRequire } from 'node:module';
+import type { RateLimiterAbstract, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Redis } from 'ioredis';
 import { GatehouseError } from '../errors/catalogue.js';
 import { globToRegExp } from '../openapi/select-operations.js';
+
+type Flexible = typeof import('rate-limiter-flexible');
+let flexible: Flexible | undefined;
+/**
+ * rate-limiter-flexible (CommonJS), loaded with the first rule rather than with
+ * this module: the chain imports this module whether or not any rate limit is
+ * configured, and loading the package costs tens of milliseconds of start-up.
+ * `require` keeps the limiter's construction synchronous.
+ */
+function loadFlexible(): Flexible {
+  return (flexible ??= createRequire(import.meta.url)('rate-limiter-flexible') as Flexible);
+}
 
 /** One dimension a bucket can be per. */
 export type LimitKeyPart = 'principal' | 'backend' | 'tool' | 'model';
@@ -251,7 +264,7 @@ async function ask(c: CompiledRule, key: string): Promise<Outcome> {
     return { kind: 'allowed', state: state(rule, res.remainingPoints, resetOf(res, rule)) };
   } catch (err) {
     // rate-limiter-flexible rejects with a RateLimiterRes when the bucket is spent, with an Error when the store failed.
-    if (err instanceof RateLimiterRes) return { kind: 'refused', state: state(rule, 0, resetOf(err, rule)) };
+    if (err instanceof loadFlexible().RateLimiterRes) return { kind: 'refused', state: state(rule, 0, resetOf(err, rule)) };
     return { kind: 'error', error: err };
   }
 }
@@ -275,6 +288,7 @@ export function bucketKey(rule: Pick<RateLimitRule, 'key'>, subject: LimitSubjec
 }
 
 function createStoreLimiter(rule: RateLimitRule, store: RateLimiterOptions['store']): RateLimiterAbstract {
+  const { RateLimiterMemory, RateLimiterRedis, RLWrapperTimeouts } = loadFlexible();
   // The rule name is part of every key, so two rules never share a counter.
   if (store.type === 'memory') {
     return new RateLimiterMemory({ points: rule.limit, duration: rule.windowSeconds, keyPrefix: `${DEFAULT_KEY_PREFIX}:${rule.name}` });

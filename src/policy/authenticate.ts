@@ -1,6 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose';
 import type { JSONWebKeySet, JWTPayload, JWTVerifyGetKey } from 'jose';
 import { GatehouseError } from '../errors/catalogue.js';
 import { ANONYMOUS, type Principal } from '../call/context.js';
@@ -61,6 +60,19 @@ export interface AuthenticatorOptions {
 }
 
 export type Authenticator = (headers: IncomingHttpHeaders) => Promise<Principal>;
+
+type Jose = typeof import('jose');
+let jose: Jose | undefined;
+/**
+ * jose (ESM only, so it cannot be required synchronously) loads only when a JWT
+ * verifier is configured: API keys need node:crypto alone, and loading jose
+ * costs tens of milliseconds of start-up. The gateway awaits this before it
+ * builds its authenticator, so the key set is checked at start; a verifier
+ * built before jose is loaded (unit tests) loads it with its first token.
+ */
+export async function loadJose(): Promise<void> {
+  jose ??= await import('jose');
+}
 
 
 const DEFAULT_ALGORITHMS = ['RS256', 'ES256', 'PS256', 'EdDSA'];
@@ -181,29 +193,32 @@ function buildJwtVerifier(o: JwtOptions, now: () => number): (token: string) => 
   const clockTolerance = o.clockToleranceSec ?? 30;
   if (!Number.isFinite(clockTolerance) || clockTolerance < 0) throw configError('jwt.clockToleranceSec must be a number >= 0');
 
-  let keys: JWTVerifyGetKey;
   if (o.jwksUrl !== undefined && o.jwks !== undefined) throw configError('jwt needs one of jwksUrl and jwks, not both');
+  let url: URL | undefined;
   if (o.jwksUrl !== undefined) {
-    let url: URL;
     try {
       url = new URL(o.jwksUrl);
     } catch (cause) {
       throw new GatehouseError('GH_CONFIG_INVALID', `auth: jwt.jwksUrl "${o.jwksUrl}" is not a URL`, { cause });
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') throw configError('jwt.jwksUrl must be http(s)');
-    keys = createRemoteJWKSet(url, {
-      cooldownDuration: o.jwksCooldownMs ?? 30_000,
-      timeoutDuration: o.jwksTimeoutMs ?? 5_000,
-    });
-  } else if (o.jwks !== undefined) {
+  } else if (o.jwks === undefined) {
+    throw configError('jwt needs jwksUrl or jwks');
+  }
+  const makeKeys = (j: Jose): JWTVerifyGetKey => {
+    if (url !== undefined) {
+      return j.createRemoteJWKSet(url, {
+        cooldownDuration: o.jwksCooldownMs ?? 30_000,
+        timeoutDuration: o.jwksTimeoutMs ?? 5_000,
+      });
+    }
     try {
-      keys = createLocalJWKSet(o.jwks);
+      return j.createLocalJWKSet(o.jwks!);
     } catch (cause) {
       throw new GatehouseError('GH_CONFIG_INVALID', 'auth: jwt.jwks is not a JSON Web Key Set', { cause });
     }
-  } else {
-    throw configError('jwt needs jwksUrl or jwks');
-  }
+  };
+  let keys: JWTVerifyGetKey | undefined = jose === undefined ? undefined : makeKeys(jose);
 
   const claims = o.claims ?? {};
   const verifyOptions = {
@@ -228,11 +243,15 @@ function buildJwtVerifier(o: JwtOptions, now: () => number): (token: string) => 
       if (hit.expiresAt > now()) return hit.principal;
       verified.delete(token);
     }
+    if (keys === undefined) {
+      await loadJose();
+      keys ??= makeKeys(jose!);
+    }
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, keys, { ...verifyOptions, currentDate: new Date(now()) }));
+      ({ payload } = await jose!.jwtVerify(token, keys, { ...verifyOptions, currentDate: new Date(now()) }));
     } catch (err) {
-      throw joseToGatehouse(err);
+      throw joseToGatehouse(err, jose!.errors);
     }
     const principal = principalFromPayload(payload);
     if (verified.size >= VERIFIED_MAX) verified.clear();
@@ -290,7 +309,7 @@ function readGroups(payload: JWTPayload, claim: string): string[] {
 }
 
 /** jose messages name claims, never the token; still, we write our own. */
-function joseToGatehouse(err: unknown): GatehouseError {
+function joseToGatehouse(err: unknown, joseErrors: Jose['errors']): GatehouseError {
   if (err instanceof GatehouseError) return err;
   const invalid = (message: string) => new GatehouseError('GH_AUTH_INVALID', `invalid token: ${message}`, { cause: err });
   if (err instanceof joseErrors.JWTExpired) return invalid('expired');

@@ -104,8 +104,9 @@ export class ToolRegistry {
     listings: ReadonlyMap<string, BackendListing> = new Map(),
     previous?: ToolRegistry,
   ): ToolRegistry {
-    const ajv = createArgsAjv();
-    const compile = (schema: ToolDefinition['inputSchema']) => () => compileArgsValidator(ajv, schema);
+    // One ajv for the snapshot, made with its first validator: a start-up that answers tools/list never loads ajv.
+    let ajv: ReturnType<typeof createArgsAjv> | undefined;
+    const compile = (schema: ToolDefinition['inputSchema']) => () => compileArgsValidator((ajv ??= createArgsAjv()), schema);
     const reuse = (d: ToolDefinition): RegisteredTool | undefined => {
       const t = previous?.byName.get(d.name);
       return t?.kind === 'operation' && t.definition === d ? t : undefined;

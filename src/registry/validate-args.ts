@@ -1,11 +1,39 @@
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
-import { fullFormats } from 'ajv-formats/dist/formats.js';
+import { createRequire } from 'node:module';
+import type { Ajv2020, ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
+import type addFormatsModule from 'ajv-formats';
+import type { fullFormats as FullFormats } from 'ajv-formats/dist/formats.js';
 import { linearRegExpEngine } from '../openapi/linear-regexp.js';
 import type { ObjectSchema } from '../openapi/tool-definition.js';
 
-// ajv-formats ships CommonJS; under NodeNext its default export is the module object.
-const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+interface AjvModules {
+  Ajv2020: typeof Ajv2020;
+  addFormats: typeof addFormatsModule.default;
+  fullFormats: typeof FullFormats;
+}
+let ajvModules: AjvModules | undefined;
+/**
+ * ajv and ajv-formats (both CommonJS), loaded with the first validator rather
+ * than with this module: the registry imports this module on the way to the
+ * first tools/list, which validates nothing, and loading them costs tens of
+ * milliseconds of start-up. `require` keeps validation synchronous.
+ */
+function loadAjv(): AjvModules {
+  if (ajvModules === undefined) {
+    const require = createRequire(import.meta.url);
+    ajvModules = {
+      Ajv2020: (require('ajv/dist/2020.js') as { Ajv2020: typeof Ajv2020 }).Ajv2020,
+      // ajv-formats' module object is its plugin function (module.exports = formatsPlugin).
+      addFormats: require('ajv-formats') as typeof addFormatsModule.default,
+      fullFormats: (require('ajv-formats/dist/formats.js') as { fullFormats: typeof FullFormats }).fullFormats,
+    };
+  }
+  return ajvModules;
+}
+
+/** Loads what validation needs now (see loadAjv), so that the first tools/call does not wait for it. */
+export function warmArgsValidation(): void {
+  loadAjv();
+}
 
 /**
  * One ajv instance for all tool schemas. `strict: false` because specs carry
@@ -13,6 +41,7 @@ const addFormats = addFormatsModule as unknown as typeof addFormatsModule.defaul
  * Patterns come from specs: they run on RE2, in linear time (linear-regexp.ts).
  */
 export function createArgsAjv(): Ajv2020 {
+  const { Ajv2020, addFormats, fullFormats } = loadAjv();
   const ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: true, unicodeRegExp: false, code: { regExp: linearRegExpEngine() } });
   addFormats(ajv);
   // `format: regex` compiles the argument with RegExp: ~130 ms for 1 MiB. A

@@ -6,7 +6,7 @@ import { createToolCaller } from '../mcp/call-tool.js';
 import type { FastPlan, FastRequest } from '../mcp/fast-path.js';
 import type { ServerFactoryOptions } from '../mcp/server-factory.js';
 import { createMayCall, createVisibility } from '../mcp/visibility.js';
-import { createAuthenticator, type Authenticator } from '../policy/authenticate.js';
+import { createAuthenticator, loadJose, type Authenticator } from '../policy/authenticate.js';
 import type { Authorizer } from '../policy/rules.js';
 import type { AiProxy } from '../ai/engine/proxy.js';
 import { createCallServices } from './call-services.js';
@@ -20,6 +20,7 @@ import type { ToolRegistry } from '../registry/registry.js';
 import { createForwarder } from '../upstream/forward.js';
 import type { Credentials } from '../upstream/credentials.js';
 import { resourceUrl } from './resource-metadata.js';
+import { warmArgsValidation } from '../registry/validate-args.js';
 
 export type { ReloadResult } from '../registry/backend-set.js';
 
@@ -121,6 +122,8 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
   // The ai-proxy engine is loaded only when configured.
   const ai = config.ai === undefined ? undefined : await namingFile(config.file, () => openAi(config.ai!, log));
   const admin = config.admin === undefined ? undefined : await openAdmin(config, log, backends);
+  // jose loads only for a JWT verifier (see policy/authenticate.ts), before it is built so a bad key set fails the start.
+  if (config.auth?.jwt !== undefined) await loadJose();
 
   return {
     registry,
@@ -135,7 +138,11 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
     audit: services.audit,
     authorizer,
     ai,
-    warm: () => forwarder.warm(),
+    warm: () => {
+      forwarder.warm();
+      // ajv, for the first tools/call's argument check (registry/validate-args.ts); after what is already queued.
+      if (config.backends.length > 0 || config.admin !== undefined) setImmediate(warmArgsValidation);
+    },
     close: async () => {
       await admin?.close();
       await ai?.close();
