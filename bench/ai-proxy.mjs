@@ -5,7 +5,8 @@
 //  1. JSON latency: N sequential /v1/chat/completions, interleaved direct and
 //     through the gateway (p50/p99 and what the gateway adds);
 //  2. stream time to first byte: N sequential streamed calls, interleaved;
-//  3. requests/s at C connections (autocannon), direct and through the gateway;
+//  3. requests/s at C connections (autocannon), direct, through the gateway and
+//     through the bare proxy of step 5;
 //  4. the gateway's RSS under that load;
 //  5. the floor: N more sequential JSON calls, interleaved direct and through a
 //     minimal Node pass-through proxy (bench/reference-ai-proxy.mjs), measured
@@ -156,7 +157,6 @@ for (let i = 0; i < CALLS; i++) {
   rj.push(await timeJson(viaReference));
 }
 await viaReference.close();
-reference.kill('SIGTERM');
 
 async function cannon(url) {
   const result = await autocannon({ url, method: 'POST', headers, body: jsonBody, connections: CONNECTIONS, duration: SECONDS, pipelining: 1 });
@@ -168,6 +168,9 @@ let peakRss = 0;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, memoryMb(gateway.pid).rss)), 250);
 const gatewayRps = await cannon(`${gatewayUrl}/v1/chat/completions`);
 clearInterval(sampler);
+// The floor for requests/s as for latency: the bare pass-through proxy under the same load.
+const referenceRps = await cannon(`http://127.0.0.1:${referencePort}/v1/chat/completions`);
+reference.kill('SIGTERM');
 
 const f = (x) => x.toFixed(3);
 console.log(
@@ -176,7 +179,15 @@ console.log(
       calls: CALLS,
       json: { directP50: f(pct(dj, 50)), gatewayP50: f(pct(gj, 50)), addedP50: f(pct(gj, 50) - pct(dj, 50)), addedP99: f(pct(gj, 99) - pct(dj, 99)), referenceProxyAddedP50: f(pct(rj, 50) - pct(dr, 50)) },
       streamFirstContent: { directP50: f(pct(ds, 50)), gatewayP50: f(pct(gs, 50)), addedP50: f(pct(gs, 50) - pct(ds, 50)), addedP99: f(pct(gs, 99) - pct(ds, 99)) },
-      throughput: { connections: CONNECTIONS, seconds: SECONDS, directRps: Math.round(directRps), gatewayRps: Math.round(gatewayRps), ratio: (gatewayRps / directRps).toFixed(3) },
+      throughput: {
+        connections: CONNECTIONS,
+        seconds: SECONDS,
+        directRps: Math.round(directRps),
+        gatewayRps: Math.round(gatewayRps),
+        ratio: (gatewayRps / directRps).toFixed(3),
+        referenceProxyRps: Math.round(referenceRps),
+        gatewayToReferenceProxy: (gatewayRps / referenceRps).toFixed(3),
+      },
       gatewayRssMb: { underLoadPeak: peakRss },
       node: process.version,
     },

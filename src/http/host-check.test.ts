@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { originAllowList } from '../config/origins.js';
-import { originRefusal, type OwnOrigin } from './host-check.js';
+import { hostRefusal, originRefusal, type OwnOrigin } from './host-check.js';
 
 const none = originAllowList([]);
 const loopbackBind: OwnOrigin = { publicOrigin: undefined, hostChecked: true };
@@ -31,5 +31,16 @@ describe('originRefusal compares whole origins', () => {
   it('names the bad server.allowedOrigins entry', () => {
     expect(() => originAllowList(['http://ok.example', 'http://[bad'])).toThrow('server.allowedOrigins[1]: "http://[bad" is not an origin');
     expect(() => originAllowList(['a b'])).toThrow('server.allowedOrigins[0]');
+  });
+});
+
+describe('hostRefusal', () => {
+  it('gives a Host the same answer every time it is seen (host names are remembered once parsed)', () => {
+    const allowed = new Set(['localhost', '127.0.0.1', '[::1]']);
+    const hosts = ['localhost:8080', 'evil.example:8080', '[::1]:3000', 'a b', 'LOCALHOST', '127.0.0.1'];
+    const first = hosts.map((h) => hostRefusal(h, allowed));
+    expect(first).toEqual([undefined, 'Invalid Host: evil.example', undefined, 'Invalid Host header: a b', undefined, undefined]);
+    expect(hosts.map((h) => hostRefusal(h, allowed))).toEqual(first);
+    expect(hostRefusal('localhost:8080', new Set(['example.com']))).toBe('Invalid Host: localhost');
   });
 });

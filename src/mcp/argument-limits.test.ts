@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../config/load-config.js';
 import { checkArgumentLimits, REFUSED_ARGUMENTS_KEY, refusalOf, type ArgumentLimits } from './argument-limits.js';
 import { boundRequest } from './bound-request.js';
@@ -64,6 +64,31 @@ describe('boundRequest (request bytes, before parsing)', () => {
   it('does not count members of arguments named anywhere else, or inside strings', () => {
     const body = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","x":{"arguments":{"a":1}},"arguments":{"s":"${'\\",\\"k\\":'.repeat(30)}"}}}`;
     expect(boundArgs(body).refused).toBeUndefined();
+  });
+
+  it('answers each body as it would first, whatever bodies were scanned before it (the per-depth arrays are kept between calls)', async () => {
+    const bodies = [
+      call('{"a":{"b":{"c":{"d":{}}}}}'),
+      `[${call('{"ok":1}')},${call('{"t":[1,2,3,4,5,6]}')}]`,
+      call('{"items":[{"tags":[1,2,3,4,5,6]}]}'),
+      '1,"k":[[[[',
+      `{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{${Array.from({ length: 21 }, (_, i) => `"m${i}":0`).join(',')}}}}`,
+      call('{"x":[{"y":[1]}],"z":{"w":[1,2,3,4,5,6]}}'),
+    ];
+    const answer = (bound: typeof boundRequest, body: string) => {
+      const out = bound(Buffer.from(body), LIMITS);
+      // The refusal's key is drawn afresh by each copy of the module.
+      return out.refused ?? out.body.toString().replace(/gatehouse\/refused-[0-9a-f-]+/g, 'REFUSED');
+    };
+    // Each body alone, in a fresh copy of the module, against all of them in one after another.
+    const alone: string[] = [];
+    for (const body of bodies) {
+      vi.resetModules();
+      const fresh = (await import('./bound-request.js')).boundRequest;
+      alone.push(answer(fresh, body));
+    }
+    const inTurn = [...bodies, ...bodies.reverse()].map((body) => answer(boundRequest, body));
+    expect(inTurn).toEqual([...alone, ...alone.reverse()]);
   });
 
   it('leaves malformed JSON to the parser', () => {
