@@ -140,8 +140,10 @@ export async function createRuntime(config: GatehouseConfig, log: Logger): Promi
     ai,
     warm: () => {
       forwarder.warm();
-      // ajv, for the first tools/call's argument check (registry/validate-args.ts); after what is already queued.
-      if (config.backends.length > 0 || config.admin !== undefined) setImmediate(warmArgsValidation);
+      // ajv, for the first tools/call's argument check (registry/validate-args.ts). Its load blocks the
+      // event loop ~50 ms, so it waits a moment: the initialize and tools/list a client sends as it
+      // connects are answered first, and its first tools/call comes after the model has read the list.
+      if (config.backends.length > 0 || config.admin !== undefined) setTimeout(warmArgsValidation, ARGS_WARM_DELAY_MS).unref();
     },
     close: async () => {
       await admin?.close();
@@ -175,6 +177,9 @@ async function namingFile<T>(file: string, build: () => Promise<T>): Promise<T> 
     throw err;
   }
 }
+
+/** How long after the gateway starts serving the argument validator's modules load (see `warm`). */
+const ARGS_WARM_DELAY_MS = 250;
 
 /** The admin API's backends (runtime registrations), served after the file's through the reloader's queue. */
 async function openAdmin(config: GatehouseConfig, log: Logger, backends: Reloader): Promise<BackendAdmin> {

@@ -24,7 +24,7 @@ export interface TracingSettings {
 /**
  * The tracing settings, or undefined when tracing is off: it is on with a
  * `telemetry.tracing` section, or with none when OTEL_TRACES_EXPORTER names
- * `otlp` (the variables alone, as any OpenTelemetry SDK takes them).
+ * `otlp` (the variables alone, as every OpenTelemetry SDK takes them).
  * OTEL_SDK_DISABLED=true turns it off either way, as the spec says.
  */
 export function tracingSettings(config: TracingConfig | undefined, env: NodeJS.ProcessEnv = process.env): TracingSettings | undefined {
